@@ -1,0 +1,12 @@
+/* Monotonic clock: nanoseconds since boot from the TSC, calibrated against the PIT at boot (core/clock.c).
+   In host builds tests/host/shim.c provides a clock the tests set by hand. */
+#ifndef CORE_CLOCK_H
+#define CORE_CLOCK_H
+#include <stdint.h>
+
+uint64_t clock_ns(void);
+static inline uint64_t clock_us(void) { return clock_ns() / 1000u; }
+static inline uint64_t clock_ms(void) { return clock_ns() / 1000000u; }
+void clock_delay_us(uint32_t us);
+
+#endif

@@ -1,0 +1,44 @@
+/* kprintf and leveled logging onto the consoles (serial now; VGA in core/vga.c when present). */
+#include "core/log.h"
+#include "core/limits.h"
+#include "core/serial.h"
+#include "core/clock.h"
+#include "lib/fmt.h"
+#include <stdarg.h>
+
+static void console_write(const char *s, size_t n)
+{
+    serial_write(s, n);
+}
+
+void kprintf(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = fmt_vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof buf - 1)
+        n = sizeof buf - 1;
+    if (n > 0)
+        console_write(buf, (size_t)n);
+}
+
+void log_write(enum log_level level, const char *fmt, ...)
+{
+    static const char letters[] = "EWID";
+    if ((int)level > CLLM_LOG_LEVEL)
+        return;
+    char buf[512];
+    uint64_t us = clock_us();
+    int n = fmt_snprintf(buf, sizeof buf, "[%5u.%06u] %c ", (unsigned)(us / 1000000u), (unsigned)(us % 1000000u),
+                         letters[level & 3]);
+    va_list ap;
+    va_start(ap, fmt);
+    n += fmt_vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof buf - 2)
+        n = sizeof buf - 2;
+    buf[n++] = '\n';
+    console_write(buf, (size_t)n);
+}

@@ -1,0 +1,17 @@
+/* kmain: the boot checklist, then the event loop. Every subsystem's init is one line here.
+   Entered from kernel/arch/x86/boot.S with the Multiboot magic and info pointer. */
+#include <stdint.h>
+#include "core/log.h"
+#include "core/power.h"
+#include "core/serial.h"
+
+extern const uint8_t __model_start[], __model_end[];
+
+void kmain(uint32_t mb_magic, uint32_t mb_info)
+{
+    serial_init();                                  /* COM1 first: everything after can log */
+    kprintf("cllm: booting (multiboot magic %#x, info at %#x)\n", (unsigned)mb_magic, (unsigned)mb_info);
+    kprintf("cllm: model %u bytes at %p\n", (unsigned)(__model_end - __model_start), (const void *)__model_start);
+    kprintf("cllm: ok\n");
+    power_exit(0);
+}
