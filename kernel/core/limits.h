@@ -32,4 +32,48 @@
 #define CLLM_N_SLOTS 1              /* concurrent generation slots */
 #endif
 
+/* --- network below TCP (kernel/net, kernel/drivers/e1000.c) --- */
+#ifndef CLLM_NET_DHCP
+#define CLLM_NET_DHCP 1             /* 1: address from DHCP; 0: the static CLLM_NET_IP/MASK/GW below */
+#endif
+#ifndef CLLM_NET_IP
+#define CLLM_NET_IP "10.0.2.15"     /* static IPv4 address, dotted quad string (QEMU user networking's) */
+#endif
+#ifndef CLLM_NET_MASK
+#define CLLM_NET_MASK "255.255.255.0" /* static netmask, dotted quad string */
+#endif
+#ifndef CLLM_NET_GW
+#define CLLM_NET_GW "10.0.2.2"      /* static default gateway, dotted quad string ("0.0.0.0": none) */
+#endif
+#ifndef CLLM_ARP_ENTRIES
+#define CLLM_ARP_ENTRIES 32         /* ARP cache entries (resolved + pending) */
+#endif
+#ifndef CLLM_ARP_TTL_S
+#define CLLM_ARP_TTL_S 300          /* seconds a resolved ARP entry stays valid */
+#endif
+#ifndef CLLM_ARP_QUEUE
+#define CLLM_ARP_QUEUE 8            /* packets held per unresolved address; more are dropped and counted */
+#endif
+#ifndef CLLM_ARP_RETRY_MS
+#define CLLM_ARP_RETRY_MS 1000      /* milliseconds between ARP requests for an unresolved address */
+#endif
+#ifndef CLLM_ARP_RETRIES
+#define CLLM_ARP_RETRIES 3          /* ARP requests before an unresolved address and its queue are dropped */
+#endif
+#ifndef CLLM_DHCP_RETRY_MS
+#define CLLM_DHCP_RETRY_MS 1000     /* milliseconds before the first DHCP retransmission; doubles per retry */
+#endif
+#ifndef CLLM_DHCP_RETRY_MAX_MS
+#define CLLM_DHCP_RETRY_MAX_MS 32000 /* milliseconds: the DHCP back-off stops doubling here */
+#endif
+#ifndef CLLM_NET_RX_BUDGET
+#define CLLM_NET_RX_BUDGET 64       /* frames received per net_poll call before timers run */
+#endif
+#ifndef CLLM_E1000_RX_DESC
+#define CLLM_E1000_RX_DESC 256      /* e1000 receive descriptors (multiple of 8), 2 KiB buffer each */
+#endif
+#ifndef CLLM_E1000_TX_DESC
+#define CLLM_E1000_TX_DESC 256      /* e1000 transmit descriptors (multiple of 8), 2 KiB buffer each */
+#endif
+
 #endif
