@@ -76,4 +76,36 @@
 #define CLLM_E1000_TX_DESC 256      /* e1000 transmit descriptors (multiple of 8), 2 KiB buffer each */
 #endif
 
+/* HTTP server and JSON (kernel/http/) */
+#ifndef CLLM_HTTP_MAX_HEADERS
+#define CLLM_HTTP_MAX_HEADERS 64            /* header fields per request before 431 */
+#endif
+#ifndef CLLM_HTTP_HEADER_TIMEOUT_MS
+#define CLLM_HTTP_HEADER_TIMEOUT_MS 10000   /* ms from a request's first byte to its blank line (slowloris) */
+#endif
+#ifndef CLLM_HTTP_BODY_TIMEOUT_MS
+#define CLLM_HTTP_BODY_TIMEOUT_MS 30000     /* ms without progress while a request body arrives */
+#endif
+#ifndef CLLM_HTTP_IDLE_TIMEOUT_MS
+#define CLLM_HTTP_IDLE_TIMEOUT_MS 30000     /* ms an idle keep-alive connection is kept */
+#endif
+#ifndef CLLM_HTTP_SEND_TIMEOUT_MS
+#define CLLM_HTTP_SEND_TIMEOUT_MS 30000     /* ms without send progress before the connection is aborted */
+#endif
+#ifndef CLLM_HTTP_MAX_RESPONSE
+#define CLLM_HTTP_MAX_RESPONSE (8 * 1024 * 1024) /* bytes of one buffered (non-streamed) response */
+#endif
+#ifndef CLLM_HTTP_STREAM_BUF
+#define CLLM_HTTP_STREAM_BUF 65536          /* bytes of unsent stream data before stream writes are refused */
+#endif
+#ifndef CLLM_HTTP_MAX_ROUTES
+#define CLLM_HTTP_MAX_ROUTES 64             /* router table entries */
+#endif
+#ifndef CLLM_JSON_MAX_DEPTH
+#define CLLM_JSON_MAX_DEPTH 64              /* nesting of arrays and objects (at most 64) */
+#endif
+#ifndef CLLM_JSON_MAX_MEMORY
+#define CLLM_JSON_MAX_MEMORY (16 * 1024 * 1024) /* bytes of tree one parsed JSON document may use */
+#endif
+
 #endif
