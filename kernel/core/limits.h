@@ -108,4 +108,36 @@
 #define CLLM_JSON_MAX_MEMORY (16 * 1024 * 1024) /* bytes of tree one parsed JSON document may use */
 #endif
 
+/* TCP (net/tcp.c). MSL is short on purpose: an appliance on a LAN, TIME_WAIT lasts 2 * MSL. */
+#ifndef CLLM_TCP_MSL_MS
+#define CLLM_TCP_MSL_MS 5000        /* ms, maximum segment lifetime; TIME_WAIT = 2 * MSL */
+#endif
+#ifndef CLLM_TCP_FIN_WAIT2_MS
+#define CLLM_TCP_FIN_WAIT2_MS 30000 /* ms a closed-by-us connection waits for the peer's FIN */
+#endif
+#ifndef CLLM_TCP_RTO_INIT_MS
+#define CLLM_TCP_RTO_INIT_MS 1000   /* ms, retransmission timeout before an RTT sample (RFC 6298 2.1) */
+#endif
+#ifndef CLLM_TCP_RTO_MIN_MS
+#define CLLM_TCP_RTO_MIN_MS 200     /* ms, lower bound of the RTO (LAN appliance; RFC 6298 says 1 s) */
+#endif
+#ifndef CLLM_TCP_RTO_MAX_MS
+#define CLLM_TCP_RTO_MAX_MS 60000   /* ms, upper bound of the backed-off RTO */
+#endif
+#ifndef CLLM_TCP_MAX_RETRIES
+#define CLLM_TCP_MAX_RETRIES 8      /* retransmission timeouts in a row before the connection is aborted */
+#endif
+#ifndef CLLM_TCP_SYN_RETRIES
+#define CLLM_TCP_SYN_RETRIES 5      /* SYN-ACK retransmissions before a half-open connection is dropped */
+#endif
+#ifndef CLLM_TCP_OOO_RANGES
+#define CLLM_TCP_OOO_RANGES 8       /* out-of-order byte ranges held per connection (data lives in the RX buffer) */
+#endif
+#ifndef CLLM_TCP_MAX_LISTEN
+#define CLLM_TCP_MAX_LISTEN 4       /* listening ports */
+#endif
+#ifndef CLLM_TCP_BACKLOG
+#define CLLM_TCP_BACKLOG CLLM_MAX_CONN /* connections per listener handshaking or waiting for accept */
+#endif
+
 #endif
