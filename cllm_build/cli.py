@@ -1,0 +1,80 @@
+"""The `cllm` command: thin click shells over build.py, qemu.py, debug.py and inspect.py.
+Every CllmError becomes `cllm: error: <one line>` and exit status 1."""
+import functools
+import os
+import sys
+
+import click
+
+from . import __version__
+from .errors import CllmError
+from .model import MIB, format_plan
+from .tools import set_verbose
+
+
+def _errors_to_exit(fn):
+    @functools.wraps(fn)
+    def wrapper(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except CllmError as e:
+            click.echo(f"cllm: error: {e}", err=True)
+            sys.exit(1)
+    return wrapper
+
+
+def _verbose_option(fn):
+    def cb(ctx, param, value):
+        if value:
+            set_verbose(True)
+        return value
+    return click.option("-v", "--verbose", is_flag=True, expose_value=False, is_eager=True, callback=cb,
+                        help="Log every external command line (paste-able).")(fn)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cllm")
+@_verbose_option
+def main():
+    """cllm: turn a GGUF model into one bootable Multiboot unikernel and run it in QEMU."""
+
+
+def _config_overrides(memory=None, smp=None, n_ctx=None, http_port=None):
+    return {"memory_mb": memory, "smp": smp, "n_ctx": n_ctx, "network.http_port": http_port}
+
+
+@main.command()
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False), help="GGUF model file.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="cllm.json build configuration.")
+@click.option("--out", "out_dir", default="build", show_default=True, help="Output directory.")
+@click.option("--debug", is_flag=True, help="Debug build (-Og -g) for `cllm debug`.")
+@click.option("--memory", type=int, help="Override memory_mb (MiB).")
+@click.option("--smp", type=int, help="Override smp (vCPUs).")
+@click.option("--n-ctx", type=int, help="Override n_ctx (tokens).")
+@click.option("--kernel-dir", hidden=True, help="Kernel source tree (tests use a minimal one).")
+@_verbose_option
+@_errors_to_exit
+def build(model_path, config_path, out_dir, debug, memory, smp, n_ctx, kernel_dir):
+    """Check MODEL, compile the kernel and bake MODEL into OUT/cllm.elf."""
+    from .build import build as do_build
+    from .config import load_config
+    cfg = load_config(config_path, _config_overrides(memory, smp, n_ctx))
+    kw = {"kernel_dir": os.path.abspath(kernel_dir)} if kernel_dir else {}
+    r = do_build(model_path, cfg, out_dir, debug=debug, echo=click.echo, **kw)
+    s, p = r.sizes, r.plan
+    click.echo(f"built {r.elf} in {r.seconds:.1f} s ({r.compiled} sources compiled){' [debug]' if debug else ''}")
+    click.echo(f"  kernel: text {s['text']} B, data {s['data']} B, bss {s['bss']} B")
+    click.echo(f"  model: {p['weights']} B ({p['weights'] / MIB:.1f} MiB), sha256 {r.model_sha256}")
+    click.echo("  memory plan:")
+    click.echo(format_plan(p))
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--all-tensors", is_flag=True, help="List every tensor (default: the first 40).")
+@_verbose_option
+@_errors_to_exit
+def inspect(path, all_tensors):
+    """Show what a GGUF file or a built ELF holds."""
+    from .inspect import inspect_path
+    click.echo(inspect_path(path, max_tensors=None if all_tensors else 40))
