@@ -10,4 +10,9 @@
 int fmt_snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int fmt_vsnprintf(char *buf, size_t n, const char *fmt, va_list ap);
 
+/* The shortest decimal that reads back as v (what JSON numbers need), formatted like Python's repr():
+   "0.1", "1.0", "-0.0", "1e+16", "1.5e-05". Returns the length (as snprintf), or -1 for nan and
+   infinities, which JSON cannot carry: the caller decides what to write then (buf gets ""). */
+int fmt_double_shortest(char *buf, size_t n, double v);
+
 #endif
