@@ -17,6 +17,10 @@
    Returns 0 when sent or queued, < 0 when dropped (no address yet, too long, no route, queue full, NIC full). */
 int ipv4_output(uint32_t dst_ip, uint8_t proto, const void *payload, size_t len);
 
+/* ipv4_output with an explicit source address: DHCP sends from 0.0.0.0 to 255.255.255.255 before it has a
+   lease. Limited broadcast (and our subnet's broadcast) go to the Ethernet broadcast address without ARP. */
+int ipv4_output_from(uint32_t src_ip, uint32_t dst_ip, uint8_t proto, const void *payload, size_t len);
+
 /* Our address (host byte order), 0 while DHCP has not bound one yet. */
 uint32_t net_local_ip(void);
 

@@ -1,0 +1,139 @@
+/* The stack's glue: the attached interface, the address configuration, the transmit batching (one tail-register
+   write per batch: every MMIO write is a VM exit), net_poll for the event loop, and the counters.
+   Layers: net/eth.c, net/arp.c, net/ipv4.c, net/icmp.c, net/udp.c, net/dhcp.c; TCP in net/tcp.c.
+   The NIC is found by net/net_dev.c (kernel only). */
+#include "net/net.h"
+#include "net/arp.h"
+#include "net/dhcp.h"
+#include "net/eth.h"
+#include "net/ipv4.h"
+#include "net/tcp.h"
+#include "net/udp.h"
+#include "net/wire.h"
+#include "core/clock.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "lib/string.h"
+
+struct net_stats net_stats;
+
+static struct {
+    struct netif *nif;
+    uint32_t ip, mask, gw;
+    int tx_depth;     /* net_tx_begin nesting */
+    int tx_pending;   /* frames queued since the last flush */
+} net;
+
+void net_get_stats(struct net_stats *st) { *st = net_stats; }
+const uint8_t *net_local_mac(void)
+{
+    static const uint8_t none[6];
+    return net.nif ? net.nif->mac : none;
+}
+uint32_t net_local_ip(void) { return net.ip; }
+uint32_t net_netmask(void) { return net.mask; }
+uint32_t net_gateway(void) { return net.gw; }
+bool net_is_configured(void) { return net.ip != 0; }
+
+void net_set_address(uint32_t ip, uint32_t mask, uint32_t gw)
+{
+    net.ip = ip;
+    net.mask = ip ? mask : 0;
+    net.gw = ip ? gw : 0;
+}
+
+void net_attach(struct netif *nif)
+{
+    dhcp_stop();
+    arp_reset();
+    udp_reset();
+    memset(&net, 0, sizeof net);
+    memset(&net_stats, 0, sizeof net_stats);
+    net.nif = nif;
+    tcp_init();
+}
+
+void net_config_static(uint32_t ip, uint32_t mask, uint32_t gw)
+{
+    char a[16], b[16], c[16];
+    dhcp_stop();
+    net_set_address(ip, mask, gw);
+    log_info("net: static address %s mask %s gw %s", wire_format_ipv4(ip, a), wire_format_ipv4(mask, b),
+             wire_format_ipv4(gw, c));
+    arp_announce();
+}
+
+void net_config_dhcp(void)
+{
+    net_set_address(0, 0, 0);
+    dhcp_start();
+}
+
+void net_config_default(void)
+{
+    uint32_t ip, mask, gw;
+    if (CLLM_NET_DHCP) {
+        net_config_dhcp();
+        return;
+    }
+    if (wire_parse_ipv4(CLLM_NET_IP, &ip) || wire_parse_ipv4(CLLM_NET_MASK, &mask) ||
+        wire_parse_ipv4(CLLM_NET_GW, &gw)) {
+        log_error("net: bad static address in the configuration (%s/%s/%s), using DHCP", CLLM_NET_IP,
+                  CLLM_NET_MASK, CLLM_NET_GW);
+        net_config_dhcp();
+        return;
+    }
+    net_config_static(ip, mask, gw);
+}
+
+void net_tx_begin(void) { net.tx_depth++; }
+
+void net_tx_end(void)
+{
+    if (net.tx_depth > 0)
+        net.tx_depth--;
+    if (net.tx_depth == 0 && net.tx_pending && net.nif) {
+        net.nif->flush(net.nif);
+        net.tx_pending = 0;
+    }
+}
+
+int net_output_frame(const void *frame, size_t len)
+{
+    if (!net.nif)
+        return -1;
+    if (net.nif->send(net.nif, frame, len) < 0) {
+        net_stats.drop_tx_full++;
+        return -1;
+    }
+    net_stats.frames_out++;
+    net_stats.bytes_out += len;
+    net.tx_pending++;
+    if (net.tx_depth == 0) {
+        net.nif->flush(net.nif);
+        net.tx_pending = 0;
+    }
+    return 0;
+}
+
+void net_input(const uint8_t *frame, size_t len)
+{
+    net_stats.frames_in++;
+    net_stats.bytes_in += len;
+    eth_input(frame, len);
+}
+
+bool net_poll(void)
+{
+    if (!net.nif)
+        return false;
+    uint64_t out_before = net_stats.frames_out;
+    net_tx_begin();
+    int n = net.nif->poll(net.nif, CLLM_NET_RX_BUDGET, net_input);
+    uint64_t now = clock_ns();
+    arp_poll(now);
+    dhcp_poll(now);
+    tcp_poll(now);
+    net_tx_end();
+    return n > 0 || net_stats.frames_out != out_before;
+}
