@@ -140,4 +140,12 @@
 #define CLLM_TCP_BACKLOG CLLM_MAX_CONN /* connections per listener handshaking or waiting for accept */
 #endif
 
+/* Inference (kernel/llm) */
+#ifndef CLLM_N_BATCH
+#define CLLM_N_BATCH 64             /* prompt tokens evaluated per forward pass (prefill chunk) */
+#endif
+#ifndef CLLM_KV_F16
+#define CLLM_KV_F16 1               /* KV cache element type: 1 fp16, 0 f32 */
+#endif
+
 #endif

@@ -1,0 +1,123 @@
+/* Scalar float kernels of the forward pass (see ops.h). The quantized dot products themselves live in the
+   type table (llm/ggml_types.h, llm/quant_ref.c); this file only feeds them. Uses lib/math.h, never libm. */
+#include "llm/ops.h"
+#include "llm/fp16.h"
+#include "lib/math.h"
+
+size_t ops_act_size(enum ggml_type t, int64_t n, int n_batch)
+{
+    const struct ggml_type_traits *tt = ggml_get_type_traits(t);
+    if (!tt)
+        return 0;
+    return ggml_row_size(tt->vec_dot_type, n) * (size_t)n_batch;
+}
+
+void ops_matmul(float *out, const struct ops_weight *w, const float *x, int n_batch, void *qbuf)
+{
+    const struct ggml_type_traits *tt = ggml_get_type_traits(w->type);
+    const struct ggml_type_traits *vt = ggml_get_type_traits(tt->vec_dot_type);
+    size_t qrow = ggml_row_size(tt->vec_dot_type, w->n_cols);
+    uint8_t *q = qbuf;
+    for (int b = 0; b < n_batch; b++)
+        vt->from_float(x + (size_t)b * w->n_cols, q + (size_t)b * qrow, w->n_cols);
+    const uint8_t *row = w->data;
+    for (int64_t r = 0; r < w->n_rows; r++, row += w->row_size)
+        for (int b = 0; b < n_batch; b++)
+            tt->vec_dot(w->n_cols, &out[(size_t)b * w->n_rows + r], row, q + (size_t)b * qrow);
+}
+
+void ops_get_row(float *out, const struct ops_weight *w, int64_t row)
+{
+    ggml_get_type_traits(w->type)->to_float((const uint8_t *)w->data + (size_t)row * w->row_size, out, w->n_cols);
+}
+
+void ops_rmsnorm(float *out, const float *x, const float *weight, int n, float eps)
+{
+    double ss = 0.0;
+    for (int i = 0; i < n; i++)
+        ss += (double)x[i] * (double)x[i];
+    float scale = 1.0f / k_sqrtf((float)(ss / n) + eps);
+    for (int i = 0; i < n; i++)
+        out[i] = (x[i] * scale) * weight[i];
+}
+
+void ops_rope_cos_sin(float *cs, int n_rot, double pos, const double *inv_freq)
+{
+    const double two_pi = 6.283185307179586476925286766559;
+    for (int i = 0; i < n_rot / 2; i++) {
+        double a = pos * inv_freq[i];
+        a -= two_pi * k_floor(a / two_pi + 0.5);     /* [-pi, pi]: float sin/cos stay accurate */
+        cs[2 * i] = k_cosf((float)a);
+        cs[2 * i + 1] = k_sinf((float)a);
+    }
+}
+
+void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs)
+{
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * head_dim;
+        for (int i = 0; i < n_rot; i += 2) {
+            float c = cs[i], s = cs[i + 1];
+            float x0 = v[i], x1 = v[i + 1];
+            v[i] = x0 * c - x1 * s;
+            v[i + 1] = x0 * s + x1 * c;
+        }
+    }
+}
+
+void ops_softmax(float *x, int n)
+{
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > max)
+            max = x[i];
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        x[i] = k_expf(x[i] - max);
+        sum += x[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
+void ops_swiglu(float *gate, const float *up, int n)
+{
+    for (int i = 0; i < n; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + k_expf(-g)) * up[i];
+    }
+}
+
+void ops_attention_head(float *out, const float *q, const void *k, const void *v, size_t stride, int kv_f16,
+                        int n_pos, int head_dim, float scale, float *scores)
+{
+    for (int t = 0; t < n_pos; t++) {
+        float s = 0.0f;
+        if (kv_f16) {
+            const uint16_t *kt = (const uint16_t *)k + (size_t)t * stride;
+            for (int i = 0; i < head_dim; i++)
+                s += q[i] * fp16_to_fp32(kt[i]);
+        } else {
+            const float *kt = (const float *)k + (size_t)t * stride;
+            for (int i = 0; i < head_dim; i++)
+                s += q[i] * kt[i];
+        }
+        scores[t] = s * scale;
+    }
+    ops_softmax(scores, n_pos);
+    for (int i = 0; i < head_dim; i++)
+        out[i] = 0.0f;
+    for (int t = 0; t < n_pos; t++) {
+        float p = scores[t];
+        if (kv_f16) {
+            const uint16_t *vt = (const uint16_t *)v + (size_t)t * stride;
+            for (int i = 0; i < head_dim; i++)
+                out[i] += p * fp16_to_fp32(vt[i]);
+        } else {
+            const float *vt = (const float *)v + (size_t)t * stride;
+            for (int i = 0; i < head_dim; i++)
+                out[i] += p * vt[i];
+        }
+    }
+}

@@ -1,0 +1,53 @@
+/* The float building blocks of the forward pass (llm/llama.c): RMSNorm, RoPE, softmax, SwiGLU, attention over
+   the KV cache for one head, and matrix products through the ggml type table (llm/ggml_types.h), where the
+   activations are first quantized per row to the weight type's vec_dot_type as ggml does. All scalar here:
+   SIMD twins (issue 6) replace these with the same signatures and are tested against them. */
+#ifndef LLM_OPS_H
+#define LLM_OPS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "llm/ggml_types.h"
+
+/* A read-only 2-D weight pointing into the baked GGUF: n_rows rows of n_cols elements of type `type`. */
+struct ops_weight {
+    const void *data;
+    enum ggml_type type;
+    int64_t n_cols;        /* ne[0], the row (dot product) length */
+    int64_t n_rows;        /* ne[1] */
+    size_t row_size;       /* bytes per row */
+};
+
+/* Bytes ops_matmul needs in qbuf to quantize n_batch activation rows of length n for weight type t. */
+size_t ops_act_size(enum ggml_type t, int64_t n, int n_batch);
+
+/* out[b * w->n_rows + r] = dot(row r of w, x[b * w->n_cols ...]) for b < n_batch, r < n_rows.
+   x rows are quantized into qbuf (ops_act_size bytes) before any output is written, so out may alias x;
+   each weight row is read once per batch. */
+void ops_matmul(float *out, const struct ops_weight *w, const float *x, int n_batch, void *qbuf);
+
+/* Dequantize row `row` of w into out (w->n_cols floats): embedding lookup. */
+void ops_get_row(float *out, const struct ops_weight *w, int64_t row);
+
+/* out = x / sqrt(mean(x^2) + eps) * weight (sum of squares in double, as ggml). out may equal x. */
+void ops_rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
+
+/* Rotate the first n_rot dims of each of n_heads heads (head_dim apart) in llama's "normal" mode:
+   adjacent pairs (x[2i], x[2i+1]) by the angle whose cos/sin are cs[2i], cs[2i+1] (ops_rope_cos_sin). */
+void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs);
+
+/* cs[2i], cs[2i+1] = cos, sin of pos * inv_freq[i] for i < n_rot / 2 (angle in double, reduced to [-pi, pi]). */
+void ops_rope_cos_sin(float *cs, int n_rot, double pos, const double *inv_freq);
+
+/* x = softmax(x), in place, max-subtracted. */
+void ops_softmax(float *x, int n);
+
+/* gate[i] = silu(gate[i]) * up[i]. */
+void ops_swiglu(float *gate, const float *up, int n);
+
+/* One attention head over n_pos cached positions: out = softmax(q . k_t * scale) . v_t, t < n_pos.
+   k/v: the first position's head slice; stride: elements between positions; kv_f16: fp16 (else f32) cache.
+   scores: n_pos floats of scratch. */
+void ops_attention_head(float *out, const float *q, const void *k, const void *v, size_t stride, int kv_f16,
+                        int n_pos, int head_dim, float scale, float *scores);
+
+#endif
