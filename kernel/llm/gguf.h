@@ -94,6 +94,7 @@ struct gguf_file {
     uint32_t *kv_hash, *tensor_hash;
     uint64_t kv_hash_mask, tensor_hash_mask;
     char *names;                /* arena of the NUL-terminated key and tensor name copies */
+    uint64_t *str_offsets;      /* one block for every string array's offsets table */
 };
 
 /* Parse and check everything. 0 on success, else a negative enum gguf_error and a message in err.
