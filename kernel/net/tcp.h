@@ -30,10 +30,29 @@ bool tcp_is_alive(tcp_handle h);          /* false once reset, timed out or full
 void tcp_close(tcp_handle h);             /* send FIN after queued data; the handle must not be used again */
 void tcp_abort(tcp_handle h);             /* send RST and free at once */
 
+/* segs_in: every segment handed to tcp_input; bad_segs: dropped as malformed (short, bad data offset, bad
+   checksum, bad option, broadcast/multicast address); retransmits: segments sent again (timeout, fast
+   retransmit); conns_opened/closed: connections that reached ESTABLISHED, and those of them freed since;
+   conns_active: slots in use in any state; conns_dropped_no_slot: SYNs refused (no slot, backlog full). */
 struct tcp_stats {
     uint64_t segs_in, segs_out, retransmits, bad_segs, resets_in, resets_out;
     uint64_t conns_opened, conns_closed, conns_active, conns_dropped_no_slot;
+    uint64_t challenge_acks, dup_segs, ooo_segs, persist_probes, timeouts, fast_retransmits;
 };
 void tcp_get_stats(struct tcp_stats *st);
+
+/* --- introspection for tests and the metrics endpoint --- */
+enum tcp_state {
+    TCP_STATE_CLOSED = 0, TCP_STATE_LISTEN, TCP_STATE_SYN_RECEIVED, TCP_STATE_ESTABLISHED,
+    TCP_STATE_FIN_WAIT_1, TCP_STATE_FIN_WAIT_2, TCP_STATE_CLOSING, TCP_STATE_TIME_WAIT,
+    TCP_STATE_CLOSE_WAIT, TCP_STATE_LAST_ACK,
+};
+const char *tcp_state_name(enum tcp_state st);
+/* State of the connection (remote ip:port -> local port), TCP_STATE_CLOSED when there is none. */
+enum tcp_state tcp_conn_state(uint32_t remote_ip, uint16_t remote_port, uint16_t local_port);
+size_t tcp_conns_in_use(void);
+/* Check every slot's bookkeeping (free slots hold no bytes, no timers; live ones keep their sequence
+   numbers ordered and their buffers within bounds). 0 when consistent, else a positive code. */
+int tcp_check_invariants(void);
 
 #endif
