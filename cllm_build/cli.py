@@ -78,3 +78,58 @@ def inspect(path, all_tensors):
     """Show what a GGUF file or a built ELF holds."""
     from .inspect import inspect_path
     click.echo(inspect_path(path, max_tensors=None if all_tensors else 40))
+
+
+def _default_elf(elf):
+    from .run import default_elf
+    return elf or default_elf()
+
+
+@main.command()
+@click.argument("elf", required=False, type=click.Path(dir_okay=False))
+@click.option("--port", default=8080, show_default=True, help="Host port forwarded to the guest's HTTP port.")
+@click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True)
+@click.option("--smp", type=int, help="vCPUs (default: the image's smp).")
+@click.option("--memory", type=int, help="Guest RAM in MiB (default: the image's memory_mb).")
+@click.option("--serial-log", type=click.Path(dir_okay=False), help="Write the serial console to FILE.")
+@click.option("--prompt", help="Prompt passed to the kernel on its command line (base64).")
+@click.option("--n-predict", type=int, help="Tokens to generate for --prompt.")
+@_verbose_option
+@_errors_to_exit
+def run(elf, port, accel, smp, memory, serial_log, prompt, n_predict):
+    """Boot ELF (default: the last build, build/cllm.elf) in QEMU; exit with the kernel's exit code."""
+    from .run import run as do_run
+    code = do_run(_default_elf(elf), port=port, accel=accel, smp=smp, memory=memory, serial_log=serial_log,
+                  prompt=prompt, n_predict=n_predict, echo=lambda m: click.echo(m, err=True))
+    if code:
+        click.echo(f"cllm: kernel exit code {code}", err=True)
+    sys.exit(code or 0)
+
+
+@main.command()
+@click.argument("elf", required=False, type=click.Path(dir_okay=False))
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              help="Model for the debug build (default: the last build's).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="cllm.json for the debug build.")
+@click.option("--out", "out_dir", default="build/debug", show_default=True, help="Output directory of the debug build.")
+@click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="tcg", show_default=True)
+@click.option("--break", "breakpoint", default="kmain", show_default=True, help="Hardware breakpoint to stop at.")
+@click.option("--no-gdb", is_flag=True, help="Print the gdb command instead of running gdb.")
+@_verbose_option
+@_errors_to_exit
+def debug(elf, model_path, config_path, out_dir, accel, breakpoint, no_gdb):
+    """Build with debug info (unless ELF is given), boot paused with a gdb stub, attach gdb."""
+    from .build import build as do_build, last_build
+    from .config import load_config
+    from .debug import debug as do_debug
+    if elf is None:
+        if model_path is None:
+            model_path = last_build()["model_path"]
+        cfg = load_config(config_path)
+        r = do_build(model_path, cfg, out_dir, debug=True, echo=lambda m: click.echo(m, err=True))
+        click.echo(f"built {r.elf} [debug]", err=True)
+        elf = r.elf
+    from .elf import read_baked_config
+    cfg = (read_baked_config(elf) or {}).get("config", {})
+    do_debug(elf, accel=accel, memory=cfg.get("memory_mb", 1024), smp=cfg.get("smp", 1), no_gdb=no_gdb,
+             breakpoint=breakpoint, echo=click.echo)

@@ -141,3 +141,17 @@ def verify_image(path, model_size, model_sha256, expect_config=None):
     if expect_config is not None and info["config"] != expect_config:
         raise CllmError(f"{path}: baked configuration differs from the build's")
     return info
+
+
+def read_baked_config(path):
+    """The .cllm_config JSON of an image (None when absent), without hashing the model."""
+    try:
+        with open(path, "rb") as f:
+            sec = ELFFile(f).get_section_by_name(".cllm_config")
+            if sec is None:
+                return None
+            return json.loads(sec.data().rstrip(b"\0").decode("utf-8"))
+    except OSError as e:
+        raise CllmError(f"{path}: cannot read: {e.strerror}") from None
+    except (ELFError, struct.error, ValueError, KeyError) as e:
+        raise CllmError(f"{path}: cannot read the baked configuration: {e}") from None
