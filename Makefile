@@ -1,0 +1,39 @@
+# cllm: everyday entry points. `make run` and `make test` set up a fresh Debian machine first (fast when
+# everything is already there). The toolchain itself is the `cllm` command (cllm_build/, see README.md).
+PY      ?= python3
+OUT     ?= build
+PORT    ?= 8080
+CLLM    := $(PY) -m cllm_build
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PKGS := qemu-system-x86 gcc-multilib gdb clang
+
+.PHONY: setup run test debug clean
+
+setup:
+	@missing=""; \
+	command -v qemu-system-x86_64 >/dev/null || missing="$$missing qemu-system-x86"; \
+	command -v gdb >/dev/null || missing="$$missing gdb"; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
+	command -v clang >/dev/null || missing="$$missing clang"; \
+	dpkg -s gcc-multilib >/dev/null 2>&1 || missing="$$missing gcc-multilib"; \
+	if [ -n "$$missing" ]; then \
+		echo "setup: installing$$missing"; \
+		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+	@$(PY) -c 'import cllm_build.cli, elftools, gguf, click, jinja2, qemu.qmp, pytest, numpy, tokenizers, requests, openai' 2>/dev/null \
+		|| $(PY) -m pip install -q -e '.[test]'
+
+run: setup
+	@model=$$($(PY) models/fetch.py smollm2) && \
+	$(CLLM) build --model "$$model" --out $(OUT) && \
+	$(CLLM) run $(OUT)/cllm.elf --port $(PORT)
+
+test: setup
+	$(PY) -m pytest -q tests/
+
+debug: setup
+	@model=$$($(PY) models/fetch.py smollm2) && \
+	$(CLLM) debug --model "$$model" --out $(OUT)/debug
+
+clean:
+	rm -rf $(OUT) tests/.build
