@@ -1,0 +1,26 @@
+/* Intel 8254x ("e1000") driver for QEMU's default NIC, the 82540EM (8086:100e): poll-mode RX/TX descriptor
+   rings with one tail-register write per batch, and an RX interrupt only to wake a halted CPU.
+   Register names follow the PCI/PCI-X Family of Gigabit Ethernet Controllers Software Developer's Manual
+   (8254x SDM), chapter 13; the rings are in chapter 3. Found and attached by net/net_dev.c. */
+#ifndef DRIVERS_E1000_H
+#define DRIVERS_E1000_H
+#include <stdint.h>
+#include <stdbool.h>
+#include "drivers/pci.h"
+#include "net/netif.h"
+
+#define E1000_VENDOR_INTEL 0x8086
+#define E1000_DEV_82540EM 0x100e
+
+struct e1000_stats {
+    uint64_t rx_frames, rx_errors, rx_oversize, tx_frames, tx_ring_full, tail_writes, interrupts, link_changes;
+};
+
+/* Reset and bring up the NIC behind d; fills nif (MAC, operations). Returns 0, or < 0 when BAR0 is not a
+   memory BAR or buffers cannot be allocated. */
+int e1000_init(const struct pci_dev *d, struct netif *nif);
+/* The legacy IRQ the NIC raises (from PCI config), for irq_unmask. */
+int e1000_irq(void);
+void e1000_get_stats(struct e1000_stats *st);
+
+#endif

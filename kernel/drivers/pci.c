@@ -1,0 +1,183 @@
+/* PCI enumeration through configuration mechanism #1 (ports 0xcf8/0xcfc). Every port access is a monitor call
+   (arch/x86/io.h), so the scan reads only what it needs: the vendor ID of function 0 of each slot, the other
+   functions only when the header says multi-function, and the buses behind PCI-to-PCI bridges.
+   The one user today is drivers/e1000.c (through net/net_dev.c). */
+#include "drivers/pci.h"
+#include "arch/x86/io.h"
+#include "core/log.h"
+#include "lib/string.h"
+
+#define PCI_CONFIG_ADDRESS 0xcf8
+#define PCI_CONFIG_DATA 0xcfc
+
+static struct pci_dev pci_devs[PCI_MAX_DEVICES];
+static int pci_ndevs;
+
+static uint32_t pci_address(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
+{
+    return 0x80000000u | (uint32_t)bus << 16 | (uint32_t)(dev & 31) << 11 | (uint32_t)(fn & 7) << 8 | (off & 0xfc);
+}
+
+uint32_t pci_read32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
+{
+    outl(PCI_CONFIG_ADDRESS, pci_address(bus, dev, fn, off));
+    return inl(PCI_CONFIG_DATA);
+}
+
+void pci_write32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off, uint32_t v)
+{
+    outl(PCI_CONFIG_ADDRESS, pci_address(bus, dev, fn, off));
+    outl(PCI_CONFIG_DATA, v);
+}
+
+uint16_t pci_read16(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
+{
+    return (uint16_t)(pci_read32(bus, dev, fn, off) >> ((off & 2) * 8));
+}
+
+void pci_write16(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off, uint16_t v)
+{
+    uint32_t old = pci_read32(bus, dev, fn, off);
+    int shift = (off & 2) * 8;
+    pci_write32(bus, dev, fn, off, (old & ~(0xffffu << shift)) | (uint32_t)v << shift);
+}
+
+int pci_bar_decode(uint32_t lo, uint32_t hi, uint32_t size_lo, uint32_t size_hi, struct pci_bar *b)
+{
+    memset(b, 0, sizeof *b);
+    if (lo & 1) { /* I/O space: bits 31:2 are the address */
+        b->is_io = true;
+        b->addr = lo & ~3u;
+        uint32_t mask = size_lo & ~3u;
+        b->size = mask ? (uint32_t)(~mask + 1) & 0xffffu : 0;
+        return 1;
+    }
+    int type = (lo >> 1) & 3; /* 0: 32-bit, 2: 64-bit (PCI 3.0, 6.2.5.1) */
+    b->prefetchable = (lo >> 3) & 1;
+    if (type == 2) {
+        b->is_64 = true;
+        b->addr = ((uint64_t)hi << 32) | (lo & ~15u);
+        uint64_t mask = ((uint64_t)size_hi << 32) | (size_lo & ~15u);
+        b->size = mask ? ~mask + 1 : 0;
+        return 2;
+    }
+    b->addr = lo & ~15u;
+    uint32_t mask = size_lo & ~15u;
+    b->size = mask ? (uint32_t)(~mask + 1) : 0;
+    return 1;
+}
+
+/* Size every BAR by writing all ones, with decoding off meanwhile so the probe never aliases a live range. */
+static void pci_read_bars(struct pci_dev *d)
+{
+    uint16_t cmd = pci_read16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND);
+    pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd & ~(PCI_CMD_IO | PCI_CMD_MEMORY));
+    for (int i = 0; i < 6; i++) {
+        uint8_t off = (uint8_t)(PCI_CFG_BAR0 + 4 * i);
+        uint32_t lo = pci_read32(d->bus, d->dev, d->fn, off);
+        pci_write32(d->bus, d->dev, d->fn, off, 0xffffffffu);
+        uint32_t size_lo = pci_read32(d->bus, d->dev, d->fn, off);
+        pci_write32(d->bus, d->dev, d->fn, off, lo);
+        uint32_t hi = 0, size_hi = 0;
+        if (!(lo & 1) && ((lo >> 1) & 3) == 2 && i < 5) {
+            uint8_t off2 = (uint8_t)(off + 4);
+            hi = pci_read32(d->bus, d->dev, d->fn, off2);
+            pci_write32(d->bus, d->dev, d->fn, off2, 0xffffffffu);
+            size_hi = pci_read32(d->bus, d->dev, d->fn, off2);
+            pci_write32(d->bus, d->dev, d->fn, off2, hi);
+        }
+        if (size_lo == 0 && lo == 0)
+            continue;
+        if (pci_bar_decode(lo, hi, size_lo, size_hi, &d->bar[i]) == 2)
+            i++;
+    }
+    pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd);
+}
+
+static void pci_scan_bus(uint8_t bus, int depth);
+
+static void pci_add_function(uint8_t bus, uint8_t dev, uint8_t fn, uint32_t id, int depth)
+{
+    uint32_t class_reg = pci_read32(bus, dev, fn, PCI_CFG_REVISION);
+    uint8_t header = (uint8_t)(pci_read32(bus, dev, fn, 0x0c) >> 16) & 0x7f;
+    uint32_t irq_reg = pci_read32(bus, dev, fn, PCI_CFG_IRQ_LINE);
+    if (pci_ndevs >= PCI_MAX_DEVICES) {
+        log_warn("pci: more than %d functions, ignoring %02x:%02x.%x", PCI_MAX_DEVICES, bus, dev, fn);
+        return;
+    }
+    struct pci_dev *d = &pci_devs[pci_ndevs++];
+    memset(d, 0, sizeof *d);
+    d->bus = bus;
+    d->dev = dev;
+    d->fn = fn;
+    d->vendor = (uint16_t)id;
+    d->device = (uint16_t)(id >> 16);
+    d->revision = (uint8_t)class_reg;
+    d->prog_if = (uint8_t)(class_reg >> 8);
+    d->subclass = (uint8_t)(class_reg >> 16);
+    d->class_code = (uint8_t)(class_reg >> 24);
+    d->header_type = header;
+    d->irq_line = (uint8_t)irq_reg;
+    d->irq_pin = (uint8_t)(irq_reg >> 8);
+    if (header == 0)
+        pci_read_bars(d);
+    log_info("pci: %02x:%02x.%x %04x:%04x class %02x.%02x.%02x irq %u%s", bus, dev, fn, d->vendor, d->device,
+             d->class_code, d->subclass, d->prog_if, d->irq_pin ? d->irq_line : 0, d->irq_pin ? "" : " (none)");
+    for (int i = 0; i < 6; i++) {
+        const struct pci_bar *b = &d->bar[i];
+        if (b->size)
+            log_info("pci:   bar%d %s %#llx size %#llx%s%s", i, b->is_io ? "io " : "mem", (unsigned long long)b->addr,
+                     (unsigned long long)b->size, b->is_64 ? " 64-bit" : "", b->prefetchable ? " prefetch" : "");
+    }
+    /* PCI-to-PCI bridge (class 06.04, header type 1): scan the bus behind it. */
+    if (header == 1 && d->class_code == 0x06 && d->subclass == 0x04 && depth < 8) {
+        uint8_t secondary = (uint8_t)(pci_read32(bus, dev, fn, 0x18) >> 8);
+        if (secondary > bus)
+            pci_scan_bus(secondary, depth + 1);
+    }
+}
+
+static void pci_scan_bus(uint8_t bus, int depth)
+{
+    for (uint8_t dev = 0; dev < 32; dev++) {
+        uint32_t id = pci_read32(bus, dev, 0, PCI_CFG_VENDOR);
+        if ((id & 0xffff) == 0xffff)
+            continue;
+        pci_add_function(bus, dev, 0, id, depth);
+        uint8_t header = (uint8_t)(pci_read32(bus, dev, 0, 0x0c) >> 16);
+        if (!(header & 0x80))
+            continue;
+        for (uint8_t fn = 1; fn < 8; fn++) {
+            id = pci_read32(bus, dev, fn, PCI_CFG_VENDOR);
+            if ((id & 0xffff) != 0xffff)
+                pci_add_function(bus, dev, fn, id, depth);
+        }
+    }
+}
+
+int pci_init(void)
+{
+    pci_ndevs = 0;
+    pci_scan_bus(0, 0);
+    log_info("pci: %d functions", pci_ndevs);
+    return pci_ndevs;
+}
+
+int pci_count(void) { return pci_ndevs; }
+const struct pci_dev *pci_get(int i) { return i >= 0 && i < pci_ndevs ? &pci_devs[i] : NULL; }
+
+const struct pci_dev *pci_find(uint16_t vendor, uint16_t device)
+{
+    for (int i = 0; i < pci_ndevs; i++)
+        if (pci_devs[i].vendor == vendor && pci_devs[i].device == device)
+            return &pci_devs[i];
+    return NULL;
+}
+
+void pci_enable_device(const struct pci_dev *d)
+{
+    uint16_t cmd = pci_read16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND);
+    cmd |= PCI_CMD_IO | PCI_CMD_MEMORY | PCI_CMD_BUS_MASTER;
+    cmd &= (uint16_t)~PCI_CMD_INTX_DISABLE;
+    pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd);
+}
