@@ -34,16 +34,16 @@
 
 /* --- network below TCP (kernel/net, kernel/drivers/e1000.c) --- */
 #ifndef CLLM_NET_DHCP
-#define CLLM_NET_DHCP 1             /* 1: address from DHCP; 0: the static CLLM_NET_IP/MASK/GW below */
+#define CLLM_NET_DHCP 1             /* 1: address from DHCP; 0: the static CLLM_NET_IP/NETMASK/GATEWAY */
 #endif
 #ifndef CLLM_NET_IP
-#define CLLM_NET_IP "10.0.2.15"     /* static IPv4 address, dotted quad string (QEMU user networking's) */
+#define CLLM_NET_IP 0x0a00020fu     /* static IPv4 address, host byte order (10.0.2.15, QEMU user networking's) */
 #endif
-#ifndef CLLM_NET_MASK
-#define CLLM_NET_MASK "255.255.255.0" /* static netmask, dotted quad string */
+#ifndef CLLM_NET_NETMASK
+#define CLLM_NET_NETMASK 0xffffff00u /* static netmask, host byte order (255.255.255.0) */
 #endif
-#ifndef CLLM_NET_GW
-#define CLLM_NET_GW "10.0.2.2"      /* static default gateway, dotted quad string ("0.0.0.0": none) */
+#ifndef CLLM_NET_GATEWAY
+#define CLLM_NET_GATEWAY 0x0a000202u /* static default gateway, host byte order (10.0.2.2; 0: none) */
 #endif
 #ifndef CLLM_ARP_ENTRIES
 #define CLLM_ARP_ENTRIES 32         /* ARP cache entries (resolved + pending) */

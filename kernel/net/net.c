@@ -71,19 +71,10 @@ void net_config_dhcp(void)
 
 void net_config_default(void)
 {
-    uint32_t ip, mask, gw;
-    if (CLLM_NET_DHCP) {
+    if (CLLM_NET_DHCP)
         net_config_dhcp();
-        return;
-    }
-    if (wire_parse_ipv4(CLLM_NET_IP, &ip) || wire_parse_ipv4(CLLM_NET_MASK, &mask) ||
-        wire_parse_ipv4(CLLM_NET_GW, &gw)) {
-        log_error("net: bad static address in the configuration (%s/%s/%s), using DHCP", CLLM_NET_IP,
-                  CLLM_NET_MASK, CLLM_NET_GW);
-        net_config_dhcp();
-        return;
-    }
-    net_config_static(ip, mask, gw);
+    else
+        net_config_static(CLLM_NET_IP, CLLM_NET_NETMASK, CLLM_NET_GATEWAY);
 }
 
 void net_tx_begin(void) { net.tx_depth++; }

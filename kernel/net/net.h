@@ -9,7 +9,7 @@
 #include "net/netif.h"
 
 /* Find the NIC (PCI scan, e1000), attach it and start DHCP or the static address from the build
-   configuration (CLLM_NET_DHCP, CLLM_NET_IP, CLLM_NET_MASK, CLLM_NET_GW). Kernel only (net/net_dev.c).
+   configuration (CLLM_NET_DHCP, CLLM_NET_IP, CLLM_NET_NETMASK, CLLM_NET_GATEWAY). Kernel only (net/net_dev.c).
    Returns 0, or < 0 when no supported NIC was found (the kernel then runs without a network). */
 int net_init(void);
 
