@@ -1,5 +1,5 @@
 /* kmain: the boot checklist, then the event loop. Every subsystem's init is one line here.
-   Entered from kernel/arch/x86/boot.S with the Multiboot magic and info pointer. */
+   Entered at CPL 3 from kernel/arch/x86/boot.S with the Multiboot magic and info address. */
 #include <stdint.h>
 #include "core/log.h"
 #include "core/power.h"

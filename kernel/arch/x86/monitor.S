@@ -1,0 +1,376 @@
+/* The ring-0 monitor: IDT, TSS, 8259 PICs, PIT, and the handlers that run at CPL 0.
+   - UD2 from CPL 3 (#UD, vector 6): privileged operations for the CPL-3 kernel (arch/x86/monitor.h).
+   - IRQs 0..15 (vectors 0x20..0x2f): acknowledge the PIC, set the bit in irq_pending, return.
+   - CPU exceptions from CPL 3: save the registers in fault_frame and resume CPL 3 in arch_fault_entry
+     (arch/x86/fault.c), which prints the dump and exits non-zero. Exceptions at CPL 0 (a monitor bug) print a
+     fixed message and exit with status 0x7e.
+   Everything here is kept short: under kvm-pvm each instruction at CPL 0 is emulated. */
+#include "arch/x86/monitor.h"
+
+#define SEL_CODE64 0x18
+#define SEL_TSS    0x40
+#define MSR_EFER 0xC0000080
+#define MSR_STAR 0xC0000081
+#define MSR_LSTAR 0xC0000082
+#define MSR_FMASK 0xC0000084
+#define PIC1_CMD 0x20
+#define PIC1_DATA 0x21
+#define PIC2_CMD 0xa0
+#define PIC2_DATA 0xa1
+#define PIT_CH0 0x40
+#define PIT_CMD 0x43
+#define PIT_HZ 100
+#define PIT_DIVISOR (1193182 / PIT_HZ)
+#define COM1 0x3f8
+
+    .code64
+    .text
+
+/* ---- setup, called once from boot.S at CPL 0 ---- */
+    .globl monitor_init
+monitor_init:
+    /* IDT: 256 interrupt gates; stubs are 16 bytes apart starting at isr_stubs */
+    leaq idt(%rip), %rdi
+    leaq isr_stubs(%rip), %rax
+    xorl %ecx, %ecx
+1:  movq %rax, %rdx
+    movw %dx, (%rdi)                /* offset 15..0 */
+    movw $SEL_CODE64, 2(%rdi)
+    movw $0x8e00, 4(%rdi)           /* present, DPL 0, 64-bit interrupt gate */
+    cmpl $8, %ecx
+    jne 2f
+    movb $1, 4(%rdi)                /* #DF on IST1 */
+2:  shrq $16, %rdx
+    movw %dx, 6(%rdi)               /* offset 31..16 */
+    shrq $16, %rdx
+    movl %edx, 8(%rdi)              /* offset 63..32 */
+    movl $0, 12(%rdi)
+    addq $16, %rdi
+    addq $16, %rax
+    incl %ecx
+    cmpl $256, %ecx
+    jb 1b
+    lidt idt_ptr(%rip)
+
+    /* TSS: RSP0 = monitor stack, IST1 = double-fault stack; descriptor into the GDT slot */
+    leaq monitor_stack_top(%rip), %rax
+    movq %rax, tss+4(%rip)
+    leaq df_stack_top(%rip), %rax
+    movq %rax, tss+36(%rip)
+    movw $104, tss+102(%rip)        /* I/O map base beyond the limit: no I/O bitmap */
+    leaq tss(%rip), %rax
+    leaq gdt_tss(%rip), %rdi
+    movw $103, (%rdi)               /* limit */
+    movw %ax, 2(%rdi)               /* base 15..0 */
+    movq %rax, %rdx
+    shrq $16, %rdx
+    movb %dl, 4(%rdi)               /* base 23..16 */
+    movb $0x89, 5(%rdi)             /* present, 64-bit TSS available */
+    movb $0, 6(%rdi)
+    movb %dh, 7(%rdi)               /* base 31..24 */
+    shrq $32, %rax
+    movl %eax, 8(%rdi)              /* base 63..32 */
+    movl $0, 12(%rdi)
+    movw $SEL_TSS, %ax
+    ltr %ax
+
+    /* 8259 PICs: ICW1..ICW4, vectors 0x20..0x2f, all lines masked (8259A datasheet) */
+    movb $0x11, %al
+    outb %al, $PIC1_CMD
+    outb %al, $PIC2_CMD
+    movb $0x20, %al
+    outb %al, $PIC1_DATA
+    movb $0x28, %al
+    outb %al, $PIC2_DATA
+    movb $0x04, %al
+    outb %al, $PIC1_DATA
+    movb $0x02, %al
+    outb %al, $PIC2_DATA
+    movb $0x01, %al
+    outb %al, $PIC1_DATA
+    outb %al, $PIC2_DATA
+    movb $0xfb, %al                 /* everything masked but the cascade (IRQ 2) */
+    outb %al, $PIC1_DATA
+    movb $0xff, %al
+    outb %al, $PIC2_DATA
+
+    /* PIT channel 0: rate generator at PIT_HZ (IRQ 0 stays masked until the kernel unmasks it) */
+    movb $0x34, %al
+    outb %al, $PIT_CMD
+    movb $(PIT_DIVISOR & 0xff), %al
+    outb %al, $PIT_CH0
+    movb $(PIT_DIVISOR >> 8), %al
+    outb %al, $PIT_CH0
+    ret
+
+/* ---- the IDT's 256 entry stubs, 16 bytes each ---- */
+/* Vectors where the CPU pushes an error code: 8, 10-14, 17, 21, 29, 30. */
+    .align 16
+isr_stubs:
+    .set vec, 0
+    .rept 256
+    .align 16
+    .if vec == 6
+        jmp ud_entry
+    .elseif vec >= 0x20 && vec < 0x30
+        pushq $vec
+        jmp irq_entry
+    .elseif vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21 || vec == 29 || vec == 30
+        pushq $vec
+        jmp exception_entry
+    .else
+        pushq $0
+        pushq $vec
+        jmp exception_entry
+    .endif
+    .set vec, vec + 1
+    .endr
+
+/* ---- #UD: a UD2 at CPL 3 is a monitor call. RAX = op, RDI/RSI/RDX = arguments, RCX/RDX/RSI/RDI may be
+   clobbered; each op ends with IRETQ. Any other #UD is an ordinary fault. ---- */
+ud_entry:
+    testb $3, 8(%rsp)               /* CS.RPL: #UD inside the monitor is a monitor bug */
+    jz monitor_fault
+    pushq %rcx
+    movq 8(%rsp), %rcx              /* RIP */
+    cmpw $0x0b0f, (%rcx)            /* UD2 */
+    jne 1f
+    addq $2, 8(%rsp)                /* resume after the UD2 */
+    cmpq $MON_COUNT, %rax
+    jae mon_bad
+    leaq mon_table(%rip), %rcx
+    movq (%rcx, %rax, 8), %rcx
+    xchgq %rcx, (%rsp)              /* restore nothing: RCX is clobbered by contract; leave target on stack */
+    ret                             /* jump to the op with the CPU frame on top of the stack */
+1:  popq %rcx
+    pushq $0
+    pushq $6
+    jmp exception_entry
+mon_bad:
+    popq %rcx
+    movq $-1, %rax
+    iretq
+mon_outb:
+    movl %edi, %edx
+    movl %esi, %eax
+    outb %al, %dx
+    iretq
+mon_outw:
+    movl %edi, %edx
+    movl %esi, %eax
+    outw %ax, %dx
+    iretq
+mon_outl:
+    movl %edi, %edx
+    movl %esi, %eax
+    outl %eax, %dx
+    iretq
+mon_inb:
+    movl %edi, %edx
+    xorl %eax, %eax
+    inb %dx, %al
+    iretq
+mon_inw:
+    movl %edi, %edx
+    xorl %eax, %eax
+    inw %dx, %ax
+    iretq
+mon_inl:
+    movl %edi, %edx
+    inl %dx, %eax
+    iretq
+mon_wait_irq:
+    xorl %eax, %eax
+    cmpq $0, irq_pending(%rip)
+    jne 1f
+    sti                             /* STI's shadow covers HLT: no wakeup is lost */
+    hlt
+    cli
+1:  iretq
+mon_irq_unmask:
+    movl %edi, %ecx
+    andl $15, %ecx
+    movl $PIC1_DATA, %edx
+    cmpl $8, %ecx
+    jb 1f
+    movl $PIC2_DATA, %edx
+    subl $8, %ecx
+1:  inb %dx, %al
+    movb $1, %sil
+    shlb %cl, %sil
+    notb %sil
+    andb %sil, %al
+    outb %al, %dx
+    xorl %eax, %eax
+    iretq
+mon_irq_mask:
+    movl %edi, %ecx
+    andl $15, %ecx
+    movl $PIC1_DATA, %edx
+    cmpl $8, %ecx
+    jb 1f
+    movl $PIC2_DATA, %edx
+    subl $8, %ecx
+1:  inb %dx, %al
+    movb $1, %sil
+    shlb %cl, %sil
+    orb %sil, %al
+    outb %al, %dx
+    xorl %eax, %eax
+    iretq
+mon_exit:
+    movl %edi, %eax
+    movl $0xf4, %edx                /* QEMU isa-debug-exit: status (code << 1) | 1 */
+    outl %eax, %dx
+    movw $0x2000, %ax               /* ACPI power off (QEMU PIIX4 PM at 0x604 on pc/q35 with qboot) */
+    movw $0x604, %dx
+    outw %ax, %dx
+1:  cli
+    hlt
+    jmp 1b
+mon_rdmsr:
+    movl %edi, %ecx
+    rdmsr
+    shlq $32, %rdx
+    movl %eax, %eax
+    orq %rdx, %rax
+    iretq
+mon_wrmsr:
+    movl %edi, %ecx
+    movl %esi, %eax
+    movq %rsi, %rdx
+    shrq $32, %rdx
+    wrmsr
+    xorl %eax, %eax
+    iretq
+mon_serial_write:
+    movq %rsi, %rcx
+    movq %rdi, %rsi
+    movl $COM1, %edx
+    rep outsb
+    xorl %eax, %eax
+    iretq
+mon_outsw:
+    movq %rdx, %rcx
+    movl %edi, %edx
+    rep outsw
+    xorl %eax, %eax
+    iretq
+
+/* ---- IRQ: the stub pushed the vector ---- */
+irq_entry:
+    pushq %rax
+    pushq %rcx
+    movq 16(%rsp), %rcx
+    subq $0x20, %rcx                /* IRQ number */
+    lock btsq %rcx, irq_pending(%rip)
+    leaq irq_count(%rip), %rax
+    lock incq (%rax, %rcx, 8)
+    movb $0x20, %al                 /* non-specific EOI */
+    cmpq $8, %rcx
+    jb 1f
+    outb %al, $PIC2_CMD
+1:  outb %al, $PIC1_CMD
+    popq %rcx
+    popq %rax
+    addq $8, %rsp
+    iretq
+
+/* ---- exceptions: stack holds vector, error code, then the CPU's frame RIP CS RFLAGS RSP SS ---- */
+exception_entry:
+    testb $3, 24(%rsp)              /* CS.RPL of the interrupted code */
+    jz monitor_fault
+    pushq %r15
+    pushq %r14
+    pushq %r13
+    pushq %r12
+    pushq %r11
+    pushq %r10
+    pushq %r9
+    pushq %r8
+    pushq %rbp
+    pushq %rdi
+    pushq %rsi
+    pushq %rdx
+    pushq %rcx
+    pushq %rbx
+    pushq %rax
+    /* copy the 22 quadwords (15 registers, vector, error, RIP, CS, RFLAGS, RSP, SS) to fault_frame */
+    cld
+    movq %rsp, %rsi
+    leaq fault_frame(%rip), %rdi
+    movl $22, %ecx
+    rep movsq
+    movq %cr2, %rax
+    movq %rax, (%rdi)               /* fault_frame.cr2 follows */
+    /* resume CPL 3 in arch_fault_entry(&fault_frame) on its own stack */
+    leaq fault_frame(%rip), %rax
+    movq %rax, 40(%rsp)             /* saved RDI */
+    leaq arch_fault_entry(%rip), %rax
+    movq %rax, 136(%rsp)            /* RIP */
+    leaq fault_stack_top(%rip), %rax
+    subq $8, %rax
+    movq %rax, 160(%rsp)            /* RSP */
+    popq %rax
+    popq %rbx
+    popq %rcx
+    popq %rdx
+    popq %rsi
+    popq %rdi
+    popq %rbp
+    popq %r8
+    popq %r9
+    popq %r10
+    popq %r11
+    popq %r12
+    popq %r13
+    popq %r14
+    popq %r15
+    addq $16, %rsp
+    iretq
+
+monitor_fault:
+    leaq monitor_fault_msg(%rip), %rsi
+    movl $(monitor_fault_msg_end - monitor_fault_msg), %ecx
+    movl $COM1, %edx
+    rep outsb
+    movl $0x7e, %eax
+    movl $0xf4, %edx
+    outl %eax, %dx
+1:  cli
+    hlt
+    jmp 1b
+
+    .section .rodata
+    .align 8
+mon_table:
+    .quad mon_outb, mon_outw, mon_outl, mon_inb, mon_inw, mon_inl, mon_wait_irq, mon_irq_unmask
+    .quad mon_irq_mask, mon_exit, mon_rdmsr, mon_wrmsr, mon_serial_write, mon_outsw
+idt_ptr:
+    .word 256 * 16 - 1
+    .quad idt
+monitor_fault_msg:
+    .ascii "\nPANIC: CPU exception in the ring-0 monitor\n"
+monitor_fault_msg_end:
+
+    .section .data
+    .align 8
+    .globl irq_pending
+irq_pending: .quad 0
+    .globl irq_count
+irq_count: .skip 16 * 8
+
+    .section .bss
+    .align 4096
+idt: .skip 256 * 16
+tss: .skip 104
+    .align 16
+    .globl fault_frame
+fault_frame: .skip 23 * 8
+    .align 16
+    .skip 8192
+df_stack_top:
+    .skip 65536
+fault_stack_top:
+
+    .section .note.GNU-stack, "", @progbits

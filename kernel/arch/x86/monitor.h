@@ -1,0 +1,38 @@
+/* The ring-0 monitor's call interface. All kernel C code runs at CPL 3 in long mode (see docs/ARCHITECTURE.md:
+   under kvm-pvm only 64-bit CPL-3 code runs natively); privileged work is requested with UD2: the #UD handler
+   at CPL 0 sees the UD2 at RIP, performs operation RAX with arguments RDI/RSI/RDX, returns the result in RAX
+   and resumes after the UD2. (kvm-pvm answers `int $0x80` with #UD and does not enter CPL 0 on SYSCALL, but
+   it does deliver exceptions through the IDT; UD2 behaves the same under TCG and on real CPUs.)
+   RCX, RDX, RSI and RDI are clobbered. The monitor itself is kernel/arch/x86/monitor.S. */
+#ifndef ARCH_X86_MONITOR_H
+#define ARCH_X86_MONITOR_H
+
+#define MON_OUTB 0         /* (port, value) */
+#define MON_OUTW 1
+#define MON_OUTL 2
+#define MON_INB 3          /* (port) -> value */
+#define MON_INW 4
+#define MON_INL 5
+#define MON_WAIT_IRQ 6     /* halt until an interrupt unless one is already pending */
+#define MON_IRQ_UNMASK 7   /* (irq 0..15) at the 8259 PICs */
+#define MON_IRQ_MASK 8     /* (irq 0..15) */
+#define MON_EXIT 9         /* (code): isa-debug-exit, then power off; never returns */
+#define MON_RDMSR 10       /* (msr) -> value */
+#define MON_WRMSR 11       /* (msr, value) */
+#define MON_SERIAL_WRITE 12 /* (ptr, len): bytes to COM1 */
+#define MON_OUTSW 13       /* (port, ptr, count) */
+#define MON_COUNT 14
+
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+static inline uint64_t monitor_call(uint64_t op, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+    uint64_t ret = op;
+    __asm__ volatile("ud2" : "+a"(ret), "+D"(a1), "+S"(a2), "+d"(a3) : : "rcx", "memory");
+    return ret;
+}
+#endif
+
+#endif
