@@ -38,7 +38,8 @@ static inline float fp16_to_fp32(uint16_t h)
     return fp32_from_bits(sign | ((exp + 112) << 23) | (mant << 13));
 }
 
-/* f32 -> binary16, round to nearest, ties to even; overflow gives inf; NaN stays NaN (quiet, payload top bits). */
+/* f32 -> binary16, round to nearest, ties to even; overflow gives inf; NaN stays NaN with the
+   top 10 payload bits (or 1 if they are all zero), as numpy. */
 static inline uint16_t fp16_from_fp32(float f)
 {
     uint32_t x = fp32_to_bits(f);
@@ -47,7 +48,8 @@ static inline uint16_t fp16_from_fp32(float f)
     if (ax >= 0x7f800000u) {
         if (ax == 0x7f800000u)
             return (uint16_t)(sign | 0x7c00u);
-        return (uint16_t)(sign | 0x7c00u | 0x200u | ((ax >> 13) & 0x3ffu));
+        uint32_t m = (ax >> 13) & 0x3ffu;             /* payload top bits kept (numpy does not force quiet) */
+        return (uint16_t)(sign | 0x7c00u | (m ? m : 1u));
     }
     if (ax >= 0x477ff000u)                           /* >= 65520 rounds to inf */
         return (uint16_t)(sign | 0x7c00u);

@@ -56,6 +56,11 @@ const struct ggml_type_traits *ggml_get_type_traits(enum ggml_type t)
     return ggml_type_is_supported((uint32_t)t) ? &type_traits[t] : 0;
 }
 
+const struct ggml_type_traits *ggml_get_type_traits_ref(enum ggml_type t)
+{
+    return ggml_type_is_supported((uint32_t)t) ? &type_traits_ref[t] : 0;
+}
+
 const char *ggml_type_name(uint32_t t)
 {
     return ggml_type_is_supported(t) ? type_traits[t].name : "?";

@@ -170,6 +170,8 @@ struct ggml_type_traits {
 
 /* NULL when t is out of range or not supported. */
 const struct ggml_type_traits *ggml_get_type_traits(enum ggml_type t);
+/* The scalar-reference row for t, whatever ggml_types_init_simd installed (tests hold fast against ref). */
+const struct ggml_type_traits *ggml_get_type_traits_ref(enum ggml_type t);
 /* Bytes of a row of n elements (n must be a multiple of the block size; returns 0 for unsupported types). */
 size_t ggml_row_size(enum ggml_type t, int64_t n);
 /* 1 when t is a supported type, 0 otherwise (accepts any integer read from a file). */

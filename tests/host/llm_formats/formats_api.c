@@ -1,0 +1,55 @@
+/* ctypes-friendly entry points for the pytest tests of the tensor formats (tests/test_llm_quant*.py):
+   one call per table operation, selected by type, with the live table or the scalar references.
+   The GGUF reader is called directly (tests/test_llm_gguf*.py mirror its structs with ctypes). */
+#include "llm/ggml_types.h"
+#include "llm/gguf.h"
+
+static const struct ggml_type_traits *traits(int type, int ref)
+{
+    return ref ? ggml_get_type_traits_ref((enum ggml_type)type) : ggml_get_type_traits((enum ggml_type)type);
+}
+
+int fmt_info(int type, int64_t *blck_size, int64_t *type_size, int *vec_dot_type, int *has_from, int *has_dot)
+{
+    const struct ggml_type_traits *t = traits(type, 0);
+    if (!t)
+        return -1;
+    *blck_size = t->blck_size;
+    *type_size = (int64_t)t->type_size;
+    *vec_dot_type = (int)t->vec_dot_type;
+    *has_from = t->from_float != 0;
+    *has_dot = t->vec_dot != 0;
+    return 0;
+}
+
+int fmt_to_float(int type, int ref, const void *x, float *y, int64_t n)
+{
+    const struct ggml_type_traits *t = traits(type, ref);
+    if (!t || !t->to_float || n % t->blck_size)
+        return -1;
+    t->to_float(x, y, n);
+    return 0;
+}
+
+int fmt_from_float(int type, int ref, const float *x, void *y, int64_t n)
+{
+    const struct ggml_type_traits *t = traits(type, ref);
+    if (!t || !t->from_float || n % t->blck_size)
+        return -1;
+    t->from_float(x, y, n);
+    return 0;
+}
+
+int fmt_vec_dot(int type, int ref, int64_t n, float *s, const void *x, const void *y)
+{
+    const struct ggml_type_traits *t = traits(type, ref);
+    if (!t || !t->vec_dot || n % t->blck_size)
+        return -1;
+    t->vec_dot(n, s, x, y);
+    return 0;
+}
+
+uint64_t fmt_row_size(int type, int64_t n) { return ggml_row_size((enum ggml_type)type, n); }
+void fmt_init_simd(uint32_t features) { ggml_types_init_simd(features); }
+uint64_t fmt_sizeof_gguf_file(void) { return sizeof(struct gguf_file); }
+uint64_t fmt_sizeof_gguf_tensor(void) { return sizeof(struct gguf_tensor); }
