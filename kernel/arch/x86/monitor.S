@@ -1,6 +1,6 @@
-/* The ring-0 monitor: IDT, TSS, 8259 PICs, PIT, and the handlers that run at CPL 0.
+/* The ring-0 monitor: IDT, TSS, masking the 8259 PICs, and the handlers that run at CPL 0.
    - UD2 from CPL 3 (#UD, vector 6): privileged operations for the CPL-3 kernel (arch/x86/monitor.h).
-   - IRQs 0..15 (vectors 0x20..0x2f): acknowledge the PIC, set the bit in irq_pending, return.
+   - IRQs (vectors 0x20..0x3f, arch/x86/irq.h): set the bit in irq_pending, mask an IOAPIC pin, LAPIC EOI.
    - CPU exceptions from CPL 3: save the registers in fault_frame and resume CPL 3 in arch_fault_entry
      (arch/x86/fault.c), which prints the dump and exits non-zero. Exceptions at CPL 0 (a monitor bug) print a
      fixed message and exit with status 0x7e.
@@ -17,10 +17,6 @@
 #define PIC1_DATA 0x21
 #define PIC2_CMD 0xa0
 #define PIC2_DATA 0xa1
-#define PIT_CH0 0x40
-#define PIT_CMD 0x43
-#define PIT_HZ 100
-#define PIT_DIVISOR (1193182 / PIT_HZ)
 #define COM1 0x3f8
 
     .code64
@@ -74,13 +70,14 @@ monitor_init:
     movw $SEL_TSS, %ax
     ltr %ax
 
-    /* 8259 PICs: ICW1..ICW4, vectors 0x20..0x2f, all lines masked (8259A datasheet) */
+    /* 8259 PICs: ICW1..ICW4, remapped to 0xf0..0xff away from exceptions, all lines masked (8259A datasheet).
+       Interrupts come through the APICs (arch/x86/apic.c). */
     movb $0x11, %al
     outb %al, $PIC1_CMD
     outb %al, $PIC2_CMD
-    movb $0x20, %al
+    movb $0xf0, %al
     outb %al, $PIC1_DATA
-    movb $0x28, %al
+    movb $0xf8, %al
     outb %al, $PIC2_DATA
     movb $0x04, %al
     outb %al, $PIC1_DATA
@@ -89,18 +86,11 @@ monitor_init:
     movb $0x01, %al
     outb %al, $PIC1_DATA
     outb %al, $PIC2_DATA
-    movb $0xfb, %al                 /* everything masked but the cascade (IRQ 2) */
+    movb $0xff, %al
     outb %al, $PIC1_DATA
     movb $0xff, %al
     outb %al, $PIC2_DATA
 
-    /* PIT channel 0: rate generator at PIT_HZ (IRQ 0 stays masked until the kernel unmasks it) */
-    movb $0x34, %al
-    outb %al, $PIT_CMD
-    movb $(PIT_DIVISOR & 0xff), %al
-    outb %al, $PIT_CH0
-    movb $(PIT_DIVISOR >> 8), %al
-    outb %al, $PIT_CH0
     ret
 
 /* ---- the IDT's 256 entry stubs, 16 bytes each ---- */
@@ -112,7 +102,9 @@ isr_stubs:
     .align 16
     .if vec == 6
         jmp ud_entry
-    .elseif vec >= 0x20 && vec < 0x30
+    .elseif vec == 0xff
+        iretq                       /* LAPIC spurious interrupt: no EOI */
+    .elseif vec >= 0x20 && vec < 0x40
         pushq $vec
         jmp irq_entry
     .elseif vec == 8 || (vec >= 10 && vec <= 14) || vec == 17 || vec == 21 || vec == 29 || vec == 30
@@ -148,6 +140,7 @@ ud_entry:
     jmp exception_entry
 mon_bad:
     popq %rcx
+mon_bad_op:
     movq $-1, %rax
     iretq
 mon_outb:
@@ -187,37 +180,6 @@ mon_wait_irq:
     hlt
     cli
 1:  iretq
-mon_irq_unmask:
-    movl %edi, %ecx
-    andl $15, %ecx
-    movl $PIC1_DATA, %edx
-    cmpl $8, %ecx
-    jb 1f
-    movl $PIC2_DATA, %edx
-    subl $8, %ecx
-1:  inb %dx, %al
-    movb $1, %sil
-    shlb %cl, %sil
-    notb %sil
-    andb %sil, %al
-    outb %al, %dx
-    xorl %eax, %eax
-    iretq
-mon_irq_mask:
-    movl %edi, %ecx
-    andl $15, %ecx
-    movl $PIC1_DATA, %edx
-    cmpl $8, %ecx
-    jb 1f
-    movl $PIC2_DATA, %edx
-    subl $8, %ecx
-1:  inb %dx, %al
-    movb $1, %sil
-    shlb %cl, %sil
-    orb %sil, %al
-    outb %al, %dx
-    xorl %eax, %eax
-    iretq
 mon_exit:
     movl %edi, %eax
     movl $0xf4, %edx                /* QEMU isa-debug-exit: status (code << 1) | 1 */
@@ -257,20 +219,29 @@ mon_outsw:
     xorl %eax, %eax
     iretq
 
-/* ---- IRQ: the stub pushed the vector ---- */
+/* ---- IRQ: the stub pushed the vector (0x20..0x3f). Set the pending bit, mask an IOAPIC pin (its line may
+   stay asserted until the driver clears the cause at CPL 3, which then unmasks it), EOI the local APIC. ---- */
 irq_entry:
     pushq %rax
     pushq %rcx
-    movq 16(%rsp), %rcx
-    subq $0x20, %rcx                /* IRQ number */
+    pushq %rdx
+    movq 24(%rsp), %rcx
+    subq $0x20, %rcx                /* pending bit */
     lock btsq %rcx, irq_pending(%rip)
     leaq irq_count(%rip), %rax
     lock incq (%rax, %rcx, 8)
-    movb $0x20, %al                 /* non-specific EOI */
-    cmpq $8, %rcx
-    jb 1f
-    outb %al, $PIC2_CMD
-1:  outb %al, $PIC1_CMD
+    cmpq $24, %rcx                  /* IOAPIC pins 0..23 */
+    jae 1f
+    leaq ioapic_redir_lo(%rip), %rax
+    orl $0x10000, (%rax, %rcx, 4)   /* masked */
+    movl (%rax, %rcx, 4), %eax
+    leal 0x10(, %rcx, 2), %ecx      /* IOREDTBL low dword of pin */
+    movl $0xfec00000, %edx          /* IOAPIC (a register: absolute 32-bit addresses sign-extend) */
+    movl %ecx, (%rdx)               /* IOREGSEL */
+    movl %eax, 0x10(%rdx)           /* IOWIN */
+1:  movl $0xfee000b0, %edx
+    movl $0, (%rdx)                 /* LAPIC EOI */
+    popq %rdx
     popq %rcx
     popq %rax
     addq $8, %rsp
@@ -344,8 +315,8 @@ monitor_fault:
     .section .rodata
     .align 8
 mon_table:
-    .quad mon_outb, mon_outw, mon_outl, mon_inb, mon_inw, mon_inl, mon_wait_irq, mon_irq_unmask
-    .quad mon_irq_mask, mon_exit, mon_rdmsr, mon_wrmsr, mon_serial_write, mon_outsw
+    .quad mon_outb, mon_outw, mon_outl, mon_inb, mon_inw, mon_inl, mon_wait_irq, mon_bad_op
+    .quad mon_bad_op, mon_exit, mon_rdmsr, mon_wrmsr, mon_serial_write, mon_outsw
 idt_ptr:
     .word 256 * 16 - 1
     .quad idt
@@ -358,7 +329,7 @@ monitor_fault_msg_end:
     .globl irq_pending
 irq_pending: .quad 0
     .globl irq_count
-irq_count: .skip 16 * 8
+irq_count: .skip 32 * 8
 
     .section .bss
     .align 4096

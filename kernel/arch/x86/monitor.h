@@ -14,8 +14,7 @@
 #define MON_INW 4
 #define MON_INL 5
 #define MON_WAIT_IRQ 6     /* halt until an interrupt unless one is already pending */
-#define MON_IRQ_UNMASK 7   /* (irq 0..15) at the 8259 PICs */
-#define MON_IRQ_MASK 8     /* (irq 0..15) */
+/* 7 and 8 are unused (were PIC mask operations; interrupts go through the APICs, see irq.h) */
 #define MON_EXIT 9         /* (code): isa-debug-exit, then power off; never returns */
 #define MON_RDMSR 10       /* (msr) -> value */
 #define MON_WRMSR 11       /* (msr, value) */
