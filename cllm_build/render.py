@@ -1,6 +1,7 @@
 """Render templates/ (jinja2) into OUT/gen/: linker script, Multiboot header, cllm_config.h, the .model and
 .cllm_config sections. A file is rewritten only when its text changes, so incremental builds (compile.py) see
 unchanged mtimes for unchanged inputs."""
+import hashlib
 import os
 
 import jinja2
@@ -50,7 +51,8 @@ def render_all(gen_dir, *, defines, model_path, model_sha256, config_json):
         "cllm_config.h": dict(defines=defines),
         "model.S": dict(model_path=os.path.abspath(model_path), model_file=os.path.basename(model_path),
                         model_sha256=model_sha256),
-        "cllm_config.S": dict(json_path=os.path.abspath(json_path)),
+        "cllm_config.S": dict(json_path=os.path.abspath(json_path),
+                              json_sha256=hashlib.sha256(config_json.encode("utf-8")).hexdigest()),
     }
     out = {"cllm_config.json": json_path}
     for name, c in ctx.items():
