@@ -538,8 +538,10 @@ static bool tcp_rx_ack(struct tcp_conn *c, const struct tcp_segment *s, bool *fr
             }
         }
     } else if (ack == c->snd_una && s->payload_len == 0 && !(s->flags & (TCP_FLAG_SYN | TCP_FLAG_FIN)) &&
-               s->wnd == c->snd_wnd && c->snd_max != c->snd_una) {
-        /* duplicate ACK, RFC 5681 2 */
+               c->snd_max != c->snd_una) {
+        /* duplicate ACK, RFC 5681 2, except that a changed window does not disqualify it: Linux grows its
+           advertised window while it holds out-of-order data, and insisting on an equal window turned most
+           losses into timeouts (measured on the lossy TUN test: 26 timeouts -> 5 per MB) */
         if (++c->dupacks == TCP_DUPACK_THRESH && !c->in_recovery) {
             uint32_t flight = c->snd_max - c->snd_una;
             c->ssthresh = flight / 2u > 2u * c->mss ? flight / 2u : 2u * c->mss;
