@@ -388,8 +388,10 @@ static int check_tensors(struct gguf_file *f, struct perr *e)
         if (t->ne[0] % tt->blck_size != 0)
             return fail(e, GGUF_E_BLOCK, "tensor '%s': row length %lld is not a multiple of the %s block size %lld",
                         tp, (long long)t->ne[0], tt->name, (long long)tt->blck_size);
-        uint64_t n = 1, bytes = (uint64_t)(t->ne[0] / tt->blck_size) * tt->type_size; /* fits: ne0 < 2^63, ts < 2^9 */
-        int over = (uint64_t)(t->ne[0] / tt->blck_size) > UINT64_MAX / tt->type_size;
+        uint64_t blocks = (uint64_t)(t->ne[0] / tt->blck_size), n = 1, bytes = 0;
+        int over = blocks > (uint64_t)INT64_MAX / tt->type_size;   /* sizes stay below 2^63 */
+        if (!over)
+            bytes = blocks * tt->type_size;
         for (uint32_t d = 0; d < GGUF_MAX_DIMS && !over; d++) {
             uint64_t v = (uint64_t)t->ne[d];
             if (v != 0 && n > (uint64_t)INT64_MAX / v)
@@ -459,6 +461,11 @@ static int check_overlaps(struct gguf_file *f, struct perr *e)
     for (int64_t k = 0; k + 1 < n; k++) {
         const struct gguf_tensor *a = &f->tensors[ix[k]], *b = &f->tensors[ix[k + 1]];
         if (a->size > 0 && b->size > 0 && a->offset + a->size > b->offset) {
+            if (ix[k] > ix[k + 1]) {   /* name the one declared later first, whatever the sort did with ties */
+                const struct gguf_tensor *tmp = a;
+                a = b;
+                b = tmp;
+            }
             rc = fail(e, GGUF_E_OVERLAP, "tensor '%s': data overlaps tensor '%s'",
                       printable((const uint8_t *)b->name, b->name_len).s,
                       printable((const uint8_t *)a->name, a->name_len).s);
