@@ -51,38 +51,61 @@ def corpus_gguf(tmp_path_factory):
     return str(p)
 
 
-MINI_BOOT_S = r"""/* minimal test kernel: print MSG on COM1, then exit with EXIT_CODE through isa-debug-exit */
+MINI_BOOT_S = r"""/* minimal test kernel: print MSG and the Multiboot command line on COM1, then exit with
+   MINI_EXIT_CODE through isa-debug-exit (or triple-fault with MINI_FAULT, or spin with MINI_HANG) */
 #include "cllm_config.h"
     .code32
     .section .text.boot, "ax"
     .globl _start
 _start:
+    movl %ebx, %edi             /* Multiboot info */
+    movl $boot_stack_top, %esp
     movl $msg, %esi
-1:  movb (%esi), %al
-    testb %al, %al
+    call puts
+    testl $4, (%edi)            /* flags bit 2: cmdline present (Multiboot spec 3.3) */
     jz 2f
-    movw $0x3f8, %dx
-    outb %al, %dx
-    incl %esi
-    jmp 1b
+    movl $cmdline_tag, %esi
+    call puts
+    movl 16(%edi), %esi
+    call puts
+    movl $newline, %esi
+    call puts
 2:
 #if MINI_FAULT
     lidt bad_idt                /* empty IDT: the next exception triple-faults */
     int $3
+#endif
+#if MINI_HANG
+4:  pause
+    jmp 4b
 #endif
     movl $MINI_EXIT_CODE, %eax
     movw $0xf4, %dx
     outl %eax, %dx
 3:  hlt
     jmp 3b
+
+puts:                           /* write the NUL-terminated string at %esi to COM1 */
+    movw $0x3f8, %dx
+1:  movb (%esi), %al
+    testb %al, %al
+    jz 1f
+    outb %al, %dx
+    incl %esi
+    jmp 1b
+1:  ret
+
     .section .rodata
 bad_idt: .word 0
     .long 0
 msg: .ascii "mini: http port "
     .ascii MINI_PORT_STR
     .asciz "\ncllm: ok\n"
+cmdline_tag: .asciz "cmdline: ["
+newline: .asciz "]\n"
     .section .bss
     .skip 8192
+boot_stack_top:
     .section .note.GNU-stack, "", @progbits
 """
 
@@ -93,12 +116,12 @@ int mini_port(void) { return CLLM_HTTP_PORT + MINI_OFFSET; }
 """
 
 
-def write_mini_kernel(dest, exit_code=0, fault=False):
+def write_mini_kernel(dest, exit_code=0, fault=False, hang=False):
     """Write a minimal kernel tree into dest (a directory); return its path."""
     dest = pathlib.Path(dest)
     (dest / "core").mkdir(parents=True, exist_ok=True)
     (dest / "boot.S").write_text(
-        f"#define MINI_EXIT_CODE {exit_code}\n#define MINI_FAULT {int(fault)}\n"
+        f"#define MINI_EXIT_CODE {exit_code}\n#define MINI_FAULT {int(fault)}\n#define MINI_HANG {int(hang)}\n"
         "#define STR2(x) #x\n#define STR(x) STR2(x)\n#define MINI_PORT_STR STR(CLLM_HTTP_PORT)\n" + MINI_BOOT_S)
     (dest / "core" / "mini.c").write_text(MINI_C)
     (dest / "core" / "mini.h").write_text("#define MINI_OFFSET 0\n")
