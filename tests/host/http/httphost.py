@@ -132,6 +132,17 @@ class Client:
         out, self.rx = self.rx, b""
         return out
 
+    def drain(self):
+        """take() while polling the server, until nothing more comes."""
+        out = b""
+        while True:
+            got = self.take()
+            self.s.poll()
+            got += self.take()
+            if not got:
+                return out
+            out += got
+
     def fin(self):
         self.s.lib.fake_client_fin(self.id)
 
