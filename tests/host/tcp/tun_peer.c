@@ -2,7 +2,7 @@
    (tests/test_tcp_linux.py runs it inside a network namespace and connects with Python sockets).
    It supplies a minimal IPv4 layer (net/ipv4.h) of its own, can drop, duplicate and reorder packets in both
    directions, and runs three servers: echo (port 7), a source that sends a requested number of
-   pattern bytes and closes (port 19), and a sink that answers with the byte count and a checksum (port 9).
+   pattern bytes and closes (port 19), and a sink that answers with the byte count and CRC-32 (port 9).
    Usage: tun_peer TUN_NAME LOCAL_IP [loss_pct dup_pct reorder_pct seed]. Prints "ready" once the device
    exists; on stdin EOF it waits for connections to drain and prints one JSON line of statistics. */
 #include <errno.h>
@@ -160,6 +160,23 @@ struct app {
 #define MAX_APPS (CLLM_MAX_CONN * 2)
 static struct app *apps[MAX_APPS];
 
+/* CRC-32 (IEEE 802.3, reflected 0xEDB88320), the same as Python's zlib.crc32. */
+static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+{
+    static uint32_t table[256];
+    if (!table[1])
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+    crc = ~crc;
+    while (n--)
+        crc = table[(crc ^ *p++) & 0xffu] ^ (crc >> 8);
+    return ~crc;
+}
+
 static uint8_t pattern_byte(uint64_t i) { return (uint8_t)((i * 2654435761u) >> 13); }
 
 static void app_start(tcp_handle h, enum app_kind kind)
@@ -237,8 +254,7 @@ static int app_step(struct app *a)
             size_t n = tcp_recv(a->h, buf, sizeof buf);
             if (!n)
                 break;
-            for (size_t i = 0; i < n; i++)
-                a->sum = (a->sum * 31u + buf[i]) & 0xffffffffffffull;
+            a->sum = crc32_update((uint32_t)a->sum, buf, n);
             a->got += n;
         }
         if (tcp_peer_closed(a->h)) {
