@@ -109,6 +109,83 @@ boot_stack_top:
     .section .note.GNU-stack, "", @progbits
 """
 
+MINI64_BOOT_S = r"""/* minimal long-mode test kernel: identity-map 1 GiB with 2 MiB pages, enable PAE + LME + paging, far-jump
+   to 64-bit code and call the C entry kmain() (mini_main.c): what `cllm debug` breaks on */
+    .code32
+    .section .text.boot, "ax"
+    .globl _start
+_start:
+    movl $stack_top, %esp
+    movl $pdpt, %eax
+    orl $3, %eax
+    movl %eax, pml4
+    movl $pd, %eax
+    orl $3, %eax
+    movl %eax, pdpt
+    movl $pd, %edi
+    movl $0x83, %eax            /* present, writable, 2 MiB page */
+    movl $512, %ecx
+1:  movl %eax, (%edi)
+    addl $0x200000, %eax
+    addl $8, %edi
+    loop 1b
+    movl $pml4, %eax
+    movl %eax, %cr3
+    movl %cr4, %eax
+    orl $0x620, %eax            /* PAE, OSFXSR, OSXMMEXCPT */
+    movl %eax, %cr4
+    movl $0xC0000080, %ecx      /* EFER.LME */
+    rdmsr
+    orl $0x100, %eax
+    wrmsr
+    movl %cr0, %eax
+    andl $~4, %eax              /* EM off: SSE usable */
+    orl $0x80000003, %eax       /* PG, MP, PE */
+    movl %eax, %cr0
+    lgdt gdt_ptr
+    ljmp $0x08, $long_entry
+    .code64
+long_entry:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movq $stack_top, %rsp
+    call kmain
+2:  hlt
+    jmp 2b
+    .section .rodata
+    .align 8
+gdt:
+    .quad 0
+    .quad 0x00209A0000000000    /* 0x08: 64-bit code */
+    .quad 0x0000920000000000    /* 0x10: data */
+gdt_ptr:
+    .word gdt_ptr - gdt - 1
+    .long gdt
+    .section .bss
+    .align 4096
+pml4: .skip 4096
+pdpt: .skip 4096
+pd:   .skip 4096
+    .skip 16384
+stack_top:
+    .section .note.GNU-stack, "", @progbits
+"""
+
+MINI64_MAIN_C = r"""/* C entry of the long-mode test kernel */
+#include <stdint.h>
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static void mini_puts(const char *s) { while (*s) outb(0x3f8, (uint8_t)*s++); }
+__attribute__((noinline)) int mini_step(int x) { mini_puts("mini64: step\n"); return x + 1; }
+void kmain(void)
+{
+    mini_puts("mini64: kmain\ncllm: ok\n");
+    outl(0xf4, (uint32_t)mini_step(6));
+}
+"""
+
 MINI_C = r"""/* a C file so the C path (flags, -MMD dependencies, the config header) is exercised */
 #include "cllm_config.h"
 #include "mini.h"
@@ -116,10 +193,15 @@ int mini_port(void) { return CLLM_HTTP_PORT + MINI_OFFSET; }
 """
 
 
-def write_mini_kernel(dest, exit_code=0, fault=False, hang=False):
-    """Write a minimal kernel tree into dest (a directory); return its path."""
+def write_mini_kernel(dest, exit_code=0, fault=False, hang=False, long_mode=False):
+    """Write a minimal kernel tree into dest (a directory); return its path. long_mode: a kernel that reaches a
+    64-bit C kmain() and exits with code 7 (for gdb tests)."""
     dest = pathlib.Path(dest)
     (dest / "core").mkdir(parents=True, exist_ok=True)
+    if long_mode:
+        (dest / "boot.S").write_text(MINI64_BOOT_S)
+        (dest / "core" / "mini_main.c").write_text(MINI64_MAIN_C)
+        return str(dest)
     (dest / "boot.S").write_text(
         f"#define MINI_EXIT_CODE {exit_code}\n#define MINI_FAULT {int(fault)}\n#define MINI_HANG {int(hang)}\n"
         "#define STR2(x) #x\n#define STR(x) STR2(x)\n#define MINI_PORT_STR STR(CLLM_HTTP_PORT)\n" + MINI_BOOT_S)
