@@ -180,11 +180,12 @@ def _scan(buf, size, path):
         vtype = cur.unpack("<I", f"metadata '{key}' type")
         if key in meta:
             raise _Bad(f"duplicate metadata key '{key}'")
+        start = cur.pos
         val = _read_value(cur, vtype, f"metadata '{key}'")
         meta[key] = val
         mtypes[key] = _type_name(vtype)
-        if vtype == _VT.ARRAY and val is not None:
-            mtypes[key] = "array"
+        if vtype == _VT.ARRAY:  # "array[string]": the item type is the first field of the value
+            mtypes[key] = f"array[{_type_name(struct.unpack_from('<I', buf, start)[0])}]"
     infos = []
     names = set()
     for i in range(n_tensors):

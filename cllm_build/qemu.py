@@ -245,6 +245,11 @@ class Guest:
         self.stderr_text = lambda: self._saved_err
         shutil.rmtree(self._tmp, ignore_errors=True)
 
+    @property
+    def url(self):
+        """Base URL of the guest's HTTP server through the forwarded port."""
+        return f"http://127.0.0.1:{self.host_port}"
+
     def describe(self):
         return f"{self.accel.upper()}" + (" (qboot)" if self.accel == "kvm" and os.path.exists(QBOOT) else "")
 

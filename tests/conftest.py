@@ -226,6 +226,23 @@ def mini_build(tmp_path_factory, tiny_gguf):
     return build(tiny_gguf, load_config(None), str(d / "out"), echo=lambda m: None, kernel_dir=kdir)
 
 
+def build_image(out_dir, model, config=None, debug=False, kernel_dir=None):
+    """Build kernel/ (or kernel_dir) with model into out_dir; config: a dict in cllm.json form (validated like
+    a file). Returns cllm_build.build.BuildResult (.elf, .elf64, .plan, ...). For boot tests of other areas:
+    `with Guest(build_image(...).elf, accel="tcg") as g: g.wait_for_serial(...); requests.get(g.url + "/health")`."""
+    import json
+    from cllm_build.build import build
+    from cllm_build.config import load_config
+    cfg_path = None
+    if config:
+        cfg_path = os.path.join(str(out_dir) + ".cllm.json")
+        os.makedirs(os.path.dirname(cfg_path) or ".", exist_ok=True)
+        with open(cfg_path, "w") as f:
+            json.dump(config, f)
+    kw = {"kernel_dir": str(kernel_dir)} if kernel_dir else {}
+    return build(str(model), load_config(cfg_path), str(out_dir), debug=debug, echo=lambda m: None, **kw)
+
+
 @pytest.fixture(scope="session")
 def main_build(tmp_path_factory, tiny_gguf):
     """The real kernel (kernel/) with the tiny model baked in, release and debug, built once."""

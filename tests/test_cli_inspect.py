@@ -18,7 +18,7 @@ def test_inspect_gguf(cli, tiny_gguf):
         shape = "x".join(str(int(d)) for d in t.shape)
         assert re.search(rf"^  {re.escape(t.name)}\s+{t.tensor_type.name}\s+{shape}\s+{t.n_bytes}$", r.output, re.M), t.name
     n_tok = len(rd.fields["tokenizer.ggml.tokens"].data)
-    assert re.search(rf"tokenizer\.ggml\.tokens \(array\) = \[.*, \.\.\.\] \({n_tok} items\)", r.output)
+    assert re.search(rf"tokenizer\.ggml\.tokens \(array\[string\]\) = \[.*, \.\.\.\] \({n_tok} items\)", r.output)
 
 
 def test_inspect_gguf_limits_tensor_rows(cli, tiny_gguf):
