@@ -3,8 +3,9 @@
    (one TDT write for every frame queued since the last flush). Interrupts exist only to end a cpu_wait_irq():
    IMS enables RXT0 (frame received), RXO (overrun), RXDMT0 (ring running low) and LSC (link change);
    TX completion (TXDW) stays masked because TX descriptors are reclaimed lazily when the ring fills.
-   ICR is read (which clears it and deasserts INTx) only when the monitor counted a new interrupt on our line,
-   so a busy loop polling an empty ring costs no MMIO access (each one is a VM exit). ITR throttles interrupts
+   The monitor masks our (level-triggered) IOAPIC pin when it fires; ICR is read (which clears the cause and
+   deasserts INTx) and the pin unmasked only when the monitor counted a new interrupt on our line, so a busy
+   loop polling an empty ring costs no MMIO access (each one is a VM exit). ITR throttles interrupts
    to one per ~50 us at most. Attached by net/net_dev.c; the stack sees only struct netif (net/netif.h). */
 #include "drivers/e1000.h"
 #include "arch/x86/irq.h"
@@ -105,6 +106,7 @@ static struct {
     volatile uint8_t *mmio;
     int irq;
     uint64_t irq_seen;               /* irq_count[irq] when ICR was last read */
+    uint64_t next_icr_check_ns;      /* ICR is also read (and the pin unmasked) at least this often */
     struct e1000_rx_desc *rx;        /* RXN descriptors */
     struct e1000_tx_desc *tx;        /* TXN descriptors */
     uint8_t *rx_buf, *tx_buf;        /* N x E1000_BUF_SIZE */
@@ -116,6 +118,7 @@ static struct {
     struct e1000_stats stats;
 } nic;
 
+static inline bool e1000_irq_valid(void) { return nic.irq >= 0 && nic.irq < IRQ_IOAPIC_PINS; }
 static inline uint32_t e1000_read(uint32_t reg) { return *(volatile uint32_t *)(nic.mmio + reg); }
 static inline void e1000_write(uint32_t reg, uint32_t v) { *(volatile uint32_t *)(nic.mmio + reg) = v; }
 static inline void e1000_barrier(void) { __asm__ volatile("" ::: "memory"); } /* x86: stores stay ordered */
@@ -204,13 +207,20 @@ static int e1000_poll(struct netif *nif, int budget, void (*rx)(const uint8_t *f
 {
     (void)nif;
     /* Acknowledge first: a frame landing after the drain below raises a fresh interrupt. */
-    uint64_t seen = nic.irq >= 0 && nic.irq < 16 ? irq_count[nic.irq] : 0;
-    if (seen != nic.irq_seen) {
+    uint64_t seen = e1000_irq_valid() ? irq_count[nic.irq] : 0;
+    uint64_t now = clock_ns();
+    if (seen != nic.irq_seen || now >= nic.next_icr_check_ns) {
+        /* The monitor masked our IOAPIC pin when the interrupt came (the line is level-triggered): read ICR to
+           clear the cause, then unmask. Once a second this runs regardless, so a lost interrupt costs at
+           most a second, never a hang. */
         nic.irq_seen = seen;
+        nic.next_icr_check_ns = now + 1000000000ull;
         uint32_t icr = e1000_read(E1000_ICR);
         nic.stats.interrupts++;
         if (icr & E1000_ICR_LSC)
             e1000_check_link();
+        if (e1000_irq_valid())
+            irq_unmask(nic.irq);
     }
     int n = 0;
     unsigned last = RXN;
@@ -248,15 +258,15 @@ static bool e1000_link_up(struct netif *nif)
 int e1000_irq(void) { return nic.irq; }
 void e1000_get_stats(struct e1000_stats *st) { *st = nic.stats; }
 
-int e1000_init(const struct pci_dev *pd, struct netif *nif)
+int e1000_init(struct pci_dev *pd, struct netif *nif)
 {
     const struct pci_bar *bar = &pd->bar[0];
-    if (bar->is_io || !bar->addr || bar->addr + bar->size > (1ull << 32)) {
-        log_error("e1000: BAR0 is not a usable memory BAR");
+    if (bar->is_io || !bar->size || pci_enable_device(pd) < 0 || !bar->addr ||
+        bar->addr + bar->size > (1ull << 32)) {
+        log_error("e1000: BAR0 is not a usable memory BAR below 4 GiB");
         return -1;
     }
     memset(&nic, 0, sizeof nic);
-    pci_enable_device(pd);
     nic.mmio = (volatile uint8_t *)(uintptr_t)bar->addr;
     nic.irq = pd->irq_pin ? pd->irq_line : -1;
 
@@ -317,7 +327,7 @@ int e1000_init(const struct pci_dev *pd, struct netif *nif)
 
     /* Interrupts: only to wake the halted CPU (see the file comment). */
     e1000_write(E1000_ITR, E1000_ITR_INTERVAL);
-    if (nic.irq >= 0 && nic.irq < 16)
+    if (e1000_irq_valid())
         nic.irq_seen = irq_count[nic.irq];
     e1000_write(E1000_IMS, E1000_ICR_RXT0 | E1000_ICR_RXO | E1000_ICR_RXDMT0 | E1000_ICR_LSC);
 

@@ -18,7 +18,7 @@ struct e1000_stats {
 
 /* Reset and bring up the NIC behind d; fills nif (MAC, operations). Returns 0, or < 0 when BAR0 is not a
    memory BAR or buffers cannot be allocated. */
-int e1000_init(const struct pci_dev *d, struct netif *nif);
+int e1000_init(struct pci_dev *d, struct netif *nif);
 /* The legacy IRQ the NIC raises (from PCI config), for irq_unmask. */
 int e1000_irq(void);
 void e1000_get_stats(struct e1000_stats *st);

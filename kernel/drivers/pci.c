@@ -164,9 +164,9 @@ int pci_init(void)
 }
 
 int pci_count(void) { return pci_ndevs; }
-const struct pci_dev *pci_get(int i) { return i >= 0 && i < pci_ndevs ? &pci_devs[i] : NULL; }
+struct pci_dev *pci_get(int i) { return i >= 0 && i < pci_ndevs ? &pci_devs[i] : NULL; }
 
-const struct pci_dev *pci_find(uint16_t vendor, uint16_t device)
+struct pci_dev *pci_find(uint16_t vendor, uint16_t device)
 {
     for (int i = 0; i < pci_ndevs; i++)
         if (pci_devs[i].vendor == vendor && pci_devs[i].device == device)
@@ -174,10 +174,53 @@ const struct pci_dev *pci_find(uint16_t vendor, uint16_t device)
     return NULL;
 }
 
-void pci_enable_device(const struct pci_dev *d)
+/* Next free address in each window: memory grows down from the IOAPIC, I/O up from 0xc000. A BAR the firmware
+   already placed is never moved, so on SeaBIOS nothing here runs; the windows are chosen to miss its layout. */
+static uint64_t pci_mmio_next = PCI_MMIO_WINDOW_END;
+static uint32_t pci_io_next = PCI_IO_WINDOW_BASE;
+
+static int pci_assign_bar(struct pci_dev *d, int i)
+{
+    struct pci_bar *b = &d->bar[i];
+    uint8_t off = (uint8_t)(PCI_CFG_BAR0 + 4 * i);
+    if (b->is_io) {
+        uint32_t base = (pci_io_next + (uint32_t)b->size - 1) & ~((uint32_t)b->size - 1);
+        if (base + b->size > PCI_IO_WINDOW_END)
+            return -1;
+        pci_io_next = base + (uint32_t)b->size;
+        b->addr = base;
+        pci_write32(d->bus, d->dev, d->fn, off, base | 1u);
+    } else {
+        if (b->size > pci_mmio_next - PCI_MMIO_WINDOW_BASE)
+            return -1;
+        uint64_t base = (pci_mmio_next - b->size) & ~(b->size - 1);
+        if (base < PCI_MMIO_WINDOW_BASE)
+            return -1;
+        pci_mmio_next = base;
+        b->addr = base;
+        uint32_t flags = pci_read32(d->bus, d->dev, d->fn, off) & 15u;
+        pci_write32(d->bus, d->dev, d->fn, off, (uint32_t)base | flags);
+        if (b->is_64)
+            pci_write32(d->bus, d->dev, d->fn, (uint8_t)(off + 4), 0);
+    }
+    log_info("pci: %02x:%02x.%x bar%d assigned %s %#llx", d->bus, d->dev, d->fn, i, b->is_io ? "io" : "mem",
+             (unsigned long long)b->addr);
+    return 0;
+}
+
+int pci_enable_device(struct pci_dev *d)
 {
     uint16_t cmd = pci_read16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND);
+    pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd & ~(PCI_CMD_IO | PCI_CMD_MEMORY));
+    for (int i = 0; i < 6; i++) {
+        if (d->bar[i].size && !d->bar[i].addr && pci_assign_bar(d, i) < 0) {
+            log_error("pci: %02x:%02x.%x bar%d (%#llx bytes) does not fit the window", d->bus, d->dev, d->fn, i,
+                      (unsigned long long)d->bar[i].size);
+            return -1;
+        }
+    }
     cmd |= PCI_CMD_IO | PCI_CMD_MEMORY | PCI_CMD_BUS_MASTER;
     cmd &= (uint16_t)~PCI_CMD_INTX_DISABLE;
     pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd);
+    return 0;
 }

@@ -50,10 +50,17 @@ struct pci_dev {
    Returns the number of functions found. */
 int pci_init(void);
 int pci_count(void);
-const struct pci_dev *pci_get(int i);
-const struct pci_dev *pci_find(uint16_t vendor, uint16_t device);
-/* Turn on memory and I/O decoding, bus mastering (DMA), and INTx. */
-void pci_enable_device(const struct pci_dev *d);
+struct pci_dev *pci_get(int i);
+struct pci_dev *pci_find(uint16_t vendor, uint16_t device);
+/* Give addresses to BARs the firmware left at 0 (qboot assigns none; SeaBIOS assigns all), then turn on memory
+   and I/O decoding, bus mastering (DMA), and INTx. Memory BARs go below the IOAPIC in
+   [PCI_MMIO_WINDOW_BASE, PCI_MMIO_WINDOW_END), I/O BARs from PCI_IO_WINDOW_BASE up. Returns 0, or -1 when a
+   BAR does not fit in its window. */
+#define PCI_MMIO_WINDOW_BASE 0xfd000000u /* inside QEMU's 32-bit PCI hole, above any RAM below 4 GiB */
+#define PCI_MMIO_WINDOW_END 0xfec00000u  /* the IOAPIC */
+#define PCI_IO_WINDOW_BASE 0xc000u
+#define PCI_IO_WINDOW_END 0x10000u
+int pci_enable_device(struct pci_dev *d);
 
 uint32_t pci_read32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off);
 void pci_write32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off, uint32_t v);

@@ -1,6 +1,8 @@
 /* DHCP client state machine (RFC 2131 section 4.4, figure 5). Retransmission: CLLM_DHCP_RETRY_MS doubling to
    CLLM_DHCP_RETRY_MAX_MS (RFC 2131 4.1 suggests 4 s doubling to 64 s; QEMU answers at once, so we start lower).
-   A REQUEST unanswered after 4 tries, a NAK, or an expired lease start over with DISCOVER.
+   A REQUEST unanswered after 4 tries, a NAK, or an expired lease start over with DISCOVER. DISCOVER
+   retransmissions keep their xid: QEMU's e1000 holds received frames for 1 s after RCTL is written, so the first
+   OFFER arrives about when the first retransmission goes out, and must still match.
    Wire format in net/dhcp_wire.c; the address is applied by net_set_address (net/net.c). */
 #include "net/dhcp.h"
 #include "net/arp.h"
@@ -71,7 +73,8 @@ static void dhcp_backoff(uint64_t now)
 static void dhcp_discover(uint64_t now)
 {
     dhcp.state = DHCP_STATE_SELECTING;
-    dhcp.xid = dhcp_random();
+    if (dhcp.tries == 0)
+        dhcp.xid = dhcp_random(); /* retransmissions keep it: a late offer still matches */
     dhcp.tries++;
     dhcp_send(DHCP_DISCOVER, 0, dhcp.lease_ip, 0, 0xffffffffu);
     dhcp_backoff(now);
@@ -196,7 +199,7 @@ void dhcp_poll(uint64_t now)
     case DHCP_STATE_OFF: return;
     case DHCP_STATE_SELECTING:
         if (now >= dhcp.next_tx_ns)
-            dhcp_discover(now); /* a new xid: late offers for the old one are ignored */
+            dhcp_discover(now);
         return;
     case DHCP_STATE_REQUESTING:
         if (now < dhcp.next_tx_ns)

@@ -13,7 +13,7 @@ int net_init(void)
 {
     if (!pci_count())
         pci_init(); /* normally done by kmain already */
-    const struct pci_dev *d = pci_find(E1000_VENDOR_INTEL, E1000_DEV_82540EM);
+    struct pci_dev *d = pci_find(E1000_VENDOR_INTEL, E1000_DEV_82540EM);
     if (!d) {
         log_warn("net: no e1000 (8086:100e) on the PCI bus; running without a network");
         return -1;
@@ -21,8 +21,8 @@ int net_init(void)
     if (e1000_init(d, &net_dev_nif) < 0)
         return -1;
     int irq = e1000_irq();
-    if (irq >= 0 && irq < 16)
-        irq_unmask(irq);
+    if (irq >= 0 && irq < IRQ_IOAPIC_PINS)
+        irq_route(irq, true); /* PCI INTx: level-triggered; unmasked again by e1000_poll after each interrupt */
     else
         log_warn("net: e1000 has no legacy IRQ; an idle kernel will only wake on the timer");
     net_attach(&net_dev_nif);
