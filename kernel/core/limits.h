@@ -148,4 +148,18 @@
 #define CLLM_KV_F16 1               /* KV cache element type: 1 fp16, 0 f32 */
 #endif
 
+/* kernel base: heap and boot information (core/heap.c, core/mboot.c) */
+#ifndef HEAP_MAX_REGIONS
+#define HEAP_MAX_REGIONS 32         /* separate memory regions in the heap */
+#endif
+#ifndef CLLM_HEAP_MAPPED_END
+#define CLLM_HEAP_MAPPED_END 0x100000000ull /* bytes: boot.S identity-maps 0..4 GiB; RAM above is not used */
+#endif
+#ifndef MBOOT_MAX_MMAP
+#define MBOOT_MAX_MMAP 64           /* Multiboot memory map entries kept */
+#endif
+#ifndef MBOOT_CMDLINE_MAX
+#define MBOOT_CMDLINE_MAX 8192      /* bytes of kernel command line kept (longer is cut, with a warning) */
+#endif
+
 #endif
