@@ -701,6 +701,39 @@ void json_write_object_end(struct json_writer *w) { w_close(w, true); }
 void json_write_array_begin(struct json_writer *w) { w_open(w, false); }
 void json_write_array_end(struct json_writer *w) { w_close(w, false); }
 
+/* Length of the maximal subpart of the ill-formed sequence at s (at least 1): one U+FFFD replaces it, as Unicode
+   chapter 3 ("U+FFFD substitution of maximal subparts") recommends. */
+static size_t utf8_bad_len(const uint8_t *s, size_t len)
+{
+    uint8_t b0 = s[0], lo = 0x80, hi = 0xbf;
+    size_t need;
+    if (b0 >= 0xc2 && b0 <= 0xdf) {
+        need = 2;
+    } else if (b0 >= 0xe0 && b0 <= 0xef) {
+        need = 3;
+        if (b0 == 0xe0)
+            lo = 0xa0;
+        if (b0 == 0xed)
+            hi = 0x9f;
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+        need = 4;
+        if (b0 == 0xf0)
+            lo = 0x90;
+        if (b0 == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 1;
+    }
+    size_t i = 1;
+    while (i < need && i < len) {
+        uint8_t b = s[i];
+        if (i == 1 ? (b < lo || b > hi) : (b & 0xc0) != 0x80)
+            break;
+        i++;
+    }
+    return i;
+}
+
 static void w_string_body(struct json_writer *w, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -728,8 +761,8 @@ static void w_string_body(struct json_writer *w, const char *s, size_t n)
                 w_put(w, s + i, k);
                 i += k;
             } else {
-                w_put(w, "\xef\xbf\xbd", 3); /* U+FFFD for each byte of an invalid sequence */
-                i++;
+                w_put(w, "\xef\xbf\xbd", 3); /* U+FFFD */
+                i += utf8_bad_len((const uint8_t *)s + i, n - i);
             }
             continue;
         }
@@ -805,31 +838,15 @@ void json_write_u64(struct json_writer *w, uint64_t v)
 
 void json_write_double(struct json_writer *w, double v)
 {
-    if (v != v || v - v != 0) { /* NaN or infinite: JSON has no such number */
+    char buf[40];
+    int n = fmt_double_shortest(buf, sizeof buf, v); /* Python repr() style: "0.1", "1.0", "1e+16" */
+    if (n < 0) { /* NaN or infinite: JSON has no such number */
         json_write_null(w);
         return;
     }
-    char buf[40];
-    int n = 0;
-    /* The shortest of 15, 16, 17 significant digits that reads back as the same double (17 always does). */
-    for (int prec = 15; prec <= 17; prec++) {
-        n = fmt_snprintf(buf, sizeof buf - 3, "%.*g", prec, v);
-        double back;
-        if (n > 0 && (size_t)n < sizeof buf - 3 && parse_double(buf, (size_t)n, &back) == (size_t)n && back == v)
-            break;
-    }
-    if (n <= 0 || (size_t)n >= sizeof buf - 3) {
+    if ((size_t)n >= sizeof buf) {
         w->failed = true;
         return;
-    }
-    /* Keep it a JSON number that reads back as a double: "1" -> "1.0". */
-    bool plain = true;
-    for (int i = 0; i < n; i++)
-        if (buf[i] == '.' || buf[i] == 'e' || buf[i] == 'E')
-            plain = false;
-    if (plain) {
-        buf[n++] = '.';
-        buf[n++] = '0';
     }
     if (!w_before_value(w))
         return;
