@@ -130,6 +130,11 @@ def verify_image(path, model_size, model_sha256, expect_config=None):
         raise CllmError(f"{path}: no .model section")
     if model["addr"] % 4096:
         raise CllmError(f"{path}: .model section at {model['addr']:#x} is not page-aligned")
+    after = [sec["name"] for sec in info["sections"] if sec["alloc"] and sec["size"] and sec["name"] != ".model"
+             and sec["addr"] + sec["size"] > model["addr"]]
+    if after:
+        raise CllmError(f"{path}: section(s) {', '.join(after)} lie at or after .model (the model must be last; "
+                        "place them in templates/linker.ld.j2)")
     if model["size"] != model_size:
         raise CllmError(f"{path}: .model section holds {model['size']} bytes, the model has {model_size}")
     if model["sha256"] != model_sha256:
