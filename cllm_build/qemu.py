@@ -122,7 +122,7 @@ class Guest:
         self.stderr_log = os.path.join(self._tmp, "qemu.stderr")
         self.append, self.gdb_port, self.paused = append, gdb_port, paused
         self.proc = None
-        self.status = None
+        self.exit_status = None
         self._quit_sent = False
 
     def argv(self):
@@ -176,11 +176,11 @@ class Guest:
             if m:
                 return m
             if self.proc.poll() is not None:
-                self.status = self.proc.returncode
+                self.exit_status = self.proc.returncode
                 m = rx.search(self.serial_text())
                 if m:
                     return m
-                raise CllmError(f"QEMU exited (status {self.status}) before the serial log matched {pattern!r}"
+                raise CllmError(f"QEMU exited (status {self.exit_status}) before the serial log matched {pattern!r}"
                                 f"{self._tail()}")
             if time.monotonic() > deadline:
                 raise CllmError(f"no {pattern!r} on the serial console within {timeout:.0f} s{self._tail()}")
@@ -197,14 +197,14 @@ class Guest:
         """Wait for QEMU to exit; return the kernel's exit code (see exit_code_of). On timeout QEMU is shut down
         and CllmError raised."""
         try:
-            self.status = self.proc.wait(timeout=timeout)
+            self.exit_status = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.shutdown()
             raise CllmError(f"the guest did not exit within {timeout:.0f} s{self._tail()}") from None
         err = self.stderr_text()
-        if self.status == 1 and err and not self.serial_text():
+        if self.exit_status == 1 and err and not self.serial_text():
             raise CllmError(f"QEMU failed: {err.splitlines()[0]}")
-        return exit_code_of(self.status)
+        return exit_code_of(self.exit_status)
 
     def qmp(self, command, **args):
         """One QMP command (synchronous); returns its result."""
@@ -218,6 +218,18 @@ class Guest:
                 mon.close()
             except Exception:
                 pass
+
+    def status(self, timeout=5.0):
+        """The VM run state from QMP query-status ("running", "paused", ...), retrying while the QMP socket
+        comes up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.qmp("query-status")["status"]
+            except Exception as e:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise CllmError(f"QMP query-status failed: {e}") from None
+                time.sleep(0.05)
 
     def shutdown(self, timeout=5.0):
         """Ask QEMU to quit over QMP, then terminate, then kill; remove the temporary files. Idempotent."""
@@ -237,7 +249,7 @@ class Guest:
                     self.proc.kill()
                     self.proc.wait()
         if self.proc is not None:
-            self.status = self.proc.returncode
+            self.exit_status = self.proc.returncode
         if self.serial_log.startswith(self._tmp):
             self._saved_serial = self.serial_text()
             self.serial_text = lambda: self._saved_serial

@@ -4,6 +4,7 @@ configuration baked into the image (.cllm_config, see elf.py)."""
 from .build import last_build
 from .elf import read_baked_config
 from .errors import CllmError
+from .tools import log
 from .qemu import Guest, kernel_cmdline, sigterm_as_interrupt
 
 
@@ -30,6 +31,7 @@ def run(elf, *, port=8080, accel="auto", smp=None, memory=None, serial_log=None,
          (f"; serial log {serial_log}" if serial_log else "") + " (Ctrl-C stops)")
     with sigterm_as_interrupt(), guest:
         try:
+            log(f"QMP: guest is {guest.status()}")
             return guest.wait_exit(timeout=None)
         except KeyboardInterrupt:
             guest.shutdown()

@@ -77,6 +77,19 @@ def qemu_processes_with(marker):
     return pids
 
 
+def test_qmp_status_and_quit(tmp_path, corpus_gguf):
+    elf = mini_image(tmp_path, corpus_gguf, hang=True)
+    g = Guest(elf, accel="tcg").start()
+    try:
+        g.wait_for_serial("cllm: ok", timeout=30)
+        assert g.status() == "running"
+        g.qmp("stop")
+        assert g.status() == "paused"
+    finally:
+        g.shutdown()
+    assert g.proc.returncode == 0    # QMP quit: QEMU exits cleanly
+
+
 def test_cllm_run_exit_code(tmp_path, corpus_gguf):
     elf = mini_image(tmp_path, corpus_gguf, exit_code=3)
     log = tmp_path / "serial.log"
