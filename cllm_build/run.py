@@ -1,6 +1,8 @@
 """`cllm run`: boot an image in QEMU with the serial console on the terminal (or a file) until the kernel exits
 or the user stops it (Ctrl-C / SIGTERM -> QMP quit). Defaults for memory, vCPUs and the guest port come from the
 configuration baked into the image (.cllm_config, see elf.py)."""
+import os
+
 from .build import last_build
 from .elf import read_baked_config
 from .errors import CllmError
@@ -22,6 +24,8 @@ def run_settings(elf, memory=None, smp=None):
 def run(elf, *, port=8080, accel="auto", smp=None, memory=None, serial_log=None, prompt=None, n_predict=None,
         echo=print):
     """Boot elf; return the kernel's exit code (None when stopped by the user)."""
+    if not os.path.isfile(elf):
+        raise CllmError(f"{elf}: no such image (run `cllm build` first)")
     memory, smp, guest_port = run_settings(elf, memory, smp)
     guest = Guest(elf, accel=accel, memory_mb=memory, smp=smp, host_port=port, guest_port=guest_port,
                   serial_log=serial_log, serial_stdio=serial_log is None,
