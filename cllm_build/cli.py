@@ -63,6 +63,7 @@ def build(model_path, config_path, out_dir, debug, memory, smp, n_ctx, kernel_di
     r = do_build(model_path, cfg, out_dir, debug=debug, echo=click.echo, **kw)
     s, p = r.sizes, r.plan
     click.echo(f"built {r.elf} in {r.seconds:.1f} s ({r.compiled} sources compiled){' [debug]' if debug else ''}")
+    click.echo(f"  symbols for gdb: {r.elf64}")
     click.echo(f"  kernel: text {s['text']} B, data {s['data']} B, bss {s['bss']} B")
     click.echo(f"  model: {p['weights']} B ({p['weights'] / MIB:.1f} MiB), sha256 {r.model_sha256}")
     click.echo("  memory plan:")
