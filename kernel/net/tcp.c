@@ -476,6 +476,8 @@ static void tcp_retransmit_first(struct tcp_conn *c)
         c->rtt_active = false; /* Karn: never time a retransmitted segment */
         if (tcp_seq_gt(c->snd_una + used, c->snd_nxt))
             c->snd_nxt = c->snd_una + used;
+        if (tcp_seq_gt(c->snd_nxt, c->snd_max)) /* the segment may reach past what was sent before */
+            c->snd_max = c->snd_nxt;
     }
 }
 
@@ -570,6 +572,7 @@ static void tcp_rx_fin(struct tcp_conn *c)
     c->rcv_nxt += 1u;
     c->fin_rcvd = true;
     c->ooo_fin = false;
+    c->n_ooo = 0; /* anything held beyond the FIN is not part of the stream */
     switch (c->state) {
     case TCP_STATE_SYN_RECEIVED:
     case TCP_STATE_ESTABLISHED:
