@@ -47,6 +47,8 @@ bad:
 
 static void put(unsigned char **buf, size_t *len, size_t *cap, const void *data, size_t n)
 {
+    if (n == 0)
+        return;
     if (*len + n > *cap) {
         size_t nc = *cap ? *cap : 4096;
         while (nc < *len + n)
@@ -91,6 +93,8 @@ size_t tcp_recv(tcp_handle h, void *buf, size_t n)
     size_t k = c->c2s_len - c->c2s_off;
     if (k > n)
         k = n;
+    if (k == 0)
+        return 0;
     memcpy(buf, c->c2s + c->c2s_off, k);
     c->c2s_off += k;
     return k;
@@ -181,6 +185,8 @@ size_t fake_client_recv(int i, void *buf, size_t n)
     size_t k = c->s2c_len - c->s2c_off;
     if (k > n)
         k = n;
+    if (k == 0)
+        return 0;
     memcpy(buf, c->s2c + c->s2c_off, k);
     c->s2c_off += k;
     return k;

@@ -108,7 +108,13 @@ static void big_handle(const struct http_request *req, http_reply r, void *ctx)
     size_t n = 0;
     if (req->head->query)
         n = strtoul(req->head->query, NULL, 10);
+    if (n > 9u << 20)
+        n = 9u << 20;
     char *b = malloc(n ? n : 1);
+    if (!b) {
+        http_reply_error(r, 500, "test route out of memory");
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         b[i] = (char)('a' + i % 26);
     http_reply_send(r, 200, "text/plain", b, n);
