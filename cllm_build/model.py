@@ -302,6 +302,8 @@ def check_model(path, hash_file=True):
         raise CllmError(f"{path}: {e}") from None
     except OSError as e:
         raise CllmError(f"{path}: cannot read: {e.strerror}") from None
+    except Exception as e:  # a check this walk forgot: still one line, never a traceback
+        raise CllmError(f"{path}: malformed GGUF ({type(e).__name__}: {e})".splitlines()[0]) from None
     try:
         _reference_reader_check(path, info)
     except _Bad as e:
@@ -322,6 +324,8 @@ def read_gguf(path):
         raise CllmError(f"{path}: {e}") from None
     except OSError as e:
         raise CllmError(f"{path}: cannot read: {e.strerror}") from None
+    except Exception as e:
+        raise CllmError(f"{path}: malformed GGUF ({type(e).__name__}: {e})".splitlines()[0]) from None
 
 
 def sha256_file(path):

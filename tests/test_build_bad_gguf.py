@@ -88,3 +88,32 @@ def test_reference_reader_rejects_or_we_do_first(tmp_path):
         with pytest.raises(CllmError) as e:
             check_model(path)
         assert "GGUFReader" not in str(e.value), str(e.value)
+
+
+def test_random_damage_never_crashes(tmp_path):
+    """Random byte flips and truncations of the baseline: check_model either accepts the file or raises
+    CllmError with one line naming it (deterministic seed; the fuzzing in miniature)."""
+    import random
+    from cllm_build.errors import CllmError
+    from cllm_build.model import check_model
+    rng = random.Random(1234)
+    base = make_corpus.build_valid()
+    p = tmp_path / "f.gguf"
+    outcomes = {"ok": 0, "rejected": 0}
+    for i in range(400):
+        data = bytearray(base)
+        if i % 4 == 0:
+            data = data[:rng.randrange(len(data))]
+        for _ in range(rng.randrange(1, 4)):
+            if data:
+                pos = rng.randrange(min(len(data), 700))   # mostly the header
+                data[pos] = rng.randrange(256)
+        p.write_bytes(bytes(data))
+        try:
+            check_model(str(p), hash_file=False)
+            outcomes["ok"] += 1
+        except CllmError as e:
+            msg = str(e)
+            assert msg.startswith(f"{p}: ") and "\n" not in msg
+            outcomes["rejected"] += 1
+    assert outcomes["rejected"] > 100
