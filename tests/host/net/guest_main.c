@@ -1,7 +1,8 @@
 /* A guest-side test program for the network boot tests (tests/test_net_boot.py, tests/test_net_lossy.py): it
    replaces kernel/core/main.c in a copy of the kernel tree, so the driver and the stack below TCP are tested in
    QEMU independently of the real kmain. It brings up the heap, interrupts, PCI and the network (DHCP or the
-   static address of the build configuration), then runs the event loop: net_poll, and cpu_wait_irq when idle.
+   static address of the build configuration) and the HTTP server (GET /health on CLLM_HTTP_PORT), then runs the
+   event loop: net_poll, http_server_poll, and cpu_wait_irq when neither did anything.
    UDP port 7 echoes datagrams (RFC 862); a datagram "stats" to port 9 is answered with the counters as text,
    "exit" to port 9 prints them and leaves through isa-debug-exit with code 0. Serial markers: "NETBOOT ..". */
 #include <stdint.h>
@@ -22,6 +23,7 @@
 #include "net/net.h"
 #include "net/udp.h"
 #include "net/wire.h"
+#include "http/http_server.h"
 
 #define GUEST_HEAP_BYTES (64u << 20) /* QEMU runs these images with -m 256 */
 extern const uint8_t __image_end[];
@@ -83,13 +85,17 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
         kprintf("NETBOOT no network\n");
         power_exit(2);
     }
+    if (!http_server_init(0))
+        kprintf("NETBOOT no http server\n");
     udp_bind(7, guest_echo);
     udp_bind(9, guest_control);
     kprintf("NETBOOT up\n");
     int bound = 0;
     for (;;) {
         loop_polls++;
-        if (!net_poll() && !exit_requested) {
+        bool worked = net_poll();
+        worked |= http_server_poll(clock_ns());
+        if (!worked && !exit_requested) {
             loop_waits++;
             cpu_wait_irq();
         }
