@@ -3,6 +3,7 @@ reads must equal what the peer sent, ACKs stay cumulative, held data is bounded 
 inside the receive buffer) and an early FIN waits for the bytes before it."""
 import os
 import random
+import struct
 import sys
 
 import pytest
@@ -141,3 +142,57 @@ def test_random_reassembly_against_reference(st, seed):
     got += st.recv(h)
     assert acked == len(data)
     assert got == data
+
+
+def sack_blocks(seg, base):
+    """SACK option blocks of a segment, relative to base."""
+    o, i, out = seg.options, 0, []
+    while i < len(o):
+        if o[i] == 0:
+            break
+        if o[i] == 1:
+            i += 1
+            continue
+        if o[i] == 5:
+            for k in range(i + 2, i + o[i + 1], 8):
+                left, right = struct.unpack("!II", o[k:k + 8])
+                out.append(((left - base) & 0xFFFFFFFF, (right - base) & 0xFFFFFFFF))
+        i += o[i + 1]
+    return out
+
+
+def test_sack_blocks_report_held_ranges():
+    st = Stack()
+    st.listen(8080)
+    p = Peer(st, isn=77)
+    p.send(0x02, seq=p.isn, ack=0, options=b"\x02\x04\x05\xb4\x01\x01\x04\x02")   # MSS + SACK-permitted
+    sa = p.out()[0]
+    assert b"\x04\x02" in sa.options
+    p.snd_nxt, p.rcv_nxt = p.isn + 1, sa.seq + 1
+    p.send(ACK)
+    h = st.accept(8080)
+    base = p.snd_nxt
+    data = bytes(range(256)) * 40
+    seen = []
+    for off, n in [(1000, 500), (3000, 500), (5000, 500), (7000, 500), (9000, 500), (1500, 500)]:
+        seg(p, base, data, off, n)
+        a = p.out()[-1]
+        assert a.ack == base and not a.data
+        seen.append(sack_blocks(a, base))
+    assert seen[0] == [(1000, 1500)]
+    assert seen[1][0] == (3000, 3500) and (1000, 1500) in seen[1]
+    assert len(seen[4]) == 4 and seen[4][0] == (9000, 9500)           # at most 4 blocks, latest first
+    assert seen[5][0] == (1000, 2000)                                  # merged range holding the latest
+    seg(p, base, data, 0, 1000)
+    a = p.out()[-1]
+    assert a.ack == base + 2000 and sack_blocks(a, base)[0] in [(3000, 3500), (5000, 5500), (7000, 7500),
+                                                                 (9000, 9500)]
+    assert st.recv(h) == data[:2000]
+    assert st.invariants() == 0
+
+
+def test_no_sack_without_permission(st):
+    p, h = conn(st)
+    base = p.snd_nxt
+    seg(p, base, b"x" * 3000, 1000, 500)
+    assert p.out()[-1].options == b""

@@ -364,13 +364,13 @@ def test_malformed_segments_are_counted_and_dropped(st):
     assert st.recv(h) == b"data"
 
 
-def test_options_window_scale_and_sack_permitted_are_parsed_and_not_used(st):
+def test_options_window_scale_ignored_sack_permitted_answered(st):
     p = Peer(st)
     opts = struct.pack("!BBH", 2, 4, 1200) + b"\x01\x03\x03\x07" + b"\x04\x02\x01\x01"
     p.send(SYN, seq=p.isn, ack=0, options=opts)
     sa = p.out()[0]
-    # we never offer window scaling or SACK, so the peer must not use them either
-    assert sa.options == struct.pack("!BBH", 2, 4, 1460)
+    # we never offer window scaling, so the peer must not scale; SACK-permitted is answered (RFC 2018)
+    assert sa.options == struct.pack("!BBH", 2, 4, 1460) + b"\x01\x01\x04\x02"
     p.snd_nxt = p.isn + 1
     p.rcv_nxt = sa.seq + 1
     p.send(ACK)

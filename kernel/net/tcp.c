@@ -52,8 +52,11 @@ struct tcp_conn {
     uint32_t rx_head, rx_len;
     struct tcp_range ooo[CLLM_TCP_OOO_RANGES]; /* held out-of-order ranges, disjoint, beyond rcv_nxt */
     uint32_t n_ooo;
+    uint32_t ooo_last;             /* start of the latest out-of-order segment (first SACK block) */
     bool fin_rcvd, ooo_fin;
     uint32_t ooo_fin_seq;
+    bool sack_ok;                  /* the peer offered SACK: our ACKs report held ranges (RFC 2018). Its SACK
+                                      blocks about our data are not used: we recover NewReno-style. */
 
     /* timers (absolute clock_ns, 0 = off) and the RTT estimator (RFC 6298, nanoseconds). close_at: end of
        TIME_WAIT, of FIN_WAIT_2, or of the time an app-closed connection may take to finish closing. */
@@ -178,14 +181,14 @@ static uint32_t tcp_min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 static uint64_t tcp_now(void) { return clock_ns(); }
 
 static void tcp_emit(uint32_t lip, uint32_t rip, uint16_t lport, uint16_t rport, uint32_t seq, uint32_t ack,
-                     uint8_t flags, uint32_t wnd, uint16_t mss_opt, const uint8_t *p1, size_t n1,
+                     uint8_t flags, uint32_t wnd, const struct tcp_wire_opts *opts, const uint8_t *p1, size_t n1,
                      const uint8_t *p2, size_t n2)
 {
     uint8_t buf[TCP_HDR_MAX + TCP_MSS_MAX];
-    if (n1 + n2 > TCP_MSS_MAX)
-        return;
+    if (n1 + n2 > TCP_MSS_MAX || (n1 + n2 && opts && opts->n_sack))
+        return; /* SACK blocks only ride on pure ACKs, so a full segment always fits the MTU */
     size_t hl = tcp_wire_emit_header(buf, lport, rport, seq, ack, flags, (uint16_t)tcp_min_u32(wnd, TCP_WND_MAX),
-                                     mss_opt);
+                                     opts);
     if (n1)
         memcpy(buf + hl, p1, n1);
     if (n2)
@@ -211,9 +214,35 @@ static uint32_t tcp_rcv_wnd(struct tcp_conn *c)
     return c->rcv_adv - c->rcv_nxt;
 }
 
+/* SACK blocks (RFC 2018 4) for the held out-of-order ranges: the one holding the latest arrival first. */
+static void tcp_sack_blocks(const struct tcp_conn *c, struct tcp_wire_opts *o)
+{
+    if (!c->sack_ok || c->app_closed)
+        return;
+    uint32_t latest = c->n_ooo;
+    for (uint32_t i = 0; i < c->n_ooo; i++)
+        if (tcp_seq_le(c->ooo[i].start, c->ooo_last) && tcp_seq_lt(c->ooo_last, c->ooo[i].end))
+            latest = i;
+    if (latest < c->n_ooo) {
+        o->sack[0][0] = c->ooo[latest].start;
+        o->sack[0][1] = c->ooo[latest].end;
+        o->n_sack = 1;
+    }
+    for (uint32_t i = 0; i < c->n_ooo && o->n_sack < TCP_SACK_MAX; i++) {
+        if (i == latest)
+            continue;
+        o->sack[o->n_sack][0] = c->ooo[i].start;
+        o->sack[o->n_sack][1] = c->ooo[i].end;
+        o->n_sack++;
+    }
+}
+
 static void tcp_send_ctl(struct tcp_conn *c, uint32_t seq, uint8_t flags)
 {
-    tcp_emit(c->lip, c->rip, c->lport, c->rport, seq, c->rcv_nxt, flags, tcp_rcv_wnd(c), 0, NULL, 0, NULL, 0);
+    struct tcp_wire_opts o = {0};
+    if ((flags & (TCP_FLAG_ACK | TCP_FLAG_RST)) == TCP_FLAG_ACK)
+        tcp_sack_blocks(c, &o);
+    tcp_emit(c->lip, c->rip, c->lport, c->rport, seq, c->rcv_nxt, flags, tcp_rcv_wnd(c), &o, NULL, 0, NULL, 0);
 }
 
 static void tcp_send_ack(struct tcp_conn *c) { tcp_send_ctl(c, c->snd_nxt, TCP_FLAG_ACK); }
@@ -222,8 +251,9 @@ static void tcp_send_synack(struct tcp_conn *c)
 {
     size_t mtu = net_mtu();
     uint32_t our_mss = mtu > 40u + TCP_MSS_MIN ? tcp_min_u32((uint32_t)(mtu - 40u), TCP_MSS_MAX) : TCP_MSS_MIN;
+    struct tcp_wire_opts o = {.mss = (uint16_t)our_mss, .sack_ok = c->sack_ok};
     tcp_emit(c->lip, c->rip, c->lport, c->rport, c->iss, c->rcv_nxt, TCP_FLAG_SYN | TCP_FLAG_ACK, tcp_rcv_wnd(c),
-             (uint16_t)our_mss, NULL, 0, NULL, 0);
+             &o, NULL, 0, NULL, 0);
 }
 
 /* RFC 5961 challenge ACK, globally rate-limited. */
@@ -255,7 +285,7 @@ static uint32_t tcp_send_data_at(struct tcp_conn *c, uint32_t seq, uint32_t max_
     uint32_t pos = (c->tx_head + off) % CLLM_TCP_TX_BUF;
     uint32_t n1 = tcp_min_u32(n, CLLM_TCP_TX_BUF - pos);
     uint8_t flags = TCP_FLAG_ACK | (fin ? TCP_FLAG_FIN : 0) | (n && off + n == c->tx_len ? TCP_FLAG_PSH : 0);
-    tcp_emit(c->lip, c->rip, c->lport, c->rport, seq, c->rcv_nxt, flags, tcp_rcv_wnd(c), 0, c->tx + pos, n1,
+    tcp_emit(c->lip, c->rip, c->lport, c->rport, seq, c->rcv_nxt, flags, tcp_rcv_wnd(c), NULL, c->tx + pos, n1,
              c->tx, n - n1);
     return n + (fin ? 1u : 0u);
 }
@@ -443,8 +473,10 @@ static void tcp_rx_data(struct tcp_conn *c, uint32_t seq, const uint8_t *data, u
         tcp_st.ooo_segs++;
         if (c->app_closed)
             return; /* nobody will read it: let the peer resend it in order */
-        if (tcp_ooo_add(c, seq, seq + len))
+        if (tcp_ooo_add(c, seq, seq + len)) {
             tcp_rx_store(c, off, data, len);
+            c->ooo_last = seq;
+        }
     }
 }
 
@@ -667,7 +699,7 @@ static void tcp_rx_conn(struct tcp_conn *c, const struct tcp_segment *s)
             c->accept_order = ++tcp_accept_counter;
             tcp_st.conns_opened++;
         } else {
-            tcp_emit(c->lip, c->rip, c->lport, c->rport, s->ack, 0, TCP_FLAG_RST, 0, 0, NULL, 0, NULL, 0);
+            tcp_emit(c->lip, c->rip, c->lport, c->rport, s->ack, 0, TCP_FLAG_RST, 0, NULL, NULL, 0, NULL, 0);
             return;
         }
     } else {
@@ -731,7 +763,7 @@ static void tcp_rx_listen(uint32_t lip, uint32_t rip, const struct tcp_segment *
             slot = oldest_tw;
         } else if (oldest_syn) {
             tcp_emit(oldest_syn->lip, oldest_syn->rip, oldest_syn->lport, oldest_syn->rport, oldest_syn->snd_nxt,
-                     0, TCP_FLAG_RST, 0, 0, NULL, 0, NULL, 0);
+                     0, TCP_FLAG_RST, 0, NULL, NULL, 0, NULL, 0);
             tcp_conn_free(oldest_syn);
             slot = oldest_syn;
         } else {
@@ -740,7 +772,7 @@ static void tcp_rx_listen(uint32_t lip, uint32_t rip, const struct tcp_segment *
     }
     if (refuse) {
         tcp_st.conns_dropped_no_slot++;
-        tcp_emit(lip, rip, s->dport, s->sport, 0, s->seq + 1u, TCP_FLAG_RST | TCP_FLAG_ACK, 0, 0, NULL, 0, NULL, 0);
+        tcp_emit(lip, rip, s->dport, s->sport, 0, s->seq + 1u, TCP_FLAG_RST | TCP_FLAG_ACK, 0, NULL, NULL, 0, NULL, 0);
         return;
     }
     struct tcp_conn *c = slot;
@@ -773,6 +805,7 @@ static void tcp_rx_listen(uint32_t lip, uint32_t rip, const struct tcp_segment *
     if (peer_mss < TCP_MSS_MIN)
         peer_mss = TCP_MSS_MIN;
     c->mss = tcp_min_u32(peer_mss, our_mss);
+    c->sack_ok = s->sack_ok;
     c->cwnd = TCP_INIT_CWND_SEGS * c->mss;
     c->ssthresh = 4u * TCP_WND_MAX;
     c->rto = CLLM_TCP_RTO_INIT_MS * TCP_NS_PER_MS;
@@ -838,7 +871,7 @@ void tcp_input(uint32_t src_ip, uint32_t dst_ip, const uint8_t *seg, size_t len)
         return; /* LISTEN and CLOSED ignore resets */
     if (s.flags & TCP_FLAG_ACK) {
         /* LISTEN or CLOSED (RFC 9293 3.10.7.1-2): an ACK for nothing gets <SEQ=SEG.ACK><CTL=RST> */
-        tcp_emit(dst_ip, src_ip, s.dport, s.sport, s.ack, 0, TCP_FLAG_RST, 0, 0, NULL, 0, NULL, 0);
+        tcp_emit(dst_ip, src_ip, s.dport, s.sport, s.ack, 0, TCP_FLAG_RST, 0, NULL, NULL, 0, NULL, 0);
         return;
     }
     if (tcp_listener_find(s.dport)) {
@@ -848,7 +881,7 @@ void tcp_input(uint32_t src_ip, uint32_t dst_ip, const uint8_t *seg, size_t len)
     }
     uint32_t seg_len = (uint32_t)s.payload_len + ((s.flags & TCP_FLAG_SYN) ? 1u : 0u) +
                        ((s.flags & TCP_FLAG_FIN) ? 1u : 0u);
-    tcp_emit(dst_ip, src_ip, s.dport, s.sport, 0, s.seq + seg_len, TCP_FLAG_RST | TCP_FLAG_ACK, 0, 0, NULL, 0, NULL, 0);
+    tcp_emit(dst_ip, src_ip, s.dport, s.sport, 0, s.seq + seg_len, TCP_FLAG_RST | TCP_FLAG_ACK, 0, NULL, NULL, 0, NULL, 0);
 }
 
 /* Retransmission timeout (RFC 6298 5.4-5.7): go back to snd_una, back off, abort after too many. */

@@ -1,4 +1,4 @@
-/* TCP segment parse/emit (RFC 9293 3.1, 3.2) with the options MSS, window scale and SACK-permitted.
+/* TCP segment parse/emit (RFC 9293 3.1, 3.2) with the options MSS, window scale, SACK-permitted and SACK.
    Pure: no state, no allocation. The TCP state machine is in net/tcp.c. */
 #include "net/tcp_wire.h"
 #include "net/checksum.h"
@@ -63,9 +63,36 @@ enum tcp_wire_err tcp_wire_parse(const uint8_t *buf, size_t len, uint32_t src_ip
 }
 
 size_t tcp_wire_emit_header(uint8_t *buf, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
-                            uint8_t flags, uint16_t wnd, uint16_t mss)
+                            uint8_t flags, uint16_t wnd, const struct tcp_wire_opts *opts)
 {
-    size_t hl = TCP_HDR_MIN + (mss ? 4u : 0u);
+    size_t hl = TCP_HDR_MIN;
+    if (opts && opts->mss) {
+        buf[hl] = TCP_OPT_MSS;
+        buf[hl + 1] = 4;
+        wire_put16(buf + hl + 2, opts->mss);
+        hl += 4;
+    }
+    if (opts && opts->sack_ok) {
+        buf[hl] = TCP_OPT_NOP;
+        buf[hl + 1] = TCP_OPT_NOP;
+        buf[hl + 2] = TCP_OPT_SACK_OK;
+        buf[hl + 3] = 2;
+        hl += 4;
+    }
+    if (opts && opts->n_sack) {
+        uint32_t n = opts->n_sack < TCP_SACK_MAX ? opts->n_sack : TCP_SACK_MAX;
+        if (hl + 4u + 8u * n > TCP_HDR_MAX)
+            n = (uint32_t)((TCP_HDR_MAX - hl - 4u) / 8u);
+        buf[hl] = TCP_OPT_NOP;
+        buf[hl + 1] = TCP_OPT_NOP;
+        buf[hl + 2] = TCP_OPT_SACK;
+        buf[hl + 3] = (uint8_t)(2u + 8u * n);
+        hl += 4;
+        for (uint32_t i = 0; i < n; i++, hl += 8) {
+            wire_put32(buf + hl, opts->sack[i][0]);
+            wire_put32(buf + hl + 4, opts->sack[i][1]);
+        }
+    }
     wire_put16(buf, sport);
     wire_put16(buf + 2, dport);
     wire_put32(buf + 4, seq);
@@ -75,11 +102,6 @@ size_t tcp_wire_emit_header(uint8_t *buf, uint16_t sport, uint16_t dport, uint32
     wire_put16(buf + 14, wnd);
     wire_put16(buf + 16, 0);
     wire_put16(buf + 18, 0);
-    if (mss) {
-        buf[20] = TCP_OPT_MSS;
-        buf[21] = 4;
-        wire_put16(buf + 22, mss);
-    }
     return hl;
 }
 

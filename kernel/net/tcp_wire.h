@@ -48,11 +48,21 @@ enum tcp_wire_err {
 enum tcp_wire_err tcp_wire_parse(const uint8_t *buf, size_t len, uint32_t src_ip, uint32_t dst_ip,
                                  struct tcp_segment *out);
 
-/* Write a header (with an MSS option when mss != 0) at buf (room for TCP_HDR_MAX bytes);
-   returns the header length. The checksum field is left zero: append the payload, then call
-   tcp_wire_set_checksum. */
+#define TCP_OPT_SACK 5u      /* length 2 + 8n, RFC 2018 3 */
+#define TCP_SACK_MAX 4u      /* blocks that fit the 40 option bytes (without timestamps) */
+
+/* Options to emit. MSS and SACK-permitted belong in SYNs; SACK blocks are [left, right) edges. */
+struct tcp_wire_opts {
+    uint16_t mss;            /* 0: no MSS option */
+    bool sack_ok;
+    uint32_t n_sack;         /* at most TCP_SACK_MAX */
+    uint32_t sack[TCP_SACK_MAX][2];
+};
+
+/* Write a header with the given options (NULL: none) at buf (room for TCP_HDR_MAX bytes); returns the
+   header length. The checksum field is left zero: append the payload, then call tcp_wire_set_checksum. */
 size_t tcp_wire_emit_header(uint8_t *buf, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
-                            uint8_t flags, uint16_t wnd, uint16_t mss);
+                            uint8_t flags, uint16_t wnd, const struct tcp_wire_opts *opts);
 void tcp_wire_set_checksum(uint8_t *seg, size_t len, uint32_t src_ip, uint32_t dst_ip);
 
 /* Sequence-number arithmetic modulo 2^32 (RFC 9293 3.4). */
