@@ -60,9 +60,10 @@ def kernel_cmdline(prompt=None, n_predict=None, extra=None):
 
 
 def qemu_argv(elf, *, accel, memory_mb=1024, smp=1, host_port=None, guest_port=8080, serial="stdio",
-              append="", qmp_socket=None, gdb_port=None, paused=False):
+              append="", qmp_socket=None, gdb_port=None, paused=False, net_args=None):
     """The qemu-system-x86_64 command line. accel must be resolved ('kvm' or 'tcg'). serial: 'stdio' or a file
-    path. host_port None: no NIC."""
+    path. host_port None: no NIC (`-nic none`) unless net_args (e.g. a tap or dgram -netdev plus its
+    -device e1000) replaces the user-mode NIC."""
     argv = [QEMU]
     if accel == "kvm":
         argv += ["-accel", "kvm", "-cpu", "host"]
@@ -76,7 +77,9 @@ def qemu_argv(elf, *, accel, memory_mb=1024, smp=1, host_port=None, guest_port=8
     argv += ["-device", f"isa-debug-exit,iobase={EXIT_PORT:#x},iosize=4"]
     argv += ["-serial", "stdio" if serial == "stdio" else f"file:{serial}"]
     argv += ["-display", "none", "-no-reboot", "-monitor", "none"]
-    if host_port is not None:
+    if net_args:
+        argv += list(net_args)
+    elif host_port is not None:
         argv += ["-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{host_port}-:{guest_port}",
                  "-device", "e1000,netdev=n0"]
     else:
@@ -108,7 +111,7 @@ class Guest:
     """One QEMU process running an image. Use as a context manager; leaving it shuts QEMU down."""
 
     def __init__(self, elf, *, accel="auto", memory_mb=1024, smp=1, host_port="auto", guest_port=8080,
-                 serial_log=None, serial_stdio=False, append="", gdb_port=None, paused=False):
+                 serial_log=None, serial_stdio=False, append="", gdb_port=None, paused=False, net_args=None):
         if not os.path.isfile(elf):
             raise CllmError(f"{elf}: no such image (run `cllm build` first)")
         self.elf = elf
@@ -120,7 +123,7 @@ class Guest:
         self.serial_log = serial_log or os.path.join(self._tmp, "serial.log")
         self.qmp_socket = os.path.join(self._tmp, "qmp.sock")
         self.stderr_log = os.path.join(self._tmp, "qemu.stderr")
-        self.append, self.gdb_port, self.paused = append, gdb_port, paused
+        self.append, self.gdb_port, self.paused, self.net_args = append, gdb_port, paused, net_args
         self.proc = None
         self.exit_status = None
         self._quit_sent = False
@@ -129,7 +132,8 @@ class Guest:
         return qemu_argv(self.elf, accel=self.accel, memory_mb=self.memory_mb, smp=self.smp,
                          host_port=self.host_port, guest_port=self.guest_port,
                          serial="stdio" if self.serial_stdio else self.serial_log, append=self.append,
-                         qmp_socket=self.qmp_socket, gdb_port=self.gdb_port, paused=self.paused)
+                         qmp_socket=self.qmp_socket, gdb_port=self.gdb_port, paused=self.paused,
+                         net_args=self.net_args)
 
     def start(self):
         if not self.serial_stdio:

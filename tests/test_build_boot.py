@@ -36,6 +36,9 @@ def test_qemu_command_line():
     assert "-qmp unix:/tmp/q.sock,server=on,wait=off" in cmd and "-no-reboot" in cmd and "-display none" in cmd
     t = " ".join(qemu_argv("k.elf", accel="tcg", gdb_port=1234, paused=True))
     assert "-accel tcg -cpu max" in t and "-gdb tcp:127.0.0.1:1234" in t and t.endswith("-S") and "qboot" not in t
+    assert "-nic none" in t
+    n = " ".join(qemu_argv("k.elf", accel="tcg", net_args=["-netdev", "tap,id=n0", "-device", "e1000,netdev=n0"]))
+    assert "-netdev tap,id=n0 -device e1000,netdev=n0" in n and "-nic" not in n and "user," not in n
 
 
 @pytest.mark.parametrize("accel", ACCELS)
