@@ -1,7 +1,9 @@
-/* kprintf and leveled logging onto the consoles (serial now; VGA in core/vga.c when present). */
+/* kprintf and leveled logging onto both consoles: COM1 (core/serial.c) and VGA text (core/vga.c, once
+   vga_init has run). */
 #include "core/log.h"
 #include "core/limits.h"
 #include "core/serial.h"
+#include "core/vga.h"
 #include "core/clock.h"
 #include "lib/fmt.h"
 #include <stdarg.h>
@@ -9,6 +11,7 @@
 static void console_write(const char *s, size_t n)
 {
     serial_write(s, n);
+    vga_write(s, n);
 }
 
 void kprintf(const char *fmt, ...)

@@ -18,6 +18,7 @@
 #define MBI_SIZE 88 /* through the VBE fields: what we may read */
 
 #define MBOOT_MMAP_MAX_BYTES (64u * 1024) /* a larger map is not believed */
+#define MBOOT_PHYS_READ_END 0xC0000000ull /* loader structures lie in RAM below the PCI hole */
 
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
@@ -85,7 +86,9 @@ int mboot_parse(struct mboot_info *out, uint32_t magic, uint32_t info_phys, mboo
                 uint64_t base = rd64(map + off + 4), elen = rd64(map + off + 12);
                 uint32_t type = rd32(map + off + 20);
                 off += size + 4;
-                if (elen == 0 || base + elen < base) {
+                if (elen == 0)
+                    continue; /* QEMU lists empty entries: nothing to use, nothing wrong */
+                if (base + elen < base) {
                     out->n_warnings++;
                     continue;
                 }
@@ -144,8 +147,9 @@ static struct mboot_info boot_info;
 static const void *phys_identity(uint64_t phys, size_t len, void *ctx)
 {
     (void)ctx;
-    if (phys + len < phys || phys + len > CLLM_HEAP_MAPPED_END || phys < 0x1000)
-        return NULL; /* the zero page is unmapped (null dereferences fault) */
+    /* the zero page is unmapped (null dereferences fault); above 3 GiB may be MMIO, where reads have effects */
+    if (phys + len < phys || phys + len > MBOOT_PHYS_READ_END || phys < 0x1000)
+        return NULL;
     return (const void *)(uintptr_t)phys;
 }
 
@@ -173,7 +177,7 @@ void mboot_init(uint32_t magic, uint32_t info_phys)
     uint64_t avail = 0;
     for (int i = 0; i < mb->n_mmap; i++) {
         const struct mboot_mmap_entry *e = &mb->mmap[i];
-        log_info("mmap: %#014llx-%#014llx %s", (unsigned long long)e->base,
+        log_info("mmap: 0x%012llx-0x%012llx %s", (unsigned long long)e->base,
                  (unsigned long long)(e->base + e->len - 1), mmap_type_name(e->type));
         if (e->type == MBOOT_MEM_AVAILABLE)
             avail += e->len;

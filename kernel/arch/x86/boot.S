@@ -41,14 +41,14 @@ _start:
     movw %ax, %ss
     movl $monitor_stack_top, %esp
 
-    /* clear .bss (page tables and stacks live there) */
-    pushl %edi
+    /* clear .bss (page tables and stacks live there; so does our stack: keep info in EBP, not on it) */
+    movl %edi, %ebp
     movl $__bss_start, %edi
     movl $__bss_end, %ecx
     subl %edi, %ecx
     xorl %eax, %eax
     rep stosb
-    popl %edi
+    movl %ebp, %edi
 
     /* Page tables: PML4[0] -> PDPT; PDPT[0..3] -> four page directories of 2 MiB pages covering 0..4 GiB,
        user-accessible (the kernel runs at CPL 3). The first 2 MiB use 4 KiB pages so that page 0 is absent
@@ -132,7 +132,11 @@ long_entry:
     xorl %edx, %edx
     xsetbv
 5:
+    pushq %rsi                      /* monitor_init uses RDI/RSI: keep magic and info */
+    pushq %rdi
     call monitor_init               /* IDT, TSS, PICs, PIT (monitor.S) */
+    popq %rdi
+    popq %rsi
 
     /* Drop to CPL 3: IRETQ frame SS, RSP, RFLAGS (IF=1, IOPL=0), CS, RIP. RDI/RSI carry kmain's arguments. */
     movw $SEL_DATA3, %ax
