@@ -32,13 +32,13 @@ def udp_exchange(sock, addr, payload, timeout=2.0):
 
 
 @pytest.fixture(scope="module")
-def dhcp_image(tmp_path_factory, tiny_gguf):
-    return netboot.build_guest(tmp_path_factory.mktemp("netboot-dhcp"), tiny_gguf)
+def dhcp_image(tiny_gguf):
+    return netboot.build_guest(tiny_gguf)
 
 
 @pytest.fixture(scope="module")
-def static_image(tmp_path_factory, tiny_gguf):
-    return netboot.build_guest(tmp_path_factory.mktemp("netboot-static"), tiny_gguf,
+def static_image(tiny_gguf):
+    return netboot.build_guest(tiny_gguf,
                                network={"mode": "static", "ip": "10.0.3.2", "gateway": "10.0.3.1",
                                         "netmask": "255.255.255.0"})
 

@@ -111,8 +111,8 @@ def test_relay_lossy_link_rates(can_netns):
 
 
 @pytest.fixture(scope="module")
-def static_image(tmp_path_factory, tiny_gguf):
-    return netboot.build_guest(tmp_path_factory.mktemp("netboot-lossy"), tiny_gguf,
+def static_image(tiny_gguf):
+    return netboot.build_guest(tiny_gguf,
                                network={"mode": "static", "ip": GUEST_IP, "gateway": HOST_IP,
                                         "netmask": "255.255.255.0"})
 

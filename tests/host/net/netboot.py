@@ -20,23 +20,33 @@ from cllm_build.qemu import qemu_argv, resolve_accel  # noqa: E402
 GUEST_MAIN = ROOT / "tests" / "host" / "net" / "guest_main.c"
 
 
-def build_guest(out_dir, model, network=None):
-    """Build the guest test image; network: the cllm.json "network" object (None: DHCP defaults)."""
+_built = {}
+
+
+def build_guest(model, network=None):
+    """Build the guest test image (once per process and configuration; under tests/.build/netboot/, where the
+    toolchain's incremental build reuses objects: the kernel copy keeps the sources' mtimes).
+    network: the cllm.json "network" object (None: DHCP defaults). Returns the ELF path."""
+    import hashlib
+    import json
     from cllm_build.build import build
     from cllm_build.config import load_config
-    out_dir = pathlib.Path(out_dir)
+    key = json.dumps(network or {}, sort_keys=True)
+    if (key, str(model)) in _built:
+        return _built[(key, str(model))]
+    out_dir = ROOT / "tests" / ".build" / "netboot" / hashlib.sha256(key.encode()).hexdigest()[:12]
+    out_dir.mkdir(parents=True, exist_ok=True)
     kdir = out_dir / "kernel"
     if kdir.exists():
         shutil.rmtree(kdir)
-    shutil.copytree(ROOT / "kernel", kdir)
-    shutil.copy(GUEST_MAIN, kdir / "core" / "main.c")
-    cfg_path = None
-    if network:
-        import json
-        cfg_path = out_dir / "cllm.json"
-        cfg_path.write_text(json.dumps({"network": network}))
-    return build(str(model), load_config(str(cfg_path) if cfg_path else None), str(out_dir / "out"),
-                 echo=lambda m: None, kernel_dir=str(kdir)).elf
+    shutil.copytree(ROOT / "kernel", kdir)  # copy2: mtimes kept
+    shutil.copy2(GUEST_MAIN, kdir / "core" / "main.c")
+    cfg_path = out_dir / "cllm.json"
+    cfg_path.write_text(json.dumps({"network": network} if network else {}))
+    elf = build(str(model), load_config(str(cfg_path)), str(out_dir / "out"), echo=lambda m: None,
+                kernel_dir=str(kdir)).elf
+    _built[(key, str(model))] = elf
+    return elf
 
 
 class Qemu:
