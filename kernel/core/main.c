@@ -1,20 +1,27 @@
 /* kmain: the boot checklist, then the event loop. Every subsystem's init is one line here.
    Entered at CPL 3 from kernel/arch/x86/boot.S with the Multiboot magic and info address. */
 #include <stdint.h>
-#include "core/log.h"
-#include "core/power.h"
-#include "core/serial.h"
 #include "arch/x86/cpu.h"
+#include "arch/x86/io.h"
+#include "arch/x86/irq.h"
 #include "core/clock.h"
 #include "core/cmdline.h"
 #include "core/heap.h"
+#include "core/limits.h"
+#include "core/log.h"
 #include "core/mboot.h"
+#include "core/power.h"
+#include "core/serial.h"
 #include "core/vga.h"
+#include "drivers/pci.h"
+#include "http/http_server.h"
+#include "net/net.h"
 
 extern const uint8_t __model_start[], __model_end[];
 
 void kmain(uint32_t mb_magic, uint32_t mb_info)
 {
+    clock_ns();                                     /* the clock counts from here: kernel entry at CPL 3 */
     serial_init();                                  /* COM1 first: everything after can log */
     kprintf("cllm: booting (multiboot magic %#x, info at %#x)\n", (unsigned)mb_magic, (unsigned)mb_info);
     vga_init();                                     /* VGA text console: the log goes to both from here */
@@ -23,7 +30,26 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     cmdline_init();                                 /* key=value words of the command line */
     clock_init();                                   /* TSC frequency (CPUID, kvmclock or PIT) -> clock_ns */
     heap_init_from_mboot();                         /* kmalloc over all free RAM: not image, model, loader data */
+    irq_init();                                     /* LAPIC on, 100 Hz tick, IOAPIC pins masked until routed */
     kprintf("cllm: model %u bytes at %p\n", (unsigned)(__model_end - __model_start), (const void *)__model_start);
-    kprintf("cllm: ok\n");
-    power_exit(0);
+    pci_init();                                     /* enumerate PCI, assign BARs the firmware left unset */
+    if (net_init() < 0)                             /* e1000, then DHCP or the static address */
+        log_error("net: no usable network interface; serving nothing");
+    if (!http_server_init(CLLM_HTTP_PORT))          /* listen; routes: GET /health */
+        log_error("http: cannot listen on port %u", (unsigned)CLLM_HTTP_PORT);
+    log_info("cllm: initialised in %llu us from kernel entry; HTTP on port %u", (unsigned long long)clock_us(),
+             (unsigned)CLLM_HTTP_PORT);
+
+    int announced = 0;
+    for (;;) {
+        bool worked = net_poll();                   /* RX ring, ARP/IP/TCP/DHCP, protocol timers, TX flush */
+        worked |= http_server_poll(clock_ns());     /* accept, parse, route, push response bytes */
+        if (!announced && net_is_configured()) {
+            announced = 1;
+            log_info("cllm: listening, %llu us from kernel entry", (unsigned long long)clock_us());
+        }
+        if (!worked)
+            cpu_wait_irq();                         /* halt until the tick or a device interrupt */
+        irq_take_pending();
+    }
 }
