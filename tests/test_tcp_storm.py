@@ -91,7 +91,7 @@ def test_libfuzzer_short_run(tmp_path):
                     "-DCLLM_HOST", "-Ikernel", "-Itests/host/include", *srcs, "-o", exe], cwd=ROOT, check=True)
     corpus = os.path.join(BUILD, "fuzz_tcp_corpus")   # kept between runs so coverage accumulates
     os.makedirs(corpus, exist_ok=True)
-    r = subprocess.run([exe, "-max_total_time=20", "-max_len=4096", f"-artifact_prefix={tmp_path}/", corpus],
+    r = subprocess.run([exe, "-max_total_time=20", "-max_len=4096", "-len_control=0", f"-artifact_prefix={tmp_path}/", corpus],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-4000:]
     assert "Done" in r.stderr

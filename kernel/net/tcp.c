@@ -888,6 +888,8 @@ void tcp_input(uint32_t src_ip, uint32_t dst_ip, const uint8_t *seg, size_t len)
 static void tcp_on_rto(struct tcp_conn *c)
 {
     c->rto_at = 0;
+    if (c->snd_una == c->snd_max)
+        return; /* nothing outstanding (the timer was stale) */
     c->retries++;
     tcp_st.timeouts++;
     if (c->state == TCP_STATE_SYN_RECEIVED) {
@@ -907,8 +909,6 @@ static void tcp_on_rto(struct tcp_conn *c)
         tcp_conn_free(c);
         return;
     }
-    if (c->snd_una == c->snd_max)
-        return; /* nothing outstanding (the timer was stale) */
     uint32_t flight = c->snd_max - c->snd_una;
     c->ssthresh = flight / 2u > 2u * c->mss ? flight / 2u : 2u * c->mss;
     c->cwnd = c->mss;

@@ -25,10 +25,16 @@ size_t tcp_recv_available(tcp_handle h);
 /* Queue up to n bytes for sending; returns bytes queued (less than n when the send buffer is full). */
 size_t tcp_send(tcp_handle h, const void *buf, size_t n);
 size_t tcp_send_space(tcp_handle h);
-bool tcp_peer_closed(tcp_handle h);       /* FIN received and every byte before it read */
+bool tcp_peer_closed(tcp_handle h);       /* FIN received and every byte before it read; true for a dead handle */
 bool tcp_is_alive(tcp_handle h);          /* false once reset, timed out or fully closed; the handle is dead */
-void tcp_close(tcp_handle h);             /* send FIN after queued data; the handle must not be used again */
+/* Send FIN after queued data; the handle must not be used again (later calls on it fail harmlessly).
+   Unread bytes are discarded, later ones ACKed and dropped. The slot lives on until the close handshake
+   ends (TIME_WAIT is 2 * CLLM_TCP_MSL_MS) or 2 * CLLM_TCP_FIN_WAIT2_MS pass, whichever comes first. */
+void tcp_close(tcp_handle h);
 void tcp_abort(tcp_handle h);             /* send RST and free at once */
+/* Every call taking a handle accepts stale or invalid ones: recv/send return 0, is_alive false. A slot is
+   freed the moment its connection ends (RST in or out, retransmission give-up, close handshake done), even
+   while the application still holds the handle; the handle's generation count then no longer matches. */
 
 /* segs_in: every segment handed to tcp_input; bad_segs: dropped as malformed (short, bad data offset, bad
    checksum, bad option, broadcast/multicast address); retransmits: segments sent again (timeout, fast

@@ -5,7 +5,7 @@
    Build and run for hours:
      clang -g -O1 -fsanitize=fuzzer,address,undefined -DCLLM_HOST -Ikernel -Itests/host/include \
        tests/host/shim.c kernel/lib/{fmt,parse,math}.c kernel/net/{checksum,tcp_wire,tcp}.c \
-       tests/host/tcp/{fake_ip,fuzz_tcp}.c -o /tmp/fuzz_tcp && /tmp/fuzz_tcp -max_total_time=36000 CORPUS_DIR
+       tests/host/tcp/{fake_ip,fuzz_tcp}.c -o /tmp/fuzz_tcp && /tmp/fuzz_tcp -len_control=0 -max_total_time=36000 CORPUS_DIR
    tests/test_tcp_storm.py builds it and runs it briefly. */
 #include <stdint.h>
 #include <stdio.h>
@@ -210,7 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* everything ends: the app closes what it holds, time runs on, and no slot may stay taken */
     for (int i = 0; i < N_HANDLES; i++)
         tcp_close(handles[i]);
-    for (int i = 0; i < 400; i++) {
+    for (int i = 0; i < 400 && tcp_conns_in_use(); i++) {
         now += 500000000ull;
         host_clock_set_ns(now);
         tcp_poll(now);
