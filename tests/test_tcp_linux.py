@@ -1,6 +1,6 @@
 """kernel/net/tcp.c against Linux's real TCP stack: tests/host/tcp/tun_peer.c runs our stack on a TUN device
 inside a network namespace created here, and Linux sockets (tests/host/tcp/tun_client.py, run in the
-namespace) connect to its echo, sink and source servers. Bytes are verified end to end; after every
+namespace) connect to its echo, sink, lazy sink and source servers. Bytes are verified end to end; after every
 connection ends and TIME_WAIT (2 * 500 ms in this build) passes, every slot must be free. The lossy run
 drops 5%, duplicates 1% and reorders 5% of the packets in both directions."""
 import json
@@ -130,4 +130,15 @@ def test_linux_lossy_link(peer):
     print(f"\nlossy link: {[round(x.get('seconds', 0), 2) for x in r]} s; stats {st}")
     assert all(x["ok"] for x in r), r
     assert st["dropped"] > 0 and st["duped"] > 0 and st["reordered"] > 0 and st["retransmits"] > 0
+    check_clean(st)
+
+
+def test_linux_zero_windows_both_ways(peer):
+    p = peer()
+    lazy = p.client("lazysink", 256 << 10)     # ~2.5 s at 2 KiB / 20 ms: our window closes, Linux probes
+    slow = p.client("slowreader", 512 << 10)   # Linux's window closes for 3 s: we probe
+    st = p.finish()
+    print(f"\nzero windows: lazy sink {lazy['seconds']:.2f} s; stats {st}")
+    assert lazy["ok"] and slow["ok"]
+    assert st["persist_probes"] >= 2
     check_clean(st)

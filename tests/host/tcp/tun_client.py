@@ -54,9 +54,9 @@ def source(size, expect=None):
     return bytes(got) == expect
 
 
-def sink(size):
+def sink(size, port=9):
     data = os.urandom(size)
-    s = socket.create_connection((HOST, 9), timeout=TIMEOUT)
+    s = socket.create_connection((HOST, port), timeout=TIMEOUT)
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)
     r = b""
@@ -100,6 +100,28 @@ def main():
         args = (size, pattern(size)) if scen == "source" else (size,)
         ok, dt = timed({"echo": echo, "source": source, "sink": sink}[scen], *args)
         out = {"ok": ok, "seconds": dt, "mb_per_s": size / dt / 1e6}
+    elif scen == "lazysink":
+        # the server reads slowly: its receive window closes and Linux has to probe it
+        ok, dt = timed(sink, size, 13)
+        out = {"ok": ok, "seconds": dt}
+    elif scen == "slowreader":
+        # a small receive buffer that is not read for a while: our send window closes, we probe
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(TIMEOUT)
+        s.connect((HOST, 19))
+        s.sendall(struct.pack("!Q", size))
+        time.sleep(3)
+        got = bytearray()
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            got.extend(b)
+            if len(got) < 64 << 10:
+                time.sleep(0.01)
+        s.close()
+        out = {"ok": bytes(got) == pattern(size)}
     elif scen == "parallel":
         t0 = time.monotonic()
         res = parallel(conns, echo, size)

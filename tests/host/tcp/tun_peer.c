@@ -2,7 +2,8 @@
    (tests/test_tcp_linux.py runs it inside a network namespace and connects with Python sockets).
    It supplies a minimal IPv4 layer (net/ipv4.h) of its own, can drop, duplicate and reorder packets in both
    directions, and runs three servers: echo (port 7), a source that sends a requested number of
-   pattern bytes and closes (port 19), and a sink that answers with the byte count and CRC-32 (port 9).
+   pattern bytes and closes (port 19), and a sink that answers with the byte count and CRC-32 (port 9), and a lazy sink that reads 2 KiB every 20 ms so its
+   receive window closes (port 13).
    Usage: tun_peer TUN_NAME LOCAL_IP [loss_pct dup_pct reorder_pct seed]. Prints "ready" once the device
    exists; on stdin EOF it waits for connections to drain and prints one JSON line of statistics. */
 #include <errno.h>
@@ -147,13 +148,14 @@ static void deliver_in(const uint8_t *pkt, size_t len)
 
 /* --- the servers --------------------------------------------------------------------------------- */
 
-enum app_kind { APP_ECHO, APP_SOURCE, APP_SINK };
+enum app_kind { APP_ECHO, APP_SOURCE, APP_SINK, APP_LAZY_SINK };
 struct app {
     tcp_handle h;
     enum app_kind kind;
     uint8_t pend[65536];
     size_t pend_len;
     uint64_t want, sent, got, sum;   /* source: bytes asked/sent; sink: bytes/checksum seen */
+    uint64_t next_read_ns;           /* lazy sink: reads 2 KiB every 20 ms, so its window closes */
     uint8_t req[8];
     size_t req_len;
 };
@@ -250,8 +252,17 @@ static int app_step(struct app *a)
         }
         return 1;
     case APP_SINK:
+    case APP_LAZY_SINK:
         for (;;) {
-            size_t n = tcp_recv(a->h, buf, sizeof buf);
+            size_t want = sizeof buf;
+            if (a->kind == APP_LAZY_SINK) {
+                uint64_t t = now_ns();
+                if (t < a->next_read_ns)
+                    break;
+                a->next_read_ns = t + 20000000ull;
+                want = 2048;
+            }
+            size_t n = tcp_recv(a->h, buf, want);
             if (!n)
                 break;
             a->sum = crc32_update((uint32_t)a->sum, buf, n);
@@ -303,6 +314,7 @@ int main(int argc, char **argv)
     tcp_init();
     tcp_listen(7);
     tcp_listen(9);
+    tcp_listen(13);
     tcp_listen(19);
     printf("ready\n");
     fflush(stdout);
@@ -330,6 +342,8 @@ int main(int argc, char **argv)
             app_start(h, APP_ECHO);
         while ((h = tcp_accept(9)))
             app_start(h, APP_SINK);
+        while ((h = tcp_accept(13)))
+            app_start(h, APP_LAZY_SINK);
         while ((h = tcp_accept(19)))
             app_start(h, APP_SOURCE);
         for (int i = 0; i < MAX_APPS; i++) {
@@ -354,14 +368,15 @@ int main(int argc, char **argv)
     printf("{\"segs_in\": %llu, \"segs_out\": %llu, \"retransmits\": %llu, \"bad_segs\": %llu, "
            "\"resets_in\": %llu, \"resets_out\": %llu, \"conns_opened\": %llu, \"conns_closed\": %llu, "
            "\"conns_active\": %llu, \"dropped_no_slot\": %llu, \"fast_retransmits\": %llu, \"timeouts\": %llu, "
-           "\"ooo_segs\": %llu, \"dup_segs\": %llu, \"in_use\": %zu, \"invariants\": %d, "
+           "\"ooo_segs\": %llu, \"dup_segs\": %llu, \"persist_probes\": %llu, \"in_use\": %zu, \"invariants\": %d, "
            "\"pkts_in\": %lu, \"pkts_out\": %lu, \"dropped\": %lu, \"duped\": %lu, \"reordered\": %lu}\n",
            (unsigned long long)st.segs_in, (unsigned long long)st.segs_out, (unsigned long long)st.retransmits,
            (unsigned long long)st.bad_segs, (unsigned long long)st.resets_in, (unsigned long long)st.resets_out,
            (unsigned long long)st.conns_opened, (unsigned long long)st.conns_closed,
            (unsigned long long)st.conns_active, (unsigned long long)st.conns_dropped_no_slot,
            (unsigned long long)st.fast_retransmits, (unsigned long long)st.timeouts,
-           (unsigned long long)st.ooo_segs, (unsigned long long)st.dup_segs, tcp_conns_in_use(),
+           (unsigned long long)st.ooo_segs, (unsigned long long)st.dup_segs,
+           (unsigned long long)st.persist_probes, tcp_conns_in_use(),
            tcp_check_invariants(), pkts_in, pkts_out, pkts_dropped, pkts_duped, pkts_reordered);
     return 0;
 }
