@@ -78,6 +78,14 @@ def test_slirp_dhcp_udp_echo_idle(dhcp_image):
     assert st["e1000_tail_writes"] <= st["frames_in"] + st["frames_out"] + 2
 
 
+def guest_stats(ns):
+    """The guest's counters, asked over UDP port 9 from inside the namespace."""
+    code = ("import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(2);"
+            "s.sendto(b'stats',('10.0.3.2',9));print(s.recvfrom(2000)[0].decode())")
+    words = netns.ns_exec(ns, sys.executable, "-c", code).stdout.split()
+    return dict(zip(words[::2], map(int, words[1::2])))
+
+
 @pytest.fixture(scope="module")
 def can_netns():
     if not netns.can_create_netns():
@@ -101,6 +109,13 @@ def test_tap_arp_ping_udp(static_image, can_netns):
             for size in (0, 1, 63, 64, 1000, 1471, 1472):
                 r2 = netns.ping(ns, "10.0.3.2", count=3, interval=0.01, size=max(size, 8))
                 assert r2["received"] == 3, (size, r2)
+            # a burst: replies to frames drained in one net_poll leave with one TDT write
+            before = guest_stats(ns)
+            burst = netns.ping(ns, "10.0.3.2", count=300, interval=0, wait=2.0)
+            after = guest_stats(ns)
+            frames = sum(after[k] - before[k] for k in ("frames_in", "frames_out"))
+            tails = after["e1000_tail_writes"] - before["e1000_tail_writes"]
+            assert burst["received"] == 300, burst
             # UDP from Linux's socket API to the guest's echo port
             code = ("import socket,sys;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(2);"
                     "ok=0\nfor n in (1,100,1472):\n p=bytes(range(256))*6;p=p[:n];s.sendto(p,('10.0.3.2',7));"
@@ -109,4 +124,6 @@ def test_tap_arp_ping_udp(static_image, can_netns):
             out = netns.ns_exec(ns, sys.executable, "-c", code).stdout.splitlines()
             assert out[0] == "3", out
             assert q.wait_exit(20) == 1
-    print(f"ping rtt median {r['rtt_ms_median']:.2f} ms max {r['rtt_ms_max']:.2f} ms; {out[1]}")
+    print(f"ping rtt median {r['rtt_ms_median']:.2f} ms max {r['rtt_ms_max']:.2f} ms; burst of 300: {frames} frames, "
+          f"{tails} tail writes; {out[1]}")
+    assert tails < frames

@@ -213,10 +213,11 @@ static int e1000_poll(struct netif *nif, int budget, void (*rx)(const uint8_t *f
         /* The monitor masked our IOAPIC pin when the interrupt came (the line is level-triggered): read ICR to
            clear the cause, then unmask. Once a second this runs regardless, so a lost interrupt costs at
            most a second, never a hang. */
+        nic.stats.interrupts += seen - nic.irq_seen;
         nic.irq_seen = seen;
         nic.next_icr_check_ns = now + 1000000000ull;
         uint32_t icr = e1000_read(E1000_ICR);
-        nic.stats.interrupts++;
+        nic.stats.icr_reads++;
         if (icr & E1000_ICR_LSC)
             e1000_check_link();
         if (e1000_irq_valid())
@@ -253,6 +254,12 @@ static bool e1000_link_up(struct netif *nif)
 {
     (void)nif;
     return nic.link;
+}
+
+static bool e1000_rx_ready(struct netif *nif)
+{
+    (void)nif;
+    return (nic.rx[nic.rx_next].status & E1000_RXD_STAT_DD) != 0;
 }
 
 int e1000_irq(void) { return nic.irq; }
@@ -337,6 +344,7 @@ int e1000_init(struct pci_dev *pd, struct netif *nif)
     nif->flush = e1000_flush;
     nif->poll = e1000_poll;
     nif->link_up = e1000_link_up;
+    nif->rx_ready = e1000_rx_ready;
     log_info("e1000: %02x:%02x:%02x:%02x:%02x:%02x at %#llx irq %d, %d rx / %d tx descriptors, link %s",
              nif->mac[0], nif->mac[1], nif->mac[2], nif->mac[3], nif->mac[4], nif->mac[5],
              (unsigned long long)bar->addr, nic.irq, RXN, TXN, nic.link ? "up" : "down");

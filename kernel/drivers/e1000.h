@@ -13,7 +13,11 @@
 #define E1000_DEV_82540EM 0x100e
 
 struct e1000_stats {
-    uint64_t rx_frames, rx_errors, rx_oversize, tx_frames, tx_ring_full, tail_writes, interrupts, link_changes;
+    uint64_t rx_frames, rx_errors, tx_frames, tx_ring_full;
+    uint64_t tail_writes;  /* RDT + TDT register writes (each a VM exit): fewer than frames when batched */
+    uint64_t interrupts;   /* on our IOAPIC pin, counted by the monitor */
+    uint64_t icr_reads;    /* after interrupts, and once a second as a safety net */
+    uint64_t link_changes;
 };
 
 /* Reset and bring up the NIC behind d; fills nif (MAC, operations). Returns 0, or < 0 when BAR0 is not a

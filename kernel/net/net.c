@@ -128,3 +128,5 @@ bool net_poll(void)
     net_tx_end();
     return n > 0 || net_stats.frames_out != out_before;
 }
+
+bool net_rx_ready(void) { return net.nif && net.nif->rx_ready && net.nif->rx_ready(net.nif); }

@@ -26,6 +26,10 @@ void net_config_default(void);
    cpu_wait_irq() only after a call that returned false. */
 bool net_poll(void);
 
+/* A received frame is waiting in the NIC's ring (reads descriptor memory only: no MMIO, no VM exit). The event
+   loop may spin on this briefly before halting: under kvm-pvm an interrupt round trip costs far more. */
+bool net_rx_ready(void);
+
 /* One received Ethernet frame (the netif's poll calls this; host tests and the fuzzer too). */
 void net_input(const uint8_t *frame, size_t len);
 

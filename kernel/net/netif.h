@@ -20,6 +20,8 @@ struct netif {
        raises a new interrupt. */
     int (*poll)(struct netif *nif, int budget, void (*rx)(const uint8_t *frame, size_t len));
     bool (*link_up)(struct netif *nif);
+    /* A received frame is waiting (memory read only, no register access); NULL when the driver cannot tell. */
+    bool (*rx_ready)(struct netif *nif);
 };
 
 #endif

@@ -40,14 +40,14 @@ static int guest_stats_text(char *buf, size_t cap)
     return fmt_snprintf(buf, cap,
         "polls %llu waits %llu frames_in %llu frames_out %llu icmp_echo_replies %llu arp_replies_out %llu "
         "arp_requests_out %llu udp_in %llu udp_out %llu ip_bad_checksum %llu drop_not_for_us %llu "
-        "ip_fragments_dropped %llu e1000_interrupts %llu e1000_tail_writes %llu e1000_rx_errors %llu "
+        "ip_fragments_dropped %llu e1000_interrupts %llu e1000_icr_reads %llu e1000_tail_writes %llu e1000_rx_errors %llu "
         "e1000_tx_ring_full %llu",
         (unsigned long long)loop_polls, (unsigned long long)loop_waits, (unsigned long long)st.frames_in,
         (unsigned long long)st.frames_out, (unsigned long long)st.icmp_echo_replies,
         (unsigned long long)st.arp_replies_out, (unsigned long long)st.arp_requests_out,
         (unsigned long long)st.udp_in, (unsigned long long)st.udp_out, (unsigned long long)st.ip_bad_checksum,
         (unsigned long long)st.drop_not_for_us, (unsigned long long)st.ip_fragments_dropped,
-        (unsigned long long)es.interrupts, (unsigned long long)es.tail_writes, (unsigned long long)es.rx_errors,
+        (unsigned long long)es.interrupts, (unsigned long long)es.icr_reads, (unsigned long long)es.tail_writes, (unsigned long long)es.rx_errors,
         (unsigned long long)es.tx_ring_full);
 }
 
