@@ -94,11 +94,12 @@ def can_netns():
 
 def test_tap_arp_ping_udp(static_image, can_netns):
     with netns.netns("tp") as ns:
-        net = ["-netdev", "tap,id=n0,ifname=cllmtap9,script=no,downscript=no", "-device", "e1000,netdev=n0"]
+        tap = netns.tap_name("b")
+        net = ["-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no", "-device", "e1000,netdev=n0"]
         with netboot.Qemu(static_image, net, prefix=["ip", "netns", "exec", ns]) as q:
             q.wait_for(r"NETBOOT up", 30)
-            netns.run("ip", "-n", ns, "addr", "add", "10.0.3.1/24", "dev", "cllmtap9")
-            netns.run("ip", "-n", ns, "link", "set", "cllmtap9", "up")
+            netns.run("ip", "-n", ns, "addr", "add", "10.0.3.1/24", "dev", tap)
+            netns.run("ip", "-n", ns, "link", "set", tap, "up")
             q.wait_for(r"NETBOOT bound 10\.0\.3\.2\b", 30)
             assert "net: static address 10.0.3.2 mask 255.255.255.0 gw 10.0.3.1" in q.text()
             time.sleep(1.2)  # QEMU's e1000 holds received frames for 1 s after RCTL is written

@@ -74,7 +74,7 @@ def test_relay_clean_link(can_netns):
     guest = StandInGuest()
     guest.start()
     try:
-        with netns.netns("lc") as ns, netns.Relay(ns, "cllmtap0", guest.port, HOST_IP + "/24") as relay:
+        with netns.netns("lc") as ns, netns.Relay(ns, netns.tap_name("c"), guest.port, HOST_IP + "/24") as relay:
             r = netns.ping(ns, GUEST_IP, count=50, interval=0.005)
             st = relay.stats()
         assert r["received"] == 50 and r["duplicates"] == 0 and r["bad"] == 0, r
@@ -90,7 +90,7 @@ def test_relay_lossy_link_rates(can_netns):
     n = 1000
     try:
         with netns.netns("ll") as ns:
-            relay = netns.Relay(ns, "cllmtap1", guest.port, HOST_IP + "/24", loss=0.05, dup=0.01, reorder=0.02,
+            relay = netns.Relay(ns, netns.tap_name("l"), guest.port, HOST_IP + "/24", loss=0.05, dup=0.01, reorder=0.02,
                                 seed=42)
             try:
                 # ARP first on a clean start: the lossy rates are measured on the ICMP traffic
@@ -127,7 +127,7 @@ def test_kernel_behind_lossy_link(static_image, can_netns):
     """5% loss, 1% duplication, 2% reordering each way between the guest's e1000 and Linux."""
     qport = free_udp_port()
     with netns.netns("lk") as ns:
-        with netns.Relay(ns, "cllmtap2", qport, HOST_IP + "/24", loss=0.05, dup=0.01, reorder=0.02,
+        with netns.Relay(ns, netns.tap_name("k"), qport, HOST_IP + "/24", loss=0.05, dup=0.01, reorder=0.02,
                          seed=11) as relay:
             net = ["-netdev", f"dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port={qport},"
                    f"remote.type=inet,remote.host=127.0.0.1,remote.port={relay.port}", "-device", "e1000,netdev=n0"]

@@ -38,6 +38,11 @@ def netns(tag):
         run("ip", "netns", "del", name, check=False)
 
 
+def tap_name(tag):
+    """A tap device name unique to this process (IFNAMSIZ: at most 15 characters)."""
+    return f"cllt{os.getpid() % 1000000}{tag}"[:15]
+
+
 def ns_exec(ns, *args, timeout=120, check=True):
     return run("ip", "netns", "exec", ns, *args, timeout=timeout, check=check)
 
