@@ -397,3 +397,62 @@ def test_data_after_app_close_is_acked_and_dropped(st):
     p.push(b"more data")
     assert p.out()[-1].ack == p.snd_nxt
     assert st.recv(h) == b""
+
+
+def test_isn_rfc6528_properties(st):
+    """ISN = 4 us clock + keyed hash of the 4-tuple: the same pair one second later is 250000 further on;
+    other pairs are unrelated (spread over the whole space)."""
+    def isn(port, ip=0x0A000001):
+        p = Peer(st, ip=ip, port=port, isn=1)
+        p.send(SYN, seq=1, ack=0)
+        sa = p.out()[0]
+        p.send(RST, seq=2)                       # reset it again (exact RCV.NXT), freeing the slot
+        return sa.seq
+    a = isn(50000)
+    st.advance(1000 * MS)
+    b = isn(50000)
+    assert (b - a) & 0xFFFFFFFF == 250_000
+    others = [isn(50001 + i) for i in range(64)] + [isn(50000, ip=0x0A000001 + i) for i in range(1, 33)]
+    assert len(set(others)) == len(others)
+    assert max(others) - min(others) > 1 << 31  # not clustered near the clock term
+    assert st.in_use() == 0
+
+
+def test_syn_flood_evicts_oldest_half_open_connection(st):
+    flood = []
+    for i in range(64):
+        p = Peer(st, ip=0x0B000000 + i, port=1024 + i)
+        p.send(SYN, seq=i, ack=0)
+        p.out()
+        flood.append(p)
+        st.advance(1 * MS)
+    assert st.in_use() == 64
+    legit = Peer(st, port=44444)
+    legit.send(SYN, seq=legit.isn, ack=0)
+    out = st.output()
+    rst = [s for s in out if s.dst == flood[0].ip]
+    assert len(rst) == 1 and rst[0].has(RST)     # the oldest half-open one is reset to make room
+    sa = [s for s in out if s.dport == legit.port]
+    assert len(sa) == 1 and sa[0].has(SYN | ACK)
+    legit.snd_nxt, legit.rcv_nxt = legit.isn + 1, sa[0].seq + 1
+    legit.send(ACK)
+    assert st.state(legit.ip, legit.port, 8080) == "ESTABLISHED"
+    assert st.state(flood[0].ip, flood[0].port, 8080) == "CLOSED"
+    assert st.state(flood[1].ip, flood[1].port, 8080) == "SYN-RECEIVED"
+    st.run_for(70_000 * MS, step=500 * MS)      # the half-open ones give up after their SYN-ACK retries
+    assert st.in_use() == 1
+
+
+def test_backlog_limit():
+    from tcplib import build_lib
+    st = Stack(build_lib(name="libtcphost_backlog4.so", defines=["-DCLLM_TCP_BACKLOG=4"]))
+    st.listen(8080)
+    peers = [Peer(st, port=21000 + i) for i in range(5)]
+    for p in peers[:4]:
+        p.connect()
+    r = peers[4].connect(expect_ok=False)
+    assert len(r) == 1 and r[0].has(RST | ACK)
+    assert st.stats().conns_dropped_no_slot == 1
+    assert st.accept(8080)                       # accepting makes room in the backlog
+    peers[4].connect()
+    assert st.in_use() == 5 and st.invariants() == 0

@@ -738,9 +738,9 @@ static void tcp_rx_conn(struct tcp_conn *c, const struct tcp_segment *s)
 /* A SYN for a listening port (RFC 9293 3.10.7.2). */
 static void tcp_rx_listen(uint32_t lip, uint32_t rip, const struct tcp_segment *s)
 {
-    /* backlog: half-open and not yet accepted connections of this port */
-    uint32_t pending = 0;
-    struct tcp_conn *slot = NULL, *oldest_tw = NULL, *oldest_syn = NULL;
+    /* backlog: half-open and established-but-not-accepted connections of this port */
+    uint32_t waiting = 0, half_open = 0;
+    struct tcp_conn *slot = NULL, *oldest_tw = NULL, *oldest_syn = NULL, *oldest_syn_mine = NULL;
     for (int i = 0; i < CLLM_MAX_CONN; i++) {
         struct tcp_conn *c = &tcp_conns[i];
         if (c->state == TCP_STATE_CLOSED) {
@@ -748,17 +748,27 @@ static void tcp_rx_listen(uint32_t lip, uint32_t rip, const struct tcp_segment *
                 slot = c;
             continue;
         }
-        if (c->lport == s->dport && !c->accepted)
-            pending++;
+        bool mine = c->lport == s->dport && !c->accepted;
+        if (mine && c->state != TCP_STATE_SYN_RECEIVED)
+            waiting++;
         if (c->state == TCP_STATE_TIME_WAIT && (!oldest_tw || c->close_at < oldest_tw->close_at))
             oldest_tw = c;
-        if (c->state == TCP_STATE_SYN_RECEIVED && (!oldest_syn || c->created_at < oldest_syn->created_at))
-            oldest_syn = c;
+        if (c->state == TCP_STATE_SYN_RECEIVED) {
+            if (!oldest_syn || c->created_at < oldest_syn->created_at)
+                oldest_syn = c;
+            if (mine && (!oldest_syn_mine || c->created_at < oldest_syn_mine->created_at))
+                oldest_syn_mine = c;
+            half_open += mine;
+        }
     }
-    bool refuse = pending >= CLLM_TCP_BACKLOG;
-    if (!refuse && !slot) {
-        /* every slot busy: recycle the oldest TIME_WAIT, else the oldest half-open (SYN flood defence) */
-        if (oldest_tw) {
+    if (oldest_syn_mine) /* a flood on one port should not push out another port's half-open connections */
+        oldest_syn = oldest_syn_mine;
+    /* Full of half-open connections (a SYN flood): the oldest one makes room, with an RST, so that a
+       real client still gets in. Full of connections the application has not accepted: refuse. */
+    bool refuse = waiting >= CLLM_TCP_BACKLOG;
+    bool evict_syn = !refuse && waiting + half_open >= CLLM_TCP_BACKLOG;
+    if (!refuse && (!slot || evict_syn)) {
+        if (!evict_syn && oldest_tw) {
             tcp_conn_free(oldest_tw);
             slot = oldest_tw;
         } else if (oldest_syn) {
@@ -772,7 +782,8 @@ static void tcp_rx_listen(uint32_t lip, uint32_t rip, const struct tcp_segment *
     }
     if (refuse) {
         tcp_st.conns_dropped_no_slot++;
-        tcp_emit(lip, rip, s->dport, s->sport, 0, s->seq + 1u, TCP_FLAG_RST | TCP_FLAG_ACK, 0, NULL, NULL, 0, NULL, 0);
+        tcp_emit(lip, rip, s->dport, s->sport, 0, s->seq + 1u, TCP_FLAG_RST | TCP_FLAG_ACK, 0, NULL, NULL, 0, NULL,
+                 0);
         return;
     }
     struct tcp_conn *c = slot;
