@@ -94,6 +94,21 @@ static inline int bigint_cmp(const struct bigint *a, const struct bigint *b)
     return 0;
 }
 
+/* a = a + b (the caller keeps the sum within BIGINT_LIMBS) */
+static inline void bigint_add(struct bigint *a, const struct bigint *b)
+{
+    uint64_t carry = 0;
+    int n = a->n > b->n ? a->n : b->n;
+    for (int i = 0; i < n; i++) {
+        uint64_t t = carry + (i < a->n ? a->limb[i] : 0) + (i < b->n ? b->limb[i] : 0);
+        a->limb[i] = (uint32_t)t;
+        carry = t >> 32;
+    }
+    a->n = n;
+    if (carry && n < BIGINT_LIMBS)
+        a->limb[a->n++] = (uint32_t)carry;
+}
+
 /* a = a - b, requires a >= b */
 static inline void bigint_sub(struct bigint *a, const struct bigint *b)
 {

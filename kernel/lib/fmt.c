@@ -487,6 +487,8 @@ int fmt_double_shortest(char *buf, size_t n, double v)
         for (int p = 1; p <= 17; p++) {
             dec = exact;
             decimal_round(&dec, p);
+            if (p == 17)
+                break; /* 17 significant digits always read back (IEEE 754-2008 5.12.2) */
             for (int i = 0; i < dec.nd; i++)
                 ascii[i] = (char)('0' + dec.d[i]);
             if (parse_decimal_digits(ascii, (size_t)dec.nd, dec.dexp - dec.nd) == a)

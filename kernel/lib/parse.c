@@ -63,48 +63,38 @@ static double double_from_bits(uint64_t b)
     return d;
 }
 
-/* The double nearest to top * 2^exp2 (+ a little more when sticky), top != 0, ties to even. */
-static double make_double(uint64_t top, bool sticky, int64_t exp2)
-{
-    int lz = __builtin_clzll(top); /* normalize: bit 63 set */
-    top <<= lz;
-    exp2 -= lz;
-    int64_t lead = exp2 + 63; /* exponent of the leading bit */
-    if (lead > 1023)
-        return double_from_bits(0x7ff0000000000000ull);
-    int64_t shift; /* bits of top to drop */
-    if (lead >= -1022)
-        shift = 11;
-    else
-        shift = -1074 - exp2; /* subnormal: the last kept bit weighs 2^-1074 */
-    if (shift > 64)
-        return 0.0;
-    uint64_t kept, rem, half;
-    if (shift == 64) {
-        kept = 0;
-        rem = top;
-        half = 1ull << 63;
-    } else {
-        kept = top >> shift;
-        rem = top & ((1ull << shift) - 1);
-        half = 1ull << (shift - 1);
-    }
-    if (rem > half || (rem == half && (sticky || (kept & 1))))
-        kept++;
-    uint64_t bits;
-    if (lead >= -1022)
-        bits = ((uint64_t)(lead + 1023 - 1) << 52) + kept; /* kept carries the hidden bit: a carry bumps the exponent */
-    else
-        bits = kept; /* subnormal; a carry to 2^52 is the smallest normal */
-    if (bits >= 0x7ff0000000000000ull)
-        bits = 0x7ff0000000000000ull;
-    return double_from_bits(bits);
-}
-
 static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 #define PARSE_MAX_DIGITS 800 /* a halfway point between doubles has at most 767 significant digits */
+
+/* Compares the decimal x with the binary M * 2^p, where x * pw = big * 2^exp10 (pw = 5^-exp10 when exp10 < 0,
+   else 1, and big = D * 5^exp10 when exp10 >= 0, else D): compare big * 2^exp10 with M * pw * 2^p.
+   Returns <0, 0, >0 as x is below, at, above. */
+static int parse_cmp_midpoint(const struct bigint *big, const struct bigint *pw, int64_t exp10, uint64_t M,
+                              int64_t p)
+{
+    static struct bigint L, R;
+    L.n = big->n;
+    for (int i = 0; i < big->n; i++)
+        L.limb[i] = big->limb[i];
+    R.n = pw->n;
+    for (int i = 0; i < pw->n; i++)
+        R.limb[i] = pw->limb[i];
+    /* R = pw * M, M < 2^55: times the high and low halves */
+    static struct bigint hi;
+    hi.n = R.n;
+    for (int i = 0; i < R.n; i++)
+        hi.limb[i] = R.limb[i];
+    bigint_mul_add_small(&R, (uint32_t)M, 0);
+    bigint_mul_add_small(&hi, (uint32_t)(M >> 32), 0);
+    bigint_shl(&hi, 32);
+    bigint_add(&R, &hi);
+    int64_t lo = exp10 < p ? exp10 : p;
+    bigint_shl(&L, (int)(exp10 - lo));
+    bigint_shl(&R, (int)(p - lo));
+    return bigint_cmp(&L, &R);
+}
 
 double parse_decimal_digits(const char *digits, size_t nd, int64_t exp10)
 {
@@ -139,42 +129,76 @@ double parse_decimal_digits(const char *digits, size_t nd, int64_t exp10)
             d = d * 10 + (uint64_t)(digits[i] - '0');
         return exp10 >= 0 ? (double)d * pow10_exact[exp10] : (double)d / pow10_exact[-exp10];
     }
-    static struct bigint num, den, t; /* big: keep them off the kernel stack (single-threaded callers) */
-    num.n = 0;
+    /* Exact path: estimate in double arithmetic (a few ulps off at worst), then correct it by comparing the
+       decimal exactly with the midpoints to the neighbouring doubles ("bigcomp"). */
+    static struct bigint big, pw; /* big: keep them off the kernel stack (single-threaded callers) */
+    big.n = 0;
     for (size_t i = 0; i < nd;) {
         uint32_t chunk = 0, mul = 1;
         for (int k = 0; k < 9 && i < nd; k++, i++) {
             chunk = chunk * 10 + (uint32_t)(digits[i] - '0');
             mul *= 10;
         }
-        bigint_mul_add_small(&num, mul, chunk);
+        bigint_mul_add_small(&big, mul, chunk);
     }
-    uint64_t top;
-    bool sticky;
-    if (exp10 >= 0) { /* exact integer D * 5^e * 2^e: at most 2^1030 or so */
-        bigint_mul_pow5(&num, (int)exp10);
-        int bl = bigint_top64(&num, &top, &sticky);
-        return make_double(top, sticky, (int64_t)bl - 64 + exp10);
-    }
-    /* value = num / den with den = 10^-exp10; compute q = floor(num * 2^k / den) with 2^62 < q < 2^64 */
-    bigint_set_u64(&den, 1);
-    bigint_mul_pow5(&den, (int)-exp10);
-    bigint_shl(&den, (int)-exp10);
-    int k = bigint_bitlen(&den) - bigint_bitlen(&num) + 63;
-    if (k >= 0)
-        bigint_shl(&num, k);
+    bigint_set_u64(&pw, 1);
+    if (exp10 >= 0)
+        bigint_mul_pow5(&big, (int)exp10); /* x = big * 2^exp10 */
     else
-        bigint_shl(&den, -k);
-    uint64_t q = 0;
-    for (int bit = 63; bit >= 0; bit--) {
-        t = den;
-        bigint_shl(&t, bit);
-        if (bigint_cmp(&num, &t) >= 0) {
-            bigint_sub(&num, &t);
-            q |= 1ull << bit;
-        }
+        bigint_mul_pow5(&pw, (int)-exp10); /* x * pw = big * 2^exp10 */
+
+    uint64_t w = 0;
+    size_t used = nd < 19 ? nd : 19;
+    for (size_t i = 0; i < used; i++)
+        w = w * 10 + (uint64_t)(digits[i] - '0');
+    int64_t k = exp10 + (int64_t)(nd - used);
+    double est = (double)w;
+    while (k > 22 && est < 1e300) {
+        est *= 1e22;
+        k -= 22;
     }
-    return make_double(q, num.n != 0, -(int64_t)k);
+    while (k < -22 && est > 0) {
+        est /= 1e22;
+        k += 22;
+    }
+    if (k > 0 && k <= 22)
+        est *= pow10_exact[k];
+    else if (k < 0 && k >= -22)
+        est /= pow10_exact[-k];
+    uint64_t c;
+    __builtin_memcpy(&c, &est, 8);
+    if (c == 0)
+        c = 1;                     /* start from the smallest subnormal */
+    if (c >= 0x7ff0000000000000ull)
+        c = 0x7fefffffffffffffull; /* ... or the largest double */
+    for (;;) {
+        uint64_t mant = c & ((1ull << 52) - 1);
+        int be = (int)(c >> 52);
+        uint64_t m = be ? mant | (1ull << 52) : mant;
+        int64_t e = be ? be - 1075 : -1074;
+        int r = parse_cmp_midpoint(&big, &pw, exp10, 2 * m + 1, e - 1); /* midpoint to the next double up */
+        if (r > 0) {
+            if (c == 0x7fefffffffffffffull)
+                return double_from_bits(0x7ff0000000000000ull);
+            c++;
+            continue;
+        }
+        if (r == 0)
+            return double_from_bits((c & 1) ? c + 1 : c); /* tie: the even one */
+        if (mant == 0 && be > 1)
+            r = parse_cmp_midpoint(&big, &pw, exp10, 4 * m - 1, e - 2); /* the gap below is half as wide */
+        else
+            r = parse_cmp_midpoint(&big, &pw, exp10, 2 * m - 1, e - 1);
+        if (r < 0) {
+            c--;
+            if (c == 0)
+                return 0.0;
+            continue;
+        }
+        if (r == 0)
+            return double_from_bits((c & 1) ? c - 1 : c);
+        return double_from_bits(c);
+    }
 }
 
 static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c; }
