@@ -51,16 +51,17 @@ def _config_overrides(memory=None, smp=None, n_ctx=None, http_port=None):
 @click.option("--memory", type=int, help="Override memory_mb (MiB).")
 @click.option("--smp", type=int, help="Override smp (vCPUs).")
 @click.option("--n-ctx", type=int, help="Override n_ctx (tokens).")
+@click.option("--http-port", type=int, help="Override network.http_port (guest TCP port).")
 @click.option("--kernel-dir", hidden=True, help="Kernel source tree (tests use a minimal one).")
 @_verbose_option
 @_errors_to_exit
-def build(model_path, config_path, out_dir, debug, memory, smp, n_ctx, kernel_dir):
+def build(model_path, config_path, out_dir, debug, memory, smp, n_ctx, http_port, kernel_dir):
     """Check MODEL, compile the kernel and bake MODEL into OUT/cllm.elf."""
     from .build import build as do_build
     from .config import load_config
-    cfg = load_config(config_path, _config_overrides(memory, smp, n_ctx))
+    cfg = load_config(config_path, _config_overrides(memory, smp, n_ctx, http_port))
     kw = {"kernel_dir": os.path.abspath(kernel_dir)} if kernel_dir else {}
-    r = do_build(model_path, cfg, out_dir, debug=debug, echo=click.echo, **kw)
+    r = do_build(model_path, cfg, out_dir, debug=debug, echo=lambda m: click.echo(m, err=True), **kw)
     s, p = r.sizes, r.plan
     click.echo(f"built {r.elf} in {r.seconds:.1f} s ({r.compiled} sources compiled){' [debug]' if debug else ''}")
     click.echo(f"  symbols for gdb: {r.elf64}")

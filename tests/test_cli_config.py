@@ -102,9 +102,10 @@ def test_readme_documents_every_key():
 
 def test_cli_flags_override_file(cli, tmp_path, corpus_gguf, mini_kernel):
     path = write(tmp_path, {"memory_mb": 512, "smp": 2})
-    r = cli(["build", "--model", corpus_gguf, "--config", path, "--memory", 640, "--out", tmp_path / "o",
-             "--kernel-dir", mini_kernel])
+    r = cli(["build", "--model", corpus_gguf, "--config", path, "--memory", 640, "--http-port", 8181,
+             "--out", tmp_path / "o", "--kernel-dir", mini_kernel])
     assert r.exit_code == 0, r.output
     baked = json.loads((tmp_path / "o" / "build.json").read_text())
     assert baked["config"]["memory_mb"] == 640 and baked["config"]["smp"] == 2
+    assert baked["config"]["network"]["http_port"] == 8181
     assert "640.0 MiB" in r.output   # guest RAM line of the memory plan
