@@ -16,12 +16,14 @@ setup:
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v clang >/dev/null || missing="$$missing clang"; \
 	dpkg -s gcc-multilib >/dev/null 2>&1 || missing="$$missing gcc-multilib"; \
+	$(PY) -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
 	if [ -n "$$missing" ]; then \
 		echo "setup: installing$$missing"; \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 	@$(PY) -c 'import cllm_build.cli, elftools, gguf, click, jinja2, qemu.qmp, pytest, numpy, tokenizers, requests, openai' 2>/dev/null \
-		|| $(PY) -m pip install -q -e '.[test]'
+		|| $(PY) -m pip install -q -e '.[test]' \
+		|| $(PY) -m pip install -q --break-system-packages -e '.[test]'   # Debian's python3 (PEP 668)
 
 run: setup
 	@model=$$($(PY) models/fetch.py smollm2) && \
