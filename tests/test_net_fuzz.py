@@ -43,6 +43,8 @@ def seeds(d):
         "10.0.2.2", "255.255.255.255", 67, 68, nh.dhcp_reply(2, 0, me, my_mac))))
     (d / "static").write_bytes(b"\0" + record(arp_req) + record(ping) + record(udp) + record(tcp, 200))
     (d / "dhcp").write_bytes(b"\1" + record(offer) + record(offer, 50) + record(ping, 255))
+    (d / "fixed").write_bytes(b"\2" + record(ping) + record(udp) + record(arp_req))
+    (d / "dhcp-fixed").write_bytes(b"\3" + record(offer) + record(ping))
 
 
 def test_fuzz_frames_short_run(fuzzer, tmp_path):

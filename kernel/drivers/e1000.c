@@ -32,12 +32,12 @@
 #define E1000_RDH 0x2810    /* RX descriptor head, 13.4.28 */
 #define E1000_RDT 0x2818    /* RX descriptor tail, 13.4.29 */
 #define E1000_RDTR 0x2820   /* RX delay timer, 13.4.30 */
-#define E1000_TDBAL 0x3800  /* TX descriptor base low, 13.4.38 */
-#define E1000_TDBAH 0x3804  /* TX descriptor base high, 13.4.39 */
-#define E1000_TDLEN 0x3808  /* TX descriptor ring length in bytes, 13.4.40 */
-#define E1000_TDH 0x3810    /* TX descriptor head, 13.4.41 */
-#define E1000_TDT 0x3818    /* TX descriptor tail, 13.4.42 */
-#define E1000_TIDV 0x3820   /* TX interrupt delay, 13.4.43 */
+#define E1000_TDBAL 0x3800  /* TX descriptor base low, 13.4.36 */
+#define E1000_TDBAH 0x3804  /* TX descriptor base high, 13.4.37 */
+#define E1000_TDLEN 0x3808  /* TX descriptor ring length in bytes, 13.4.38 */
+#define E1000_TDH 0x3810    /* TX descriptor head, 13.4.39 */
+#define E1000_TDT 0x3818    /* TX descriptor tail, 13.4.40 */
+#define E1000_TIDV 0x3820   /* TX interrupt delay, 13.4.41 */
 #define E1000_MTA 0x5200    /* multicast table array, 128 x 32 bits, 13.5.1 */
 #define E1000_RAL0 0x5400   /* receive address low, 13.5.2 */
 #define E1000_RAH0 0x5404   /* receive address high, 13.5.3 */

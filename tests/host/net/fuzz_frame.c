@@ -12,13 +12,44 @@ udp_wire,dhcp_wire,eth,arp,ipv4,icmp,udp,dhcp,net}.c -o /tmp/fuzz_frame
 #include <stdint.h>
 #include <string.h>
 #include "core/clock.h"
+#include "net/checksum.h"
 #include "net/net.h"
+#include "net/wire.h"
 
 void fake_nic_attach(const uint8_t mac[6]);
 int fake_nic_rx(const uint8_t *frame, size_t len);
 void fake_nic_tx_clear(void);
 void host_clock_set_ns(uint64_t ns);
 extern int host_log_quiet;
+
+/* Make the IPv4 header checksum, and the ICMP or UDP checksum, valid for whatever lengths the frame claims. */
+static void fuzz_fix_checksums(uint8_t *f, size_t len)
+{
+    if (len < 34 || wire_get16(f + 12) != 0x0800)
+        return;
+    uint8_t *ip = f + 14;
+    size_t ihl = (size_t)(ip[0] & 15) * 4, avail = len - 14;
+    if (ihl < 20 || ihl > avail)
+        return;
+    wire_put16(ip + 10, 0);
+    wire_put16(ip + 10, checksum_finish(checksum_add(0, ip, ihl)));
+    size_t total = wire_get16(ip + 2);
+    if (total > avail || total < ihl)
+        return;
+    uint8_t *l4 = ip + ihl;
+    size_t l4len = total - ihl;
+    if (ip[9] == 1 && l4len >= 8) {
+        wire_put16(l4 + 2, 0);
+        wire_put16(l4 + 2, checksum_finish(checksum_add(0, l4, l4len)));
+    } else if (ip[9] == 17 && l4len >= 8) {
+        size_t ulen = wire_get16(l4 + 4);
+        if (ulen < 8 || ulen > l4len)
+            return;
+        wire_put16(l4 + 6, 0);
+        uint32_t sum = checksum_pseudo_ipv4(wire_get32(ip + 12), wire_get32(ip + 16), 17, (uint16_t)ulen);
+        wire_put16(l4 + 6, checksum_finish(checksum_add(sum, l4, ulen)));
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -42,7 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             len = size - i;
         if (len > 1514)
             len = 1514;
-        fake_nic_rx(data + i, len);
+        uint8_t frame[1514];
+        memcpy(frame, data + i, len);
+        if (data[0] & 2)
+            fuzz_fix_checksums(frame, len);
+        fake_nic_rx(frame, len);
         i += len;
         now += (uint64_t)step * step * 10000000ull; /* up to ~650 s: reaches ARP, DHCP lease timers */
         host_clock_set_ns(now);
