@@ -152,6 +152,17 @@ double k_exp(double x)
     return exp_parts(x, 0.0);
 }
 
+/* 2^(j/32), j = 0..31, correctly rounded (computed with mpmath) */
+static const double exp2_table[32] = {
+    0x1.0000000000000p+0, 0x1.059b0d3158574p+0, 0x1.0b5586cf9890fp+0, 0x1.11301d0125b51p+0,
+    0x1.172b83c7d517bp+0, 0x1.1d4873168b9aap+0, 0x1.2387a6e756238p+0, 0x1.29e9df51fdee1p+0,
+    0x1.306fe0a31b715p+0, 0x1.371a7373aa9cbp+0, 0x1.3dea64c123422p+0, 0x1.44e086061892dp+0,
+    0x1.4bfdad5362a27p+0, 0x1.5342b569d4f82p+0, 0x1.5ab07dd485429p+0, 0x1.6247eb03a5585p+0,
+    0x1.6a09e667f3bcdp+0, 0x1.71f75e8ec5f74p+0, 0x1.7a11473eb0187p+0, 0x1.82589994cce13p+0,
+    0x1.8ace5422aa0dbp+0, 0x1.93737b0cdc5e5p+0, 0x1.9c49182a3f090p+0, 0x1.a5503b23e255dp+0,
+    0x1.ae89f995ad3adp+0, 0x1.b7f76f2fb5e47p+0, 0x1.c199bdd85529cp+0, 0x1.cb720dcef9069p+0,
+    0x1.d5818dcfba487p+0, 0x1.dfc97337b9b5fp+0, 0x1.ea4afa2a490dap+0, 0x1.f50765b6e4540p+0};
+
 float k_expf(float xf)
 {
     double x = xf;
@@ -161,21 +172,18 @@ float k_expf(float xf)
         return K_INFINITY;
     if (x < -104.0)
         return 0.0f;
-    /* 2^t with t = x / ln 2 = k + f, |f| <= 1/2: 2^f = e^(f ln2), series to degree 9 (error < 1e-11) */
-    double t = x * INV_LN2;
-    double k = round_near(t);
-    double u = (t - k) * 0.6931471805599453;
-    double p = 1.0 / 362880.0;
-    p = p * u + 1.0 / 40320.0;
-    p = p * u + 1.0 / 5040.0;
-    p = p * u + 1.0 / 720.0;
-    p = p * u + 1.0 / 120.0;
-    p = p * u + 1.0 / 24.0;
-    p = p * u + 1.0 / 6.0;
+    /* e^x = 2^(n/32) * e^u with n = round(32 x / ln 2), |u| <= ln2/64: 2^(n/32) = 2^(n>>5) * table[n&31],
+       e^u by Taylor to u^4 (error < 2e-12), then one rounding to float */
+    double t = x * (32 * INV_LN2);
+    double n = round_near(t);
+    double u = (t - n) * (0.6931471805599453 / 32);
+    double p = 1.0 / 24;
+    p = p * u + 1.0 / 6;
     p = p * u + 0.5;
     p = p * u + 1.0;
     p = p * u + 1.0;
-    return (float)(p * pow2i((int)k));
+    int ni = (int)n;
+    return (float)(p * exp2_table[ni & 31] * pow2i(ni >> 5)); /* >> of a negative int: floor (gcc) */
 }
 
 /* ---- log ---------------------------------------------------------------------------------------------- */
