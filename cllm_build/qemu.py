@@ -107,6 +107,16 @@ def exit_code_of(status):
     raise CllmError(f"QEMU failed with status {status}")
 
 
+def _die_with_parent():
+    """In the QEMU child before exec: SIGTERM when the process that started it dies (Linux PR_SET_PDEATHSIG), so
+    a killed test run or `cllm run` never leaves a QEMU behind."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Guest:
     """One QEMU process running an image. Use as a context manager; leaving it shuts QEMU down."""
 
@@ -126,7 +136,6 @@ class Guest:
         self.append, self.gdb_port, self.paused, self.net_args = append, gdb_port, paused, net_args
         self.proc = None
         self.exit_status = None
-        self._quit_sent = False
 
     def argv(self):
         return qemu_argv(self.elf, accel=self.accel, memory_mb=self.memory_mb, smp=self.smp,
@@ -141,7 +150,8 @@ class Guest:
         err = open(self.stderr_log, "wb")
         # Own session: a terminal Ctrl-C reaches cllm only, which then asks QEMU to quit over QMP.
         self.proc = run_tool(self.argv(), background=True, stdin=subprocess.DEVNULL, stderr=err,
-                             stdout=None if self.serial_stdio else subprocess.DEVNULL, start_new_session=True)
+                             stdout=None if self.serial_stdio else subprocess.DEVNULL, start_new_session=True,
+                             preexec_fn=_die_with_parent)
         err.close()
         self.started_at = time.monotonic()
         return self
@@ -239,7 +249,6 @@ class Guest:
         """Ask QEMU to quit over QMP, then terminate, then kill; remove the temporary files. Idempotent."""
         if self.proc is not None and self.proc.poll() is None:
             try:
-                self._quit_sent = True
                 self.qmp("quit")
             except Exception as e:  # QMP not up yet or already gone: fall back to signals
                 log(f"QMP quit failed: {e}")
