@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 from .errors import CllmError
@@ -151,7 +152,9 @@ class Guest:
         # Own session: a terminal Ctrl-C reaches cllm only, which then asks QEMU to quit over QMP.
         self.proc = run_tool(self.argv(), background=True, stdin=subprocess.DEVNULL, stderr=err,
                              stdout=None if self.serial_stdio else subprocess.DEVNULL, start_new_session=True,
-                             preexec_fn=_die_with_parent)
+                             # the death signal follows the starting *thread*: only tie it to the main one
+                             preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread()
+                             else None)
         err.close()
         self.started_at = time.monotonic()
         return self
