@@ -208,3 +208,28 @@ def test_depth_and_memory_limits(lib):
 def test_writer_misuse_never_emits(lib):
     for which in range(9):
         assert lib.j_writer_misuse(which) == 0, which
+
+
+def lookup(lib, doc, key, index=-1):
+    out = ctypes.create_string_buffer(256)
+    lib.j_lookup.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_long, ctypes.c_char_p,
+                             ctypes.c_size_t]
+    assert lib.j_lookup(doc, len(doc), key, index, out, 256) == 1
+    return out.value.decode()
+
+
+def test_lookups_for_handlers(lib):
+    doc = b'{"n_predict": 128, "temperature": 0.7, "t2": 2.0, "big": 1e300, "stream": true, "prompt": "hi",' \
+          b' "tokens": [1, 2, 3], "n": null, "n_predict": 64}'
+    assert lookup(lib, doc, b"n_predict") == "integer:64"          # the last duplicate wins, as in Python
+    assert lookup(lib, doc, b"temperature") == "number:0.69999999999999996"
+    assert lookup(lib, doc, b"t2") == "number:2"                    # an integral double reads as an integer
+    assert lookup(lib, doc, b"big") == "number:1.0000000000000001e+300"
+    assert lookup(lib, doc, b"stream") == "boolean:1"
+    assert lookup(lib, doc, b"prompt") == "string:hi"
+    assert lookup(lib, doc, b"tokens", 2) == "integer:3"
+    assert lookup(lib, doc, b"tokens", 3) == "missing:"
+    assert lookup(lib, doc, b"tokens") == "array:"
+    assert lookup(lib, doc, b"n") == "null:"
+    assert lookup(lib, doc, b"absent") == "missing:"
+    assert lookup(lib, b"[1]", b"k") == "missing:"                  # lookups on the wrong type are NULL

@@ -549,6 +549,31 @@ bool json_get_bool(const struct json_value *v, bool *out)
     return true;
 }
 
+bool json_get_string(const struct json_value *v, const char **s, size_t *len)
+{
+    if (!v || v->type != JSON_STRING)
+        return false;
+    *s = v->u.str.s;
+    *len = v->u.str.len;
+    return true;
+}
+
+const char *json_type_name(const struct json_value *v)
+{
+    if (!v)
+        return "missing";
+    switch (v->type) {
+    case JSON_NULL: return "null";
+    case JSON_BOOL: return "boolean";
+    case JSON_INT: return "integer";
+    case JSON_DOUBLE: return "number";
+    case JSON_STRING: return "string";
+    case JSON_ARRAY: return "array";
+    case JSON_OBJECT: return "object";
+    }
+    return "unknown";
+}
+
 bool json_string_equals(const struct json_value *v, const char *s)
 {
     if (!v || v->type != JSON_STRING)

@@ -62,7 +62,10 @@ bool json_is_number(const struct json_value *v);
 bool json_get_double(const struct json_value *v, double *out);   /* INT or DOUBLE */
 bool json_get_i64(const struct json_value *v, int64_t *out);     /* INT, or a DOUBLE with an exact int64 value */
 bool json_get_bool(const struct json_value *v, bool *out);
+bool json_get_string(const struct json_value *v, const char **s, size_t *len);
 bool json_string_equals(const struct json_value *v, const char *s);
+const char *json_type_name(const struct json_value *v); /* "null", "boolean", "integer", "number", "string",
+                                                           "array", "object"; "missing" for NULL (for messages) */
 
 /* UTF-8: length of the valid sequence at s (1..4) and its code point, or 0 when s starts an invalid sequence
    (overlong, surrogate, above U+10FFFF, truncated). */

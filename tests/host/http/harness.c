@@ -249,3 +249,32 @@ int j_writer_misuse(int which)
     size_t len;
     return json_writer_result(&w, &len) != NULL;
 }
+
+/* Lookups on a parsed document: the value at key path "a" (object member) then index i (array item, -1: none),
+   described as "<type>:<int or double or string>" in out. Returns 0 when the document does not parse. */
+int j_lookup(const char *in, size_t len, const char *key, long index, char *out, size_t cap)
+{
+    struct json_doc doc;
+    if (!json_parse(in, len, &doc, NULL))
+        return 0;
+    const struct json_value *v = key ? json_object_get(doc.root, key) : doc.root;
+    if (index >= 0)
+        v = json_array_at(v, (size_t)index);
+    int64_t i;
+    double d;
+    bool b;
+    const char *s;
+    size_t n;
+    if (json_get_i64(v, &i))
+        snprintf(out, cap, "%s:%lld", json_type_name(v), (long long)i);
+    else if (json_get_double(v, &d))
+        snprintf(out, cap, "%s:%.17g", json_type_name(v), d);
+    else if (json_get_bool(v, &b))
+        snprintf(out, cap, "%s:%d", json_type_name(v), b);
+    else if (json_get_string(v, &s, &n))
+        snprintf(out, cap, "%s:%.*s", json_type_name(v), (int)n, s);
+    else
+        snprintf(out, cap, "%s:", json_type_name(v));
+    json_doc_free(&doc);
+    return 1;
+}
