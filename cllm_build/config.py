@@ -90,6 +90,7 @@ SCHEMA = {
     "n_ctx": (Int(16, 131072, "context length per slot", "tokens"), 2048),
     "kv_type": (Choice(["f16", "f32"], "element type of the KV cache"), "f16"),
     "n_slots": (Int(1, 64, "concurrent generation slots (each has its own KV cache)"), 1),
+    "n_batch": (Int(1, 4096, "prompt tokens evaluated per forward pass (prefill chunk)", "tokens"), 64),
     "network": {
         "mode": (Choice(["dhcp", "static"], "how the guest gets its IPv4 address"), "dhcp"),
         "ip": (Ipv4("guest address when mode is static"), "10.0.2.15"),
@@ -218,6 +219,7 @@ def config_defines(cfg, model_file, hparams=None):
         ("CLLM_N_CTX", str(cfg["n_ctx"]), "tokens of context per slot"),
         ("CLLM_KV_F16", "1" if cfg["kv_type"] == "f16" else "0", "KV cache element: 1 f16, 0 f32"),
         ("CLLM_N_SLOTS", str(cfg["n_slots"]), "concurrent generation slots"),
+        ("CLLM_N_BATCH", str(cfg["n_batch"]), "prompt tokens per forward pass"),
         ("CLLM_NET_DHCP", "1" if net["mode"] == "dhcp" else "0", "1 DHCP, 0 static address below"),
         ("CLLM_NET_IP", "0x%08xu" % ip_to_host_u32(net["ip"]), net["ip"] + ", host byte order"),
         ("CLLM_NET_GATEWAY", "0x%08xu" % ip_to_host_u32(net["gateway"]), net["gateway"] + ", host byte order"),

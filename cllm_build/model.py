@@ -337,18 +337,23 @@ def sha256_file(path):
 
 
 MIB = 1 << 20
-PREFILL_BATCH = 32       # tokens per prefill chunk the scratch estimate allows for
-HEAP_SLACK = 16 * MIB    # allocator overhead, network buffers, connection state
+HEAP_SLACK = 16 * MIB    # allocator overhead, tokenizer tables, network buffers, connection state
 
 
 def plan_memory(hp, cfg, model_bytes, kernel_bytes):
     """Guest memory use in bytes: weights (the baked GGUF, used in place), KV cache, scratch, kernel image.
-    Returns a dict; 'fits' says whether it all fits in cfg['memory_mb']."""
+    Scratch mirrors the run state of kernel/llm/llama.c (one forward pass of n_batch tokens, shared by the
+    slots) and engine.c/sampler.c (per slot: tokens, logits, sampler candidates). Returns a dict; 'fits' says
+    whether it all fits in cfg['memory_mb']."""
     bpe = 2 if cfg["kv_type"] == "f16" else 4
-    kv = hp["n_layer"] * cfg["n_ctx"] * hp["n_head_kv"] * hp["head_dim"] * 2 * bpe * cfg["n_slots"]
-    per_tok = 4 * (4 * hp["n_embd"] + 3 * hp["n_ff"] + hp["n_head"] * hp["head_dim"])
-    scratch = (cfg["n_slots"] * (4 * hp["n_vocab"] + 4 * hp["n_head"] * cfg["n_ctx"])
-               + PREFILL_BATCH * per_tok * cfg["n_slots"] + HEAP_SLACK)
+    n_kv = hp["n_head_kv"] * hp["head_dim"]
+    n_q = hp["n_head"] * hp["head_dim"]
+    kv = hp["n_layer"] * cfg["n_ctx"] * n_kv * 2 * bpe * cfg["n_slots"]
+    nb = cfg["n_batch"]
+    per_token = 4 * (hp["n_embd"] + max(n_q, hp["n_embd"]) + n_q + 2 * n_kv + 2 * hp["n_ff"] + hp["head_dim"] + 2)
+    activations = 4 * nb * max(hp["n_ff"], hp["n_embd"], n_q)      # quantized inputs of the widest matrix
+    per_slot = 4 * cfg["n_ctx"] + 4 * hp["n_vocab"] + 12 * hp["n_vocab"]
+    scratch = nb * per_token + 4 * cfg["n_ctx"] + activations + cfg["n_slots"] * per_slot + HEAP_SLACK
     low = 1 * MIB  # below the load address: BIOS, Multiboot info
     total = model_bytes + kv + scratch + kernel_bytes + low
     ram = cfg["memory_mb"] * MIB
