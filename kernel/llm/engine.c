@@ -1,4 +1,5 @@
-/* Engine glue (see engine.h): GGUF -> model -> KV cache + scratch, sequences on slots, the generate loop. */
+/* Engine glue (see engine.h): GGUF -> model + tokenizer -> KV cache + scratch, sequences on slots, the generate
+   loop. */
 #include "llm/engine.h"
 #include "core/heap.h"
 #include "core/limits.h"
@@ -13,49 +14,119 @@ void engine_options_default(struct engine_options *o)
     o->kv_f16 = CLLM_KV_F16;
 }
 
-static int32_t engine_meta_token(const struct gguf_file *f, const char *key, int n_vocab)
+/* ---- tokenizer from the metadata (texts stay in the GGUF bytes) ---- */
+
+static int engine_arr_text(const struct gguf_file *f, const char *key, uint32_t i, struct tokenizer_str *out)
 {
-    int64_t idx = gguf_find_key(f, key), v;
-    if (idx < 0 || gguf_get_int(f, idx, &v) != 0 || v < 0 || v >= n_vocab)
+    const char *p;
+    uint64_t len;
+    if (gguf_get_arr_str(f, gguf_find_key(f, key), i, &p, &len) != 0)
         return -1;
-    return (int32_t)v;
+    out->ptr = p;
+    out->len = (size_t)len;
+    return 0;
 }
 
-/* Tokens that end a turn by their text (as llama.cpp also recognises them), besides the metadata ids. */
-static const char *const engine_eog_texts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>",
-};
-static void engine_find_eog(struct engine *e)
+static int engine_token_text(void *ctx, uint32_t i, struct tokenizer_str *out)
 {
-    int64_t idx = gguf_find_key(&e->gguf, "tokenizer.ggml.tokens");
+    return engine_arr_text(ctx, "tokenizer.ggml.tokens", i, out);
+}
+
+static int engine_merge_text(void *ctx, uint32_t i, struct tokenizer_str *out)
+{
+    return engine_arr_text(ctx, "tokenizer.ggml.merges", i, out);
+}
+
+static struct tokenizer_str engine_meta_str(const struct gguf_file *f, const char *key)
+{
+    struct tokenizer_str s = { "", 0 };
+    const char *p;
+    uint64_t len;
+    if (gguf_get_str(f, gguf_find_key(f, key), &p, &len) == 0) {
+        s.ptr = p;
+        s.len = (size_t)len;
+    }
+    return s;
+}
+
+static int64_t engine_meta_id(const struct gguf_file *f, const char *key)
+{
+    int64_t v;
+    return gguf_get_int(f, gguf_find_key(f, key), &v) == 0 && v >= 0 ? v : -1;
+}
+
+static int8_t engine_meta_bool(const struct gguf_file *f, const char *key)
+{
+    int v;
+    return gguf_get_bool(f, gguf_find_key(f, key), &v) == 0 ? (int8_t)(v != 0) : -1;
+}
+
+/* A numeric array of exactly n elements of type t, or NULL. */
+static const void *engine_meta_arr(const struct gguf_file *f, const char *key, uint32_t t, uint64_t n)
+{
     uint32_t et;
     uint64_t count;
     const void *data;
-    e->n_eog = 0;
-    if (idx < 0 || gguf_get_arr(&e->gguf, idx, &et, &count, &data) != 0 || et != GGUF_TYPE_STRING)
-        return;
-    for (uint64_t i = 0; i < count && i < (uint64_t)e->model.hp.n_vocab; i++) {
-        const char *s;
-        uint64_t len;
-        if (gguf_get_arr_str(&e->gguf, idx, i, &s, &len) != 0 || len < 3 || len > 16 || s[0] != '<')
-            continue;
-        for (size_t j = 0; j < sizeof engine_eog_texts / sizeof engine_eog_texts[0]; j++)
-            if (strlen(engine_eog_texts[j]) == len && memcmp(s, engine_eog_texts[j], len) == 0 &&
-                e->n_eog < ENGINE_MAX_EOG)
-                e->eog[e->n_eog++] = (int32_t)i;
+    if (gguf_get_arr(f, gguf_find_key(f, key), &et, &count, &data) != 0 || et != t || count != n)
+        return NULL;
+    return data;
+}
+
+static int engine_tokenizer_init(struct engine *e, char *err, size_t errlen)
+{
+    const struct gguf_file *f = &e->gguf;
+    struct tokenizer_vocab v;
+    tokenizer_vocab_defaults(&v);
+    uint32_t et;
+    uint64_t n;
+    const void *data;
+    if (gguf_get_arr(f, gguf_find_key(f, "tokenizer.ggml.tokens"), &et, &n, &data) != 0 || et != GGUF_TYPE_STRING ||
+        n == 0 || n > (uint64_t)e->model.hp.n_vocab) {
+        fmt_snprintf(err, errlen, "tokenizer.ggml.tokens: missing, not strings, or more than the %d embedding rows",
+                     e->model.hp.n_vocab);
+        return -1;
     }
+    v.n_tokens = (uint32_t)n;
+    v.token_text = engine_token_text;
+    v.ctx = (void *)f;
+    if (gguf_get_arr(f, gguf_find_key(f, "tokenizer.ggml.merges"), &et, &n, &data) == 0 && et == GGUF_TYPE_STRING &&
+        n < 0x7fffffffu) {
+        v.n_merges = (uint32_t)n;
+        v.merge_text = engine_merge_text;
+    }
+    v.scores = engine_meta_arr(f, "tokenizer.ggml.scores", GGUF_TYPE_FLOAT32, v.n_tokens);
+    v.token_types = engine_meta_arr(f, "tokenizer.ggml.token_type", GGUF_TYPE_INT32, v.n_tokens);
+    v.model = engine_meta_str(f, "tokenizer.ggml.model");
+    v.pre = engine_meta_str(f, "tokenizer.ggml.pre");
+    v.name = engine_meta_str(f, "general.name");
+    v.bos_id = engine_meta_id(f, "tokenizer.ggml.bos_token_id");
+    v.eos_id = engine_meta_id(f, "tokenizer.ggml.eos_token_id");
+    v.eot_id = engine_meta_id(f, "tokenizer.ggml.eot_token_id");
+    v.eom_id = engine_meta_id(f, "tokenizer.ggml.eom_token_id");
+    v.unk_id = engine_meta_id(f, "tokenizer.ggml.unknown_token_id");
+    v.pad_id = engine_meta_id(f, "tokenizer.ggml.padding_token_id");
+    v.add_bos = engine_meta_bool(f, "tokenizer.ggml.add_bos_token");
+    v.add_eos = engine_meta_bool(f, "tokenizer.ggml.add_eos_token");
+    v.add_space_prefix = engine_meta_bool(f, "tokenizer.ggml.add_space_prefix");
+    int rc = tokenizer_init(&e->tok, &v);
+    if (rc != 0) {
+        fmt_snprintf(err, errlen, "tokenizer (%.*s, pre %.*s): %s", (int)v.model.len, v.model.ptr, (int)v.pre.len,
+                     v.pre.ptr, tokenizer_strerror(rc));
+        return -1;
+    }
+    e->have_tok = 1;
+    return 0;
 }
 
 int engine_token_is_eog(const struct engine *e, int32_t token)
 {
-    if (token < 0)
-        return 0;
-    if (token == e->eos || token == e->eot)
-        return 1;
-    for (int i = 0; i < e->n_eog; i++)
-        if (e->eog[i] == token)
-            return 1;
-    return 0;
+    return e->have_tok && tokenizer_is_eog(&e->tok, token);
+}
+
+int engine_tokenize(const struct engine *e, const char *text, size_t len, int add_special, int parse_special,
+                    int32_t *out, int max_out)
+{
+    return tokenizer_encode(&e->tok, text, len, add_special != 0, parse_special != 0, out, max_out);
 }
 
 int engine_open(struct engine *e, const uint8_t *bytes, uint64_t size, const struct engine_options *opt,
@@ -85,10 +156,14 @@ int engine_open(struct engine *e, const uint8_t *bytes, uint64_t size, const str
         e->opt.n_ctx = hp->n_ctx_train;
     if (e->opt.n_batch > e->opt.n_ctx)
         e->opt.n_batch = e->opt.n_ctx;
-    e->bos = engine_meta_token(&e->gguf, "tokenizer.ggml.bos_token_id", hp->n_vocab);
-    e->eos = engine_meta_token(&e->gguf, "tokenizer.ggml.eos_token_id", hp->n_vocab);
-    e->eot = engine_meta_token(&e->gguf, "tokenizer.ggml.eot_token_id", hp->n_vocab);
-    engine_find_eog(e);
+    if (engine_tokenizer_init(e, err, errlen) != 0) {
+        llama_model_free(&e->model);
+        gguf_free(&e->gguf);
+        return -1;
+    }
+    e->bos = e->tok.bos_id;
+    e->eos = e->tok.eos_id;
+    e->eot = e->tok.eot_id;
 
     e->slot_used = kcalloc((size_t)e->opt.n_slots, 1);
     if (!e->slot_used ||
@@ -111,6 +186,9 @@ void engine_close(struct engine *e)
     kv_cache_free(&e->kv);
     kfree(e->slot_used);
     e->slot_used = NULL;
+    if (e->have_tok)
+        tokenizer_free(&e->tok);
+    e->have_tok = 0;
     llama_model_free(&e->model);
     gguf_free(&e->gguf);
 }

@@ -1,6 +1,6 @@
-/* The inference engine: one opened model (GGUF checked in place, llama weights, KV cache with one slot per
+/* The inference engine: one opened model (GGUF checked in place, llama weights, tokenizer, KV cache with one slot per
    concurrent sequence, shared scratch) and per-sequence state that a scheduler can step a chunk or a token at a
-   time. Below it: llm/gguf.h, llm/llama.h, llm/kv_cache.h, llm/sampler.h. Above it: the boot self-test
+   time. Below it: llm/gguf.h, llm/llama.h, llm/kv_cache.h, llm/sampler.h, llm/tokenizer.h. Above it: the boot self-test
    (llm/engine_boot.c) and, later, the API's slot scheduler. */
 #ifndef LLM_ENGINE_H
 #define LLM_ENGINE_H
@@ -10,8 +10,7 @@
 #include "llm/kv_cache.h"
 #include "llm/llama.h"
 #include "llm/sampler.h"
-
-#define ENGINE_MAX_EOG 16
+#include "llm/tokenizer.h"
 
 struct engine_options {
     int n_ctx;        /* positions per sequence (CLLM_N_CTX), capped by the model's training context */
@@ -27,9 +26,9 @@ struct engine {
     struct kv_cache kv;
     struct llama_scratch scratch;
     struct engine_options opt;
+    struct tokenizer tok;           /* from the tokenizer.ggml.* metadata; texts point into the GGUF */
+    int have_tok;
     int32_t bos, eos, eot;          /* -1 when the metadata has none */
-    int32_t eog[ENGINE_MAX_EOG];    /* further end-of-generation tokens found by their text (<|im_end|>, ...) */
-    int n_eog;
     uint8_t *slot_used;             /* (n_slots) */
 };
 
@@ -39,8 +38,12 @@ int engine_open(struct engine *e, const uint8_t *bytes, uint64_t size, const str
                 char *err, size_t errlen);
 void engine_close(struct engine *e);
 
-/* 1 when token ends generation (EOS, EOT, or a token typed as end-of-generation in the vocab). */
+/* 1 when token ends generation (EOS, EOT, <|im_end|>, ... as the tokenizer finds them, like llama.cpp). */
 int engine_token_is_eog(const struct engine *e, int32_t token);
+
+/* Text -> tokens with the model's tokenizer (tokenizer_encode): the count, or a negative tokenizer_error. */
+int engine_tokenize(const struct engine *e, const char *text, size_t len, int add_special, int parse_special,
+                    int32_t *out, int max_out);
 
 enum engine_stop {
     ENGINE_STOP_NONE = 0,     /* still generating */

@@ -148,12 +148,48 @@ static void sampler_sift_down(struct sampler_candidate *h, int n, int i)
     }
 }
 
-/* Keep the k best of cand[0..n) in cand[0..k), best first (ties: lower id first). */
+/* Min-heap on "better" (the worst kept candidate at the root) for the bounded top-k selection. */
+static void sampler_sift_down_min(struct sampler_candidate *h, int n, int i)
+{
+    for (;;) {
+        int worst = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && sampler_better(&h[worst], &h[l]))
+            worst = l;
+        if (r < n && sampler_better(&h[worst], &h[r]))
+            worst = r;
+        if (worst == i)
+            return;
+        struct sampler_candidate t = h[i];
+        h[i] = h[worst];
+        h[worst] = t;
+        i = worst;
+    }
+}
+
+/* Keep the k best of cand[0..n) in cand[0..k), best first (ties: lower id first).
+   Small k: one pass keeping a k-element min-heap (most candidates cost one compare), O(n log k);
+   large k: heapsort of the whole array, O(n + k log n). */
 static void sampler_sort_top(struct sampler_candidate *c, int n, int k)
 {
+    if (k < n / 8) {
+        for (int i = k / 2 - 1; i >= 0; i--)
+            sampler_sift_down_min(c, k, i);
+        for (int i = k; i < n; i++)
+            if (sampler_better(&c[i], &c[0])) {
+                c[0] = c[i];
+                sampler_sift_down_min(c, k, 0);
+            }
+        for (int m = k - 1; m > 0; m--) {      /* pop the worst to the back: ends best first */
+            struct sampler_candidate t = c[0];
+            c[0] = c[m];
+            c[m] = t;
+            sampler_sift_down_min(c, m, 0);
+        }
+        return;
+    }
     for (int i = n / 2 - 1; i >= 0; i--)
         sampler_sift_down(c, n, i);
-    /* Pop the best to the end k times, then the popped items are at c[n-1], c[n-2], ... (best first). */
+    /* Pop the best to the end k times: the popped items are at c[n-1], c[n-2], ... (best first). */
     for (int i = 0; i < k; i++) {
         struct sampler_candidate t = c[0];
         c[0] = c[n - 1 - i];

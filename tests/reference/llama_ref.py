@@ -7,7 +7,8 @@ output head tied to token_embd when output.weight is absent, rope base / linear 
 metadata.
 
 act_quant=True additionally rounds each matrix product's input the way ggml does before a quantized dot product
-(Q8_0 for Q4_0/Q5_0/Q8_0 and - same values - Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants, fp16/bf16 for F16/BF16),
+(Q8_0 for Q4_0/Q5_0/Q8_0; Q8_1 for Q4_1/Q5_1: the same values as Q8_0 plus the block sum s = fp16(d * sum(q))
+that multiplies the weight block's min; Q8_K for the K-quants; fp16/bf16 for F16/BF16),
 so the C engine's logits can be held to a tight tolerance; act_quant=False is the pure float model.
 kv_f16=True rounds cached K/V to fp16 as a CLLM_KV_F16 build does.
 """
@@ -18,6 +19,7 @@ import gguf
 from gguf import GGMLQuantizationType as QT
 
 _Q8_0_ACT = {QT.Q4_0, QT.Q5_0, QT.Q8_0, QT.Q4_1, QT.Q5_1}
+_Q8_1_ACT = {QT.Q4_1, QT.Q5_1}  # their block min m multiplies Q8_1's stored s = fp16(d * sum(q))
 _Q8_K_ACT = {QT.Q2_K, QT.Q3_K, QT.Q4_K, QT.Q5_K, QT.Q6_K}
 
 
@@ -72,6 +74,24 @@ class Weight:
             w = gguf.quants.dequantize(data, self.type)
         cols = int(t.shape[0])
         self.w = np.ascontiguousarray(w.reshape(-1, cols), dtype=np.float32)
+        self.m = None
+        if self.type in _Q8_1_ACT:  # per-block min m (f16 at byte 2 of every Q4_1 / Q5_1 block)
+            bsz, tsz = gguf.GGML_QUANT_SIZES[self.type]
+            blocks = np.asarray(t.data).view(np.uint8).reshape(-1, tsz)
+            self.m = blocks[:, 2:4].copy().view(np.float16).astype(np.float32).reshape(self.w.shape[0], -1)
+
+
+def q8_1_sum_correction(x: np.ndarray) -> np.ndarray:
+    """(rows, n_blocks): s - fp16(d) * sum(q) per 32-block of Q8_1, the part of m * s that the dequantized
+    Q8_0 values miss."""
+    b = x.astype(np.float32).reshape(x.shape[0], -1, 32)
+    d = (np.abs(b).max(axis=2) / np.float32(127)).astype(np.float32)
+    with np.errstate(divide="ignore"):
+        idv = np.where(d == 0, np.float32(0), (np.float32(1) / d).astype(np.float32))
+    q = gguf.quants.np_roundf(b * idv[:, :, None])
+    sq = q.sum(axis=2).astype(np.float32)
+    s = (sq * d).astype(np.float16).astype(np.float32)
+    return s - d.astype(np.float16).astype(np.float32) * sq
 
 
 class LlamaRef:
@@ -123,9 +143,12 @@ class LlamaRef:
 
     # -- building blocks --
     def matmul(self, x: np.ndarray, W: Weight) -> np.ndarray:
-        if self.act_quant:
-            x = quantize_act(x, W.type)
-        return x @ W.w.T
+        if not self.act_quant:
+            return x @ W.w.T
+        out = quantize_act(x, W.type) @ W.w.T
+        if W.m is not None:
+            out = out + q8_1_sum_correction(x) @ W.m.T
+        return out
 
     def rmsnorm(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         x64 = x.astype(np.float64)
