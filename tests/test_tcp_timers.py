@@ -198,3 +198,16 @@ def test_retransmission_go_back_n_delivers_everything(st):
         p.send(ACK)
         segs = p.out()
     assert p.received == payload and st.now - t0 < 300 * MS
+
+
+def test_early_retransmit_for_short_responses(st):
+    """RFC 5827: three segments out, the first lost, two duplicate ACKs retransmit it (no RTO wait)."""
+    p, h = connect_with_rtt(st, 1 * MS)
+    st.send(h, b"r" * 4000)                          # three segments: 1460 + 1460 + 1080
+    segs = p.out()
+    assert len(segs) == 3
+    p.send(ACK, ack=segs[0].seq)
+    assert p.out() == []
+    p.send(ACK, ack=segs[0].seq)
+    r = p.out()
+    assert len(r) == 1 and r[0].seq == segs[0].seq and r[0].data == segs[0].data

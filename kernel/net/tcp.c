@@ -576,8 +576,14 @@ static bool tcp_rx_ack(struct tcp_conn *c, const struct tcp_segment *s, bool *fr
         /* duplicate ACK, RFC 5681 2, except that a changed window does not disqualify it: Linux grows its
            advertised window while it holds out-of-order data, and insisting on an equal window turned most
            losses into timeouts (measured on the lossy TUN test: 26 timeouts -> 5 per MB) */
-        if (++c->dupacks == TCP_DUPACK_THRESH && !c->in_recovery) {
-            uint32_t flight = c->snd_max - c->snd_una;
+        uint32_t flight = c->snd_max - c->snd_una;
+        uint32_t thresh = TCP_DUPACK_THRESH;
+        /* early retransmit, RFC 5827: with fewer than four segments out and nothing new to send, three
+           duplicate ACKs can never come; one fewer than the segments out will do */
+        uint32_t segs_out = (flight + c->mss - 1u) / c->mss;
+        if (segs_out < 4u && segs_out >= 2u && c->tx_len <= flight)
+            thresh = segs_out - 1u;
+        if (++c->dupacks == thresh && !c->in_recovery) {
             c->ssthresh = flight / 2u > 2u * c->mss ? flight / 2u : 2u * c->mss;
             c->cwnd = c->ssthresh;
             c->recover = c->snd_max;
