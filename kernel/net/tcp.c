@@ -1,8 +1,9 @@
 /* TCP state machine (RFC 9293) and the socket-style API of net/tcp.h: passive open, the full close
    handshake incl. simultaneous close and TIME_WAIT, RFC 6298 retransmission timer with Karn's rule and
-   back-off, fast retransmit (RFC 5681/6582-lite), persist timer, out-of-order data held in the receive
-   buffer, RFC 5961 RST/SYN/ACK checks with challenge ACKs, RFC 6528 ISNs. Segment parse/emit is in
-   net/tcp_wire.c; datagrams go out through net/ipv4.h. Single-threaded: called from the event loop only. */
+   back-off, NewReno-style fast retransmit (RFC 5681, 6582) with early retransmit (RFC 5827), persist timer,
+   out-of-order data held in the receive buffer and reported in SACK blocks (RFC 2018), RFC 5961 RST/SYN/ACK
+   checks with challenge ACKs, RFC 6528 ISNs, SYN-flood and TIME_WAIT slot recycling. Segment parse/emit is
+   in net/tcp_wire.c; datagrams go out through net/ipv4.h. Single-threaded: called from the event loop only. */
 #include "net/tcp.h"
 #include "net/tcp_wire.h"
 #include "net/ipv4.h"
