@@ -23,15 +23,16 @@ GUEST_MAIN = ROOT / "tests" / "host" / "net" / "guest_main.c"
 _built = {}
 
 
-def build_guest(model, network=None):
-    """Build the guest test image (once per process and configuration; under tests/.build/netboot/, where the
+def build_guest(model, network=None, test_main=True):
+    """Build a test image (once per process and configuration; under tests/.build/netboot/, where the
     toolchain's incremental build reuses objects: the kernel copy keeps the sources' mtimes).
-    network: the cllm.json "network" object (None: DHCP defaults). Returns the ELF path."""
+    network: the cllm.json "network" object (None: DHCP defaults). test_main: swap in guest_main.c; False builds
+    the real kernel (its own kmain) with that network configuration. Returns the ELF path."""
     import hashlib
     import json
     from cllm_build.build import build
     from cllm_build.config import load_config
-    key = json.dumps(network or {}, sort_keys=True)
+    key = json.dumps({"network": network or {}, "test_main": test_main}, sort_keys=True)
     if (key, str(model)) in _built:
         return _built[(key, str(model))]
     out_dir = ROOT / "tests" / ".build" / "netboot" / hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -40,7 +41,8 @@ def build_guest(model, network=None):
     if kdir.exists():
         shutil.rmtree(kdir)
     shutil.copytree(ROOT / "kernel", kdir)  # copy2: mtimes kept
-    shutil.copy2(GUEST_MAIN, kdir / "core" / "main.c")
+    if test_main:
+        shutil.copy2(GUEST_MAIN, kdir / "core" / "main.c")
     cfg_path = out_dir / "cllm.json"
     cfg_path.write_text(json.dumps({"network": network} if network else {}))
     elf = build(str(model), load_config(str(cfg_path)), str(out_dir / "out"), echo=lambda m: None,
