@@ -1,7 +1,8 @@
 /* The kernel heap (core/heap.h): boundary-tagged blocks in one or more memory regions, free blocks on
    segregated lists by power of two, first fit within a list, immediate coalescing on free. The regions come
    from the Multiboot memory map minus everything in use (heap_init_from_mboot, core/mboot.c); host tests give
-   their own (tests/host/core/heap_check.c). One CPU allocates (the event loop): there is no lock. */
+   their own (tests/host/core/heap_check.c). A spinlock makes the calls safe from any CPU (the event loop does
+   almost all of them, so it is practically never contended). */
 #include "core/heap.h"
 #include "core/limits.h"
 #include "core/panic.h"
@@ -32,6 +33,16 @@ static struct hblock *region_first[HEAP_MAX_REGIONS];
 static int n_regions;
 static uint64_t stat_total, stat_used, stat_peak;
 
+static volatile char heap_lock_flag;
+
+static inline void heap_lock(void)
+{
+    while (__atomic_test_and_set(&heap_lock_flag, __ATOMIC_ACQUIRE))
+        __asm__ volatile("pause");
+}
+
+static inline void heap_unlock(void) { __atomic_clear(&heap_lock_flag, __ATOMIC_RELEASE); }
+
 static inline uint64_t bsize(const struct hblock *b) { return b->size & ~(uint64_t)HB_FLAGS; }
 static inline bool bused(const struct hblock *b) { return b->size & HB_USED; }
 static inline struct hblock *bnext(struct hblock *b) { return (struct hblock *)((char *)b + bsize(b)); }
@@ -40,6 +51,7 @@ static inline int bin_of(uint64_t size) { return 63 - __builtin_clzll(size); }
 
 static void heap_corrupt(const char *what, const void *p)
 {
+    heap_unlock();
     panic("heap: %s at %p", what, p);
 }
 
@@ -136,7 +148,7 @@ int heap_add_region(uint64_t base, uint64_t len)
     return 0;
 }
 
-void *kmalloc(size_t n)
+static void *kmalloc_locked(size_t n)
 {
     uint64_t size = block_bytes(n);
     if (!size)
@@ -166,12 +178,12 @@ void *kcalloc(size_t count, size_t size)
     return p;
 }
 
-void *kmalloc_aligned(size_t n, size_t align)
+static void *kmalloc_aligned_locked(size_t n, size_t align)
 {
     if (align == 0 || (align & (align - 1)))
         return NULL;
     if (align <= 16)
-        return kmalloc(n);
+        return kmalloc_locked(n);
     uint64_t size = block_bytes(n);
     if (!size || align > ((uint64_t)1 << 40))
         return NULL;
@@ -212,7 +224,7 @@ static struct hblock *block_of(void *p)
     return b;
 }
 
-void kfree(void *p)
+static void kfree_locked(void *p)
 {
     if (!p)
         return;
@@ -224,10 +236,10 @@ void kfree(void *p)
 
 /* Grows in place when the next block is free and big enough; otherwise moves (alignment beyond 16 bytes
    is kept only in place). */
-void *krealloc(void *p, size_t n)
+static void *krealloc_locked(void *p, size_t n)
 {
     if (!p)
-        return kmalloc(n);
+        return kmalloc_locked(n);
     uint64_t size = block_bytes(n);
     if (!size)
         return NULL;
@@ -249,12 +261,44 @@ void *krealloc(void *p, size_t n)
         account_alloc(bsize(b));
         return p;
     }
-    void *q = kmalloc(n);
+    void *q = kmalloc_locked(n);
     if (!q)
         return NULL;
     memcpy(q, p, have - HB_HDR);
-    kfree(p);
+    kfree_locked(p);
     return q;
+}
+
+/* The public calls: the lock around the work. */
+void *kmalloc(size_t n)
+{
+    heap_lock();
+    void *p = kmalloc_locked(n);
+    heap_unlock();
+    return p;
+}
+
+void *kmalloc_aligned(size_t n, size_t align)
+{
+    heap_lock();
+    void *p = kmalloc_aligned_locked(n, align);
+    heap_unlock();
+    return p;
+}
+
+void *krealloc(void *p, size_t n)
+{
+    heap_lock();
+    void *q = krealloc_locked(p, n);
+    heap_unlock();
+    return q;
+}
+
+void kfree(void *p)
+{
+    heap_lock();
+    kfree_locked(p);
+    heap_unlock();
 }
 
 void heap_get_stats(struct heap_stats *st)
