@@ -440,20 +440,21 @@ void heap_init_from_mboot(void)
         avail[n++] = (struct heap_range){0x100000, (uint64_t)mb->mem_upper_kb * 1024};
     }
     /* clip to what boot.S maps (and below: the first MiB, BIOS and loader data) */
+    uint64_t unmapped = 0;
     for (int i = 0; i < n; i++) {
         uint64_t b = avail[i].base, e = avail[i].base + avail[i].len;
         if (b < 0x100000)
             b = 0x100000;
         if (e > CLLM_HEAP_MAPPED_END) {
-            if (b < CLLM_HEAP_MAPPED_END)
-                log_warn("heap: %llu MiB of RAM above the mapped %llu MiB left unused",
-                         (unsigned long long)((e - CLLM_HEAP_MAPPED_END) >> 20),
-                         (unsigned long long)(CLLM_HEAP_MAPPED_END >> 20));
+            unmapped += e - (b > CLLM_HEAP_MAPPED_END ? b : CLLM_HEAP_MAPPED_END);
             e = CLLM_HEAP_MAPPED_END;
         }
         avail[i].base = b;
         avail[i].len = e > b ? e - b : 0;
     }
+    if (unmapped)
+        log_warn("heap: %llu MiB of RAM above the identity-mapped %llu MiB left unused",
+                 (unsigned long long)(unmapped >> 20), (unsigned long long)(CLLM_HEAP_MAPPED_END >> 20));
     struct heap_range res[8 + MBOOT_MAX_RESERVED];
     int nr = 0;
     res[nr++] = (struct heap_range){0, 0x100000};
