@@ -98,6 +98,9 @@
 #ifndef CLLM_HTTP_STREAM_BUF
 #define CLLM_HTTP_STREAM_BUF 65536          /* bytes of unsent stream data before stream writes are refused */
 #endif
+#ifndef CLLM_HTTP_MEMORY_BUDGET
+#define CLLM_HTTP_MEMORY_BUDGET (32 * 1024 * 1024) /* bytes of buffers all HTTP connections together may hold */
+#endif
 #ifndef CLLM_HTTP_MAX_ROUTES
 #define CLLM_HTTP_MAX_ROUTES 64             /* router table entries */
 #endif

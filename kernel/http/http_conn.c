@@ -2,7 +2,8 @@
    Each slot owns a TCP handle, an input buffer (head + body bytes, pipelined requests wait there), a body buffer and
    an output queue drained into TCP as tcp_send_space allows. One request is handled at a time per connection, so
    pipelined responses leave in order. Memory per connection: CONN_IN_CAP + the body (<= CLLM_HTTP_MAX_BODY) + the
-   queued output (<= CLLM_HTTP_MAX_RESPONSE, streams <= CLLM_HTTP_STREAM_BUF). */
+   queued output (<= CLLM_HTTP_MAX_RESPONSE, streams <= CLLM_HTTP_STREAM_BUF); all connections together stay
+   within CLLM_HTTP_MEMORY_BUDGET (a request that would go over is answered 503, a connection refused). */
 #include "http/http_conn.h"
 #include "core/heap.h"
 #include "core/limits.h"
@@ -72,6 +73,16 @@ static struct http_conn conns[CLLM_MAX_CONN];
 static http_dispatch_fn conn_dispatch;
 static struct http_stats stats;
 static uint64_t now_ns; /* of the current or last poll; reply calls from outside the poll use it */
+static size_t mem_used; /* bytes of connection buffers, against CLLM_HTTP_MEMORY_BUDGET */
+
+/* Account for a buffer growing from old_cap to new_cap bytes (or shrinking); false when over the budget. */
+static bool budget_resize(size_t old_cap, size_t new_cap)
+{
+    if (new_cap > old_cap && mem_used + (new_cap - old_cap) > CLLM_HTTP_MEMORY_BUDGET)
+        return false;
+    mem_used = mem_used + new_cap - old_cap;
+    return true;
+}
 
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Handles */
@@ -115,12 +126,16 @@ static bool out_reserve(struct http_conn *c, size_t n)
     size_t need = c->out_len + n;
     if (need > CLLM_HTTP_MAX_RESPONSE + CONN_EXTRA_CAP + 512)
         return false;
-    size_t cap = c->out_cap ? c->out_cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    char *nb = krealloc(c->out, cap);
-    if (!nb)
+    size_t cap = c->out_cap ? c->out_cap * 2 : 4096; /* grow geometrically, or to exactly what one big reply needs */
+    if (cap < need)
+        cap = need;
+    if (!budget_resize(c->out_cap, cap))
         return false;
+    char *nb = krealloc(c->out, cap);
+    if (!nb) {
+        budget_resize(cap, c->out_cap);
+        return false;
+    }
     c->out = nb;
     c->out_cap = cap;
     return true;
@@ -153,6 +168,7 @@ static bool out_flush(struct http_conn *c)
     if (out_pending(c) == 0) {
         c->out_off = c->out_len = 0;
         if (c->out_cap > 65536) { /* do not keep a big response's buffer around */
+            budget_resize(c->out_cap, 0);
             kfree(c->out);
             c->out = NULL;
             c->out_cap = 0;
@@ -290,6 +306,7 @@ static void error_body(char *buf, size_t cap, int status, const char *message, s
 
 static void conn_free_buffers(struct http_conn *c)
 {
+    budget_resize(CONN_IN_CAP + c->body_cap + c->out_cap, 0);
     kfree(c->in);
     kfree(c->body);
     kfree(c->out);
@@ -360,12 +377,16 @@ bool http_conn_open(tcp_handle tcp, uint64_t now)
         struct http_conn *c = &conns[i];
         if (c->state != CONN_FREE)
             continue;
+        if (!budget_resize(0, CONN_IN_CAP))
+            return false;
         uint32_t gen = c->gen + 1;
         memset(c, 0, sizeof *c);
         c->gen = gen;
         c->in = kmalloc(CONN_IN_CAP);
-        if (!c->in)
+        if (!c->in) {
+            budget_resize(CONN_IN_CAP, 0);
             return false;
+        }
         c->tcp = tcp;
         c->t_activity = now;
         conn_start_head(c);
@@ -386,6 +407,7 @@ static void conn_finish_request(struct http_conn *c)
     c->in_len -= used;
     c->body_rd = 0;
     if (c->body_cap > 65536) {
+        budget_resize(c->body_cap, 0);
         kfree(c->body);
         c->body = NULL;
         c->body_cap = 0;
@@ -424,11 +446,13 @@ static bool body_reserve(struct http_conn *c, size_t n)
         cap *= 2;
     if (cap > CLLM_HTTP_MAX_BODY + 1)
         cap = CLLM_HTTP_MAX_BODY + 1;
-    if (cap < c->body_len + n + 1)
+    if (cap < c->body_len + n + 1 || !budget_resize(c->body_cap, cap))
         return false;
     char *nb = krealloc(c->body, cap);
-    if (!nb)
+    if (!nb) {
+        budget_resize(cap, c->body_cap);
         return false;
+    }
     c->body = nb;
     c->body_cap = cap;
     return true;
@@ -437,7 +461,7 @@ static bool body_reserve(struct http_conn *c, size_t n)
 static void conn_dispatch_request(struct http_conn *c)
 {
     if (!body_reserve(c, 0)) {
-        conn_fail(c, 500, "out of memory");
+        conn_fail(c, 503, "server busy: request memory exhausted, retry later");
         return;
     }
     c->body[c->body_len] = 0;
@@ -494,7 +518,7 @@ static int conn_take_body(struct http_conn *c)
         size_t n = avail < c->body_left ? avail : (size_t)c->body_left;
         if (n) {
             if (!body_reserve(c, n))
-                return 500;
+                return 503;
             memcpy(c->body + c->body_len, src, n);
             c->body_len += n;
             c->body_left -= n;
@@ -506,7 +530,7 @@ static int conn_take_body(struct http_conn *c)
             size_t room = c->body_cap > c->body_len + 1 ? c->body_cap - c->body_len - 1 : 0;
             if (room < 1024 && c->body_len < CLLM_HTTP_MAX_BODY) {
                 if (!body_reserve(c, 4096 < CLLM_HTTP_MAX_BODY - c->body_len ? 4096 : CLLM_HTTP_MAX_BODY - c->body_len))
-                    return 500;
+                    return 503;
                 room = c->body_cap - c->body_len - 1;
             }
             size_t used = 0, made = 0;
@@ -579,7 +603,8 @@ static bool conn_step(struct http_conn *c)
             return true;
         }
         if (r >= 400) {
-            conn_fail(c, r, r == 413 ? "request body too large" : r == 500 ? "out of memory" : "malformed chunked body");
+            conn_fail(c, r, r == 413 ? "request body too large"
+                            : r == 503 ? "server busy: request memory exhausted, retry later" : "malformed chunked body");
             return true;
         }
         if (!got && tcp_peer_closed(c->tcp)) { /* the body will never be complete */
@@ -694,14 +719,7 @@ size_t http_conn_count_active(void)
     return n;
 }
 
-size_t http_conn_memory(void)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < CLLM_MAX_CONN; i++)
-        if (conns[i].state != CONN_FREE)
-            n += CONN_IN_CAP + conns[i].body_cap + conns[i].out_cap;
-    return n;
-}
+size_t http_conn_memory(void) { return mem_used; }
 
 /* ------------------------------------------------------------------------------------------------------------ */
 /* The reply API */
@@ -755,10 +773,12 @@ bool http_reply_send(http_reply r, int status, const char *content_type, const v
     if (!queue_response(c, status, content_type, body, len)) {
         char eb[160];
         size_t el = 0;
+        int st = len > CLLM_HTTP_MAX_RESPONSE ? 500 : 503;
         c->extra_len = 0;
         c->keep_alive = false;
-        error_body(eb, sizeof eb, 500, "response too large", &el);
-        queue_response(c, 500, "application/json; charset=utf-8", eb, el);
+        error_body(eb, sizeof eb, st, st == 500 ? "response too large" : "server busy: no memory for the response",
+                   &el);
+        queue_response(c, st, "application/json; charset=utf-8", eb, el);
         reply_complete(c);
         return false;
     }
