@@ -1,6 +1,16 @@
 /* HTTP connections: the per-connection state machine (read head, read body, reply, close) over net/tcp.h, and the
    reply API request handlers answer through, at once or later (deferred replies and chunked/SSE streams).
-   Parsing is http/http_parse.c; routing is http/router.c; accepting and the poll loop are http/http_server.c. */
+   Parsing is http/http_parse.c; routing is http/router.c; accepting and the poll loop are http/http_server.c.
+
+   A handler that answers at once:       http_reply_json(reply, 200, text, len);  (or http_reply_error(reply, 400, "..."))
+   A handler whose answer comes later (a generation slot keeps `reply`; the request stays valid until it completes):
+       http_reply_defer(reply, slot_cancel, slot);          slot_cancel(slot) runs if the client leaves
+       ... later, from the scheduler: http_reply_json(reply, 200, text, len);
+   A streamed answer (SSE):
+       http_reply_defer(reply, slot_cancel, slot);  http_reply_stream_begin(reply, 200, "text/event-stream");
+       per token:  if (!http_reply_sse(reply, json, len)) { wait: http_reply_stream_space() is too small }
+       at the end: http_reply_sse(reply, "[DONE]", 6); http_reply_stream_end(reply);
+   Every call on a stale handle (client gone, reply complete) is a harmless false. */
 #ifndef HTTP_HTTP_CONN_H
 #define HTTP_HTTP_CONN_H
 #include <stddef.h>
