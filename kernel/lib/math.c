@@ -268,7 +268,44 @@ double k_log(double x)
     return log_parts(x, &lo);
 }
 
-float k_logf(float x) { return (float)k_log((double)x); }
+/* Float log in double: x = 2^e m, sqrt(1/2) <= m < sqrt(2), log m = 2 atanh(s), s = (m-1)/(m+1), series to s^19
+   (truncation < 1e-15 relative, so rounding to float is almost always correct), then one rounding to float. */
+float k_logf(float xf)
+{
+    uint32_t b = fbits_of(xf);
+    if (xf != xf)
+        return xf + xf;
+    if (b >> 31)
+        return (b << 1) ? K_NAN : -K_INFINITY; /* negative: nan; -0: -inf */
+    if (b == 0)
+        return -K_INFINITY;
+    if (b >= 0x7f800000u)
+        return xf; /* +inf */
+    int e = 0;
+    if (b < 0x00800000u) { /* subnormal: scale by 2^25 */
+        b = fbits_of(xf * 33554432.0f);
+        e = -25;
+    }
+    e += (int)(b >> 23) - 127;
+    double m = (double)ffrom_bits((b & 0x7fffffu) | 0x3f800000u); /* [1, 2) */
+    if (m > 1.4142135623730951) {
+        m *= 0.5;
+        e++;
+    }
+    double s = (m - 1.0) / (m + 1.0);
+    double z = s * s;
+    double p = 2.0 / 19;
+    p = p * z + 2.0 / 17;
+    p = p * z + 2.0 / 15;
+    p = p * z + 2.0 / 13;
+    p = p * z + 2.0 / 11;
+    p = p * z + 2.0 / 9;
+    p = p * z + 2.0 / 7;
+    p = p * z + 2.0 / 5;
+    p = p * z + 2.0 / 3;
+    p = p * z + 2.0;
+    return (float)((double)e * 0.6931471805599453 + s * p);
+}
 
 /* ---- pow ---------------------------------------------------------------------------------------------- */
 
