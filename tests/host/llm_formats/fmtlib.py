@@ -71,6 +71,7 @@ def load():
         "fmt_init_simd": (None, [ctypes.c_uint32]),
         "fmt_sizeof_gguf_file": (U64, []),
         "fmt_sizeof_gguf_tensor": (U64, []),
+        "fmt_arr_str_dump": (I64, [ctypes.POINTER(GgufFile), I64, P, P, U64]),
         "gguf_open": (I, [ctypes.POINTER(GgufFile), P, U64, ctypes.c_char_p, ctypes.c_size_t]),
         "gguf_free": (None, [ctypes.POINTER(GgufFile)]),
         "gguf_strerror": (ctypes.c_char_p, [I]),

@@ -53,3 +53,29 @@ uint64_t fmt_row_size(int type, int64_t n) { return ggml_row_size((enum ggml_typ
 void fmt_init_simd(uint32_t features) { ggml_types_init_simd(features); }
 uint64_t fmt_sizeof_gguf_file(void) { return sizeof(struct gguf_file); }
 uint64_t fmt_sizeof_gguf_tensor(void) { return sizeof(struct gguf_tensor); }
+
+/* All strings of string array k in one call (the tests compare whole vocabularies): lens[i] = length of
+   element i, buf gets the elements back to back. Returns the total bytes, or a negative error / -1000 - need
+   when buf is too small. */
+int64_t fmt_arr_str_dump(const struct gguf_file *f, int64_t k, uint64_t *lens, char *buf, uint64_t buflen)
+{
+    uint32_t et;
+    uint64_t n, used = 0;
+    const void *data;
+    int rc = gguf_get_arr(f, k, &et, &n, &data);
+    if (rc)
+        return rc;
+    for (uint64_t i = 0; i < n; i++) {
+        const char *p;
+        uint64_t len;
+        if ((rc = gguf_get_arr_str(f, k, i, &p, &len)))
+            return rc;
+        lens[i] = len;
+        if (used + len > buflen)
+            return -1000;
+        for (uint64_t j = 0; j < len; j++)
+            buf[used + j] = p[j];
+        used += len;
+    }
+    return (int64_t)used;
+}
