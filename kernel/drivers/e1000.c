@@ -74,7 +74,7 @@ struct e1000_rx_desc {
     uint16_t length;
     uint16_t checksum;
     uint8_t status;  /* DD bit 0, EOP bit 1 */
-    uint8_t errors;  /* CE, SE, SEQ, CXE, RXE: any set means a bad frame */
+    uint8_t errors;  /* CE 0, SE 1, SEQ 2, CXE 4, TCPE 5, IPE 6, RXE 7 */
     uint16_t special;
 } __attribute__((packed));
 _Static_assert(sizeof(struct e1000_rx_desc) == 16, "e1000 RX descriptor is 16 bytes");
@@ -92,6 +92,9 @@ _Static_assert(sizeof(struct e1000_tx_desc) == 16, "e1000 TX descriptor is 16 by
 
 #define E1000_RXD_STAT_DD (1u << 0)
 #define E1000_RXD_STAT_EOP (1u << 1)
+/* RX errors that make the frame itself bad (CE, SE, SEQ, CXE, RXE; 8254x SDM 3.2.3.2). IPE/TCPE (checksum
+   offload results) are ignored: the IP and UDP/TCP layers verify checksums themselves. */
+#define E1000_RXD_ERR_FRAME 0x97u
 #define E1000_TXD_CMD_EOP (1u << 0)
 #define E1000_TXD_CMD_IFCS (1u << 1)
 #define E1000_TXD_CMD_RS (1u << 3)
@@ -230,7 +233,7 @@ static int e1000_poll(struct netif *nif, int budget, void (*rx)(const uint8_t *f
         if (!(d->status & E1000_RXD_STAT_DD))
             break;
         e1000_barrier();
-        if (d->errors || !(d->status & E1000_RXD_STAT_EOP) || d->length > E1000_BUF_SIZE) {
+        if ((d->errors & E1000_RXD_ERR_FRAME) || !(d->status & E1000_RXD_STAT_EOP) || d->length > E1000_BUF_SIZE) {
             nic.stats.rx_errors++;
         } else {
             nic.stats.rx_frames++;
