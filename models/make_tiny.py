@@ -136,7 +136,7 @@ def _matrix(rng: np.random.Generator, rows: int, cols: int, qt: QT, std: float) 
     return gguf.quants.quantize(w, qt)
 
 
-def make_tiny(path: str, qtype: str = "q4_1", tied: bool = False, seed: int = 0, pre: str = "gpt2",
+def make_tiny(path: str, qtype: str = "q4_1", tied: bool = False, seed: int = 0, pre: str = "gpt-2",
               **dims) -> str:
     d = dict(DEFAULT_DIMS)
     unknown = set(dims) - set(d)
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--tied", action="store_true", help="no output.weight: the head reuses token_embd")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--pre", default="gpt2", help="tokenizer.ggml.pre value")
+    ap.add_argument("--pre", default="gpt-2", help="tokenizer.ggml.pre value")
     for k, v in DEFAULT_DIMS.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v), default=v)
     a = ap.parse_args(argv)
