@@ -24,7 +24,8 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     clock_ns();                                     /* the clock counts from here: kernel entry at CPL 3 */
     serial_init();                                  /* COM1 first: everything after can log */
     kprintf("cllm: booting (multiboot magic %#x, info at %#x)\n", (unsigned)mb_magic, (unsigned)mb_info);
-    vga_init();                                     /* VGA text console: the log goes to both from here */
+    if (vga_init() < 0)                             /* VGA text console: the log goes to both from here */
+        kprintf("vga: no text mode (no VGA BIOS ran, e.g. qboot): serial console only\n");
     cpu_init();                                     /* CPUID: vendor, brand, SIMD features, TSC leaves */
     mboot_init(mb_magic, mb_info);                  /* Multiboot info: memory map, command line (copied) */
     cmdline_init();                                 /* key=value words of the command line */

@@ -46,8 +46,22 @@ void vga_sync(void)
         vga_flush();
 }
 
-void vga_init(void)
+/* True when the text buffer keeps what is written: not so when no VGA BIOS set up text mode (qboot under KVM
+   leaves the sequencer's map mask at 0, so writes vanish and reads return 0). */
+static bool vga_probe(void)
 {
+    volatile uint16_t *fb = (volatile uint16_t *)(uintptr_t)VGA_TEXT_BASE;
+    uint16_t old = fb[0];
+    fb[0] = 0x5a3c;
+    bool ok = fb[0] == 0x5a3c;
+    fb[0] = old;
+    return ok;
+}
+
+int vga_init(void)
+{
+    if (!vga_probe())
+        return -1;
     for (int i = 0; i < VGA_ROWS * VGA_COLS; i++) {
         shadow[i] = (uint16_t)(VGA_ATTR << 8 | ' ');
         shown[i] = 0; /* force the first flush to write everything */
@@ -57,6 +71,7 @@ void vga_init(void)
     outb(VGA_CRTC_DATA, 0x20);
     ready = true;
     vga_flush();
+    return 0;
 }
 
 static void vga_newline(void)

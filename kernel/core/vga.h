@@ -5,7 +5,9 @@
 #define CORE_VGA_H
 #include <stddef.h>
 
-void vga_init(void);                      /* clear the screen, hide the cursor; until then vga_write is a no-op */
+/* Clears the screen and hides the cursor; -1 (and vga_write stays a no-op) when there is no text mode to
+   write to: under qboot no VGA BIOS runs, so the text buffer does not keep what is written. */
+int vga_init(void);
 void vga_write(const char *s, size_t n);  /* \n \r \t \b handled; scrolls at the bottom; shown within 50 ms */
 void vga_sync(void);                      /* show what was written now (idle loop, panic); cheap when clean */
 
