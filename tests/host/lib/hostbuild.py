@@ -33,7 +33,8 @@ def build(name, sources, shared=False, extra=()):
     cmd = ["gcc", *CFLAGS, *extra]
     if shared:
         cmd += ["-shared", "-fPIC"]
-    cmd += ["-o", str(out) + ".tmp", *[str(ROOT / s) for s in sources], "-lm"]
+    tmp = f"{out}.{os.getpid()}.tmp"  # parallel test runs may build the same output: last rename wins
+    cmd += ["-o", tmp, *[str(ROOT / s) for s in sources], "-lm"]
     subprocess.run(cmd, check=True, cwd=ROOT)
-    os.replace(str(out) + ".tmp", out)
+    os.replace(tmp, out)
     return out
