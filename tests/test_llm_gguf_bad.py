@@ -46,7 +46,7 @@ def test_corpus_is_what_the_script_generates():
 def test_every_error_code_is_exercised():
     codes = {c for c, _ in MANIFEST.values()}
     for want in ["truncated", "magic", "version", "count", "value_type", "nested", "bool", "empty_name", "dup_key",
-                 "dup_tensor", "alignment", "dims", "overflow", "tensor_type", "block", "offset", "bounds",
+                 "dup_tensor", "name", "alignment", "dims", "overflow", "tensor_type", "block", "offset", "bounds",
                  "overlap"]:
         assert want in codes
 

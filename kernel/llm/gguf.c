@@ -98,6 +98,7 @@ const char *gguf_strerror(int err)
     case GGUF_E_NOT_FOUND: return "not_found";
     case GGUF_E_TYPE: return "type";
     case GGUF_E_INVALID: return "invalid";
+    case GGUF_E_NAME: return "name";
     default: return "unknown";
     }
 }
@@ -172,6 +173,9 @@ static int walk_kvs(struct cursor *c, struct perr *e, uint64_t n_kv, struct walk
         if (klen > 0xffffffffu)
             return fail(e, GGUF_E_OVERFLOW, "key #%llu: key length %llu too large", (unsigned long long)i,
                         (unsigned long long)klen);
+        if (memchr(key, 0, klen))
+            return fail(e, GGUF_E_NAME, "key #%llu ('%s'): contains a NUL byte", (unsigned long long)i,
+                        printable(key, klen).s);
         cnt->name_bytes += klen + 1;
         struct pname kpn = printable(key, klen);
         const char *kp = kpn.s;
@@ -255,6 +259,9 @@ static int walk_tensors(struct cursor *c, struct perr *e, uint64_t n_tensors, st
         if (nlen > 0xffffffffu)
             return fail(e, GGUF_E_OVERFLOW, "tensor #%llu: name length %llu too large", (unsigned long long)i,
                         (unsigned long long)nlen);
+        if (memchr(name, 0, nlen))
+            return fail(e, GGUF_E_NAME, "tensor #%llu ('%s'): name contains a NUL byte", (unsigned long long)i,
+                        printable(name, nlen).s);
         cnt->name_bytes += nlen + 1;
         struct pname tpn = printable(name, nlen);
         const char *tp = tpn.s;

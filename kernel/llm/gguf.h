@@ -54,6 +54,7 @@ enum gguf_error {
     GGUF_E_NOT_FOUND = -20,    /* getters: no such key / index */
     GGUF_E_TYPE = -21,         /* getters: the value has another type */
     GGUF_E_INVALID = -22,      /* bad argument */
+    GGUF_E_NAME = -23,         /* key or tensor name containing a NUL byte (unreachable by C-string lookup) */
 };
 const char *gguf_strerror(int err);   /* "truncated", "magic", ... (stable names, used by the tests) */
 

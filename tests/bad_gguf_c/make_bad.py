@@ -141,6 +141,9 @@ def corpus():
                                   "tensor #4"),
         "key_len_past_end": (build(raw_kvs=struct.pack("<Q", 1 << 40) + b"general.x"), "truncated", "key #0"),
         "key_empty": (with_kv(("", U32, 1)), "empty_name", "empty key"),
+        "key_with_nul": (with_kv(("general.name\0x", STR, "shadow")), "name", "key #15 ('general.name?x')"),
+        "tensor_name_with_nul": (with_tensor(("output_norm.weight\0", [32], G_F32)), "name",
+                                 "tensor #4 ('output_norm.weight?')"),
         "key_unknown_type": (build(raw_kvs=b"".join(kv(*x) for x in base_kvs()[:-1]) + gstr("bad.type") +
                                    struct.pack("<II", 13, 0) + b"\0" * 64),
                              "value_type", "'bad.type': unknown value type 13"),
