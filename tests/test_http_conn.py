@@ -479,3 +479,38 @@ def test_memory_budget_answers_503_not_crash(server):
     assert statuses.count(200) >= len(statuses) - 2, statuses
     finish(server, *clients)
     assert server.lib.http_conn_memory() == 0
+
+
+def test_slots_nearly_full_shorten_idle_and_head_timeouts(server):
+    """With 7/8 of the slots taken, idle keep-alive connections go after 2 s and slow heads get 408 after 4 s
+    (CLLM_HTTP_BUSY_IDLE_MS), so 64 slowloris clients cannot keep everyone else out for long."""
+    idle = []
+    for _ in range(4):
+        c = server.connect()
+        c.send(GET_HEALTH)
+        c.take()
+        idle.append(c)
+    slow = []
+    for _ in range(MAX_CONN - 4):
+        c = server.connect()
+        c.send(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        slow.append(c)
+    assert server.stats().conns_active == MAX_CONN
+    server.poll(1900)
+    assert not any(c.closed() for c in idle)
+    server.poll(200)
+    assert all(c.closed() for c in idle) and not any(c.closed() for c in slow)
+    server.poll(2000)
+    assert all(c.closed() for c in slow)
+    assert all(H.parse_responses(c.take())[0][0] == 408 for c in slow)
+    ok = server.connect()
+    ok.send(GET_HEALTH)
+    assert H.parse_responses(ok.take())[0][0] == 200
+    # below the mark, the normal timeouts apply again
+    few = [server.connect() for _ in range(3)]
+    for c in few:
+        c.send(GET_HEALTH)
+        c.take()
+    server.poll(5000)
+    assert not any(c.closed() for c in few)
+    finish(server, ok, *few, *idle, *slow)

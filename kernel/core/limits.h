@@ -101,6 +101,9 @@
 #ifndef CLLM_HTTP_MEMORY_BUDGET
 #define CLLM_HTTP_MEMORY_BUDGET (32 * 1024 * 1024) /* bytes of buffers all HTTP connections together may hold */
 #endif
+#ifndef CLLM_HTTP_BUSY_IDLE_MS
+#define CLLM_HTTP_BUSY_IDLE_MS 2000         /* ms idle keep-alive timeout (head: twice that) with 7/8 of slots taken */
+#endif
 #ifndef CLLM_HTTP_MAX_ROUTES
 #define CLLM_HTTP_MAX_ROUTES 64             /* router table entries */
 #endif

@@ -644,7 +644,7 @@ static bool conn_step(struct http_conn *c)
     return false;
 }
 
-static bool conn_poll(struct http_conn *c)
+static bool conn_poll(struct http_conn *c, bool busy)
 {
     if (!tcp_is_alive(c->tcp)) {
         conn_cancel_reply(c);
@@ -673,12 +673,16 @@ static bool conn_poll(struct http_conn *c)
         conn_release(c, true);
         return true;
     }
+    /* When nearly every slot is taken, idle and slow connections make room for new clients sooner (TCP has no
+       more slots than we do, so a client we never accept is refused below us). */
+    uint64_t idle_ms = busy ? CLLM_HTTP_BUSY_IDLE_MS : CLLM_HTTP_IDLE_TIMEOUT_MS;
+    uint64_t head_ms = busy ? 2 * CLLM_HTTP_BUSY_IDLE_MS : CLLM_HTTP_HEADER_TIMEOUT_MS;
     if (c->state == CONN_READ_HEAD && out_pending(c) == 0) {
-        if (c->in_len == 0 && now_ns - c->t_activity > CLLM_HTTP_IDLE_TIMEOUT_MS * MS) {
+        if (c->in_len == 0 && now_ns - c->t_activity > idle_ms * MS) {
             conn_release(c, false);
             return true;
         }
-        if (c->in_len > 0 && now_ns - c->t_head_start > CLLM_HTTP_HEADER_TIMEOUT_MS * MS) {
+        if (c->in_len > 0 && now_ns - c->t_head_start > head_ms * MS) {
             stats.timeouts++;
             conn_fail(c, 408, "request head not received in time");
             out_flush(c);
@@ -703,9 +707,10 @@ bool http_conn_poll_all(uint64_t now)
 {
     now_ns = now;
     bool worked = false;
+    bool busy = http_conn_count_active() * 8 >= (size_t)CLLM_MAX_CONN * 7;
     for (size_t i = 0; i < CLLM_MAX_CONN; i++)
         if (conns[i].state != CONN_FREE)
-            worked |= conn_poll(&conns[i]);
+            worked |= conn_poll(&conns[i], busy);
     return worked;
 }
 

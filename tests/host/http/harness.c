@@ -38,13 +38,11 @@ static void echo_handle(const struct http_request *req, http_reply r, void *ctx)
     char n[32];
     snprintf(n, sizeof n, "%zu", req->body_len);
     http_reply_header(r, "X-Body-Length", n);
-    const struct http_header *q = NULL;
     if (req->head->query) {
         char qs[256];
         snprintf(qs, sizeof qs, "%.*s", (int)req->head->query_len, req->head->query);
         http_reply_header(r, "X-Query", qs);
     }
-    (void)q;
     http_reply_send(r, 200, "application/octet-stream", req->body, req->body_len);
 }
 
