@@ -14,7 +14,7 @@ from .tools import log, run_tool
 KERNEL_DIR = os.path.join(ROOT, "kernel")
 CFLAGS = ["-m64", "-ffreestanding", "-fno-builtin", "-nostdlib", "-fno-pic", "-fno-pie", "-mno-red-zone",
           "-fno-stack-protector", "-fno-tree-loop-distribute-patterns", "-ffp-contract=off", "-mcmodel=small",
-          "-msse2", "-fno-asynchronous-unwind-tables", "-Wall", "-Wextra"]
+          "-msse2", "-fno-omit-frame-pointer", "-fno-asynchronous-unwind-tables", "-Wall", "-Wextra"]
 OPT_RELEASE = ["-O2", "-g"]
 OPT_DEBUG = ["-Og", "-g", "-DCLLM_DEBUG=1"]
 LDFLAGS = ["-m", "elf_x86_64", "-nostdlib", "-z", "max-page-size=4096", "-z", "noexecstack", "--no-relax"]
