@@ -43,8 +43,11 @@ def test_random_segment_storm_leaves_no_leak(seed):
         elif r < 0.65:
             raw = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 80)))
             st.inject(raw, p.ip)
-        elif r < 0.75:
+        elif r < 0.73:
             st.advance(rng.choice([1, 10, 200, 1000, 5000, 30000]) * MS)
+        elif r < 0.75:
+            st.lib.fake_ip_set_fail(int(rng.random() < 0.3))           # the IP layer drops what we send
+            st.lib.fake_ip_set_mtu(rng.choice([1500, 1500, 576, 120]))  # and the link MTU changes
         else:
             h = st.accept(8080)
             if h:
@@ -64,6 +67,8 @@ def test_random_segment_storm_leaves_no_leak(seed):
                     handles.remove(h)
         learn()
         assert st.invariants() == 0, f"step {step}"
+    st.lib.fake_ip_set_fail(0)
+    st.lib.fake_ip_set_mtu(1500)
     for h in handles:
         st.close(h)
     for _ in range(300):
