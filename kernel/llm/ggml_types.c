@@ -3,6 +3,7 @@
    scalar references (llm/quant_ref.c); ggml_types_init_simd swaps in the SIMD twins (llm/quant_sse2.c)
    once at boot. Block layouts are in llm/ggml_types.h. */
 #include "llm/ggml_types.h"
+#include "llm/quant_simd.h"
 
 /* Every supported type once: (type, name, block size, type size, dequantize, quantize, activation type, vec_dot).
    Q8_1 and Q8_K are activation types only: no dot product with themselves as weights. */
@@ -78,5 +79,10 @@ void ggml_types_init_simd(uint32_t features)
 {
     for (int t = 0; t < GGML_TYPE_COUNT; t++)
         type_traits[t] = type_traits_ref[t];
-    (void)features; /* SIMD twins (llm/quant_sse2.c) register here once they exist */
+    if (features & GGML_CPU_SSE2) {   /* llm/quant_sse2.c */
+        type_traits[GGML_TYPE_F16].to_float = dequantize_row_f16_sse2;
+        type_traits[GGML_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q4_1].vec_dot = vec_dot_q4_1_q8_1_sse2;
+        type_traits[GGML_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_sse2;
+    }
 }

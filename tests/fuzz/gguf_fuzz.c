@@ -1,5 +1,5 @@
 /* libFuzzer harness for the GGUF reader (kernel/llm/gguf.c) and the tensor-format kernels it hands data to
-   (kernel/llm/quant_ref.c): any input must either be rejected with an error or yield a file whose every key,
+   (kernel/llm/quant_ref.c, quant_sse2.c): any input must either be rejected with an error or yield a file whose every key,
    array element and tensor can be read in bounds; the first row of each tensor is then dequantized and dotted
    with zero activations. Invariant violations trap; ASan/UBSan catch the rest.
    tests/test_llm_gguf_fuzz.py runs it for ~20 s from the damaged corpus (tests/bad_gguf_c) plus valid files.
@@ -7,7 +7,7 @@
    Long run (hours), from the repository root:
      mkdir -p /tmp/gguf-fuzz/corpus && clang -g -O1 -fsanitize=fuzzer,address,undefined -DCLLM_HOST \
        -Ikernel -Itests/host/include tests/fuzz/gguf_fuzz.c kernel/llm/gguf.c kernel/llm/ggml_types.c \
-       kernel/llm/quant_ref.c tests/host/shim.c kernel/lib/fmt.c kernel/lib/parse.c -o /tmp/gguf-fuzz/fuzz
+       kernel/llm/quant_ref.c kernel/llm/quant_sse2.c tests/host/shim.c kernel/lib/fmt.c kernel/lib/parse.c -o /tmp/gguf-fuzz/fuzz
      /tmp/gguf-fuzz/fuzz -max_len=65536 -timeout=10 -dict=tests/fuzz/gguf.dict -jobs=2 -workers=2 \
        -max_total_time=14400 /tmp/gguf-fuzz/corpus tests/bad_gguf_c
    (crash inputs are written as crash-* in the working directory; rerun one with /tmp/gguf-fuzz/fuzz FILE). */
@@ -102,6 +102,11 @@ static void check_tensor(const struct gguf_file *f, int64_t i, const uint8_t *da
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static int simd_ready;
+    if (!simd_ready) {   /* fuzz the kernels the guest uses (SSE2 twins where they exist) */
+        ggml_types_init_simd(GGML_CPU_SSE2);
+        simd_ready = 1;
+    }
     struct gguf_file f;
     char err[256];
     int rc = gguf_open(&f, data, size, err, sizeof err);

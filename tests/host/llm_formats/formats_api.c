@@ -79,3 +79,12 @@ int64_t fmt_arr_str_dump(const struct gguf_file *f, int64_t k, uint64_t *lens, c
     }
     return (int64_t)used;
 }
+
+/* 1 when the live table's to_float and vec_dot for type are the scalar references, 0 when a twin is installed. */
+int fmt_uses_ref(int type)
+{
+    const struct ggml_type_traits *t = traits(type, 0), *r = traits(type, 1);
+    if (!t)
+        return -1;
+    return t->to_float == r->to_float && t->vec_dot == r->vec_dot;
+}

@@ -1,0 +1,12 @@
+/* The SIMD twins of the scalar references (llm/quant_ref.c), same signatures as the dispatch table
+   (llm/ggml_types.h), which ggml_types_init_simd installs by CPU feature. SSE2: llm/quant_sse2.c. */
+#ifndef LLM_QUANT_SIMD_H
+#define LLM_QUANT_SIMD_H
+#include <stdint.h>
+
+void dequantize_row_f16_sse2(const void *x, float *y, int64_t n);
+void vec_dot_q4_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_q4_1_q8_1_sse2(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_q8_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y);
+
+#endif

@@ -1,0 +1,175 @@
+/* SSE2 twins of the hottest scalar references in llm/quant_ref.c, for the guest under KVM (SSE2 only):
+   vec_dot Q4_1 x Q8_1 (SmolLM2's weights), Q8_0 x Q8_0 and Q4_0 x Q8_0, and F16 dequantization.
+   ggml_types_init_simd (llm/ggml_types.c) installs them; tests hold each against its reference
+   (tests/test_llm_quant_sse2.py). Without pmaddubsw (SSSE3), 8-bit products go through 16-bit pmaddwd. */
+#include <emmintrin.h>
+#include "llm/fp16.h"
+#include "llm/ggml_types.h"
+#include "llm/quant_simd.h"
+
+/* fp16 -> f32 without branches for finite values: shifting the exponent and mantissa into f32 position and
+   multiplying by 2^112 rebias them exactly (subnormal halves become normal floats). inf/NaN take the reference. */
+static inline float half_to_float(uint16_t h)
+{
+    if ((h & 0x7c00u) == 0x7c00u)
+        return fp16_to_fp32(h);
+    uint32_t bits = ((uint32_t)(h & 0x8000u) << 16) | ((uint32_t)(h & 0x7fffu) << 13);
+    return fp32_from_bits(bits) * 0x1p112f;
+}
+
+void dequantize_row_f16_sse2(const void *vx, float *y, int64_t n)
+{
+    const uint16_t *x = vx;
+    const __m128i sign_mask = _mm_set1_epi32((int)0x80000000u);
+    const __m128i exp_mant = _mm_set1_epi32(0x7fff);
+    const __m128i inf_exp = _mm_set1_epi32(0x7c00);
+    const __m128 scale = _mm_set1_ps(0x1p112f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(x + i));
+        __m128i lo = _mm_unpacklo_epi16(h, _mm_setzero_si128());
+        __m128i hi = _mm_unpackhi_epi16(h, _mm_setzero_si128());
+        /* any inf/NaN among the 8: do the whole group with the reference (never happens in real weights) */
+        __m128i elo = _mm_and_si128(lo, inf_exp), ehi = _mm_and_si128(hi, inf_exp);
+        __m128i special = _mm_or_si128(_mm_cmpeq_epi32(elo, inf_exp), _mm_cmpeq_epi32(ehi, inf_exp));
+        if (_mm_movemask_epi8(special)) {
+            dequantize_row_f16_ref(x + i, y + i, 8);
+            continue;
+        }
+        __m128i slo = _mm_and_si128(_mm_slli_epi32(lo, 16), sign_mask);
+        __m128i shi = _mm_and_si128(_mm_slli_epi32(hi, 16), sign_mask);
+        __m128 flo = _mm_castsi128_ps(_mm_or_si128(slo, _mm_slli_epi32(_mm_and_si128(lo, exp_mant), 13)));
+        __m128 fhi = _mm_castsi128_ps(_mm_or_si128(shi, _mm_slli_epi32(_mm_and_si128(hi, exp_mant), 13)));
+        _mm_storeu_ps(y + i, _mm_mul_ps(flo, scale));
+        _mm_storeu_ps(y + i + 4, _mm_mul_ps(fhi, scale));
+    }
+    if (i < n)
+        dequantize_row_f16_ref(x + i, y + i, n - i);
+}
+
+/* Sign-extends 16 int8 to two vectors of 8 int16. */
+static inline void widen_i8(__m128i v, __m128i *lo, __m128i *hi)
+{
+    __m128i sign = _mm_cmpgt_epi8(_mm_setzero_si128(), v);
+    *lo = _mm_unpacklo_epi8(v, sign);
+    *hi = _mm_unpackhi_epi8(v, sign);
+}
+
+/* sum over 16 lanes of a (uint8 0..255 or int8, given as two int16 halves) times b (int8), as 4 int32 lanes */
+static inline __m128i dot16(__m128i alo, __m128i ahi, __m128i b)
+{
+    __m128i blo, bhi;
+    widen_i8(b, &blo, &bhi);
+    return _mm_add_epi32(_mm_madd_epi16(alo, blo), _mm_madd_epi16(ahi, bhi));
+}
+
+static inline float hsum_ps(__m128 v)
+{
+    __m128 s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0x55));
+    return _mm_cvtss_f32(s);
+}
+
+/* Integer dot of the 32 nibbles of qs (element j low nibble, j+16 high nibble), minus 8 when centered (Q4_0),
+   with 32 int8, as 4 int32 lanes. */
+static inline __m128i dot_nibbles(const uint8_t *qs, const int8_t *q8, int centered)
+{
+    const __m128i offset = centered ? _mm_set1_epi8(8) : _mm_setzero_si128();
+    const __m128i m4 = _mm_set1_epi8(0x0f);
+    const __m128i zero = _mm_setzero_si128();
+    __m128i v = _mm_loadu_si128((const __m128i *)qs);
+    __m128i lo = _mm_sub_epi8(_mm_and_si128(v, m4), offset);                    /* elements 0..15 */
+    __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m4), offset); /* elements 16..31 */
+    __m128i y0 = _mm_loadu_si128((const __m128i *)q8);
+    __m128i y1 = _mm_loadu_si128((const __m128i *)(q8 + 16));
+    __m128i s0, s1;
+    if (centered) {   /* values are signed -8..7 */
+        __m128i a0, a1, b0, b1;
+        widen_i8(lo, &a0, &a1);
+        widen_i8(hi, &b0, &b1);
+        s0 = dot16(a0, a1, y0);
+        s1 = dot16(b0, b1, y1);
+    } else {
+        s0 = dot16(_mm_unpacklo_epi8(lo, zero), _mm_unpackhi_epi8(lo, zero), y0);
+        s1 = dot16(_mm_unpacklo_epi8(hi, zero), _mm_unpackhi_epi8(hi, zero), y1);
+    }
+    return _mm_add_epi32(s0, s1);
+}
+
+/* Four halves (the 32-bit words a = two halves, b = two halves) to floats [a.lo, a.hi, b.lo, b.hi] at once.
+   Sets *special when any of them is inf/NaN (the caller then takes the scalar reference for that block). */
+static inline __m128 halves4_to_float(uint32_t a, uint32_t b, int *special)
+{
+    __m128i h = _mm_unpacklo_epi16(_mm_unpacklo_epi32(_mm_cvtsi32_si128((int)a), _mm_cvtsi32_si128((int)b)),
+                                   _mm_setzero_si128());
+    __m128i e = _mm_and_si128(h, _mm_set1_epi32(0x7c00));
+    *special = _mm_movemask_epi8(_mm_cmpeq_epi32(e, _mm_set1_epi32(0x7c00)));
+    __m128i sign = _mm_and_si128(_mm_slli_epi32(h, 16), _mm_set1_epi32((int)0x80000000u));
+    __m128i mag = _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi32(0x7fff)), 13);
+    return _mm_mul_ps(_mm_castsi128_ps(_mm_or_si128(sign, mag)), _mm_set1_ps(0x1p112f));
+}
+
+static inline uint32_t load_u32(const void *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+void vec_dot_q4_1_q8_1_sse2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q4_1 *x = vx;
+    const block_q8_1 *y = vy;
+    const int64_t nb = n / QK4_1;
+    __m128 acc = _mm_setzero_ps();    /* the d_x d_y * isum terms, 4 lanes */
+    __m128 macc = _mm_setzero_ps();   /* lane 1: the m_x * s_y terms */
+    float extra = 0.0f;               /* blocks with inf/NaN scales, by the reference */
+    for (int64_t b = 0; b < nb; b++) {
+        int special;
+        /* [d_x, m_x, d_y, s_y] -> [d_x d_y, m_x s_y, ., .] */
+        __m128 f = halves4_to_float(load_u32(&x[b].d), load_u32(&y[b].d), &special);
+        if (special) {
+            float t;
+            vec_dot_q4_1_q8_1_ref(QK4_1, &t, &x[b], &y[b]);
+            extra += t;
+            continue;
+        }
+        __m128 prod = _mm_mul_ps(f, _mm_movehl_ps(f, f));
+        macc = _mm_add_ps(macc, prod);
+        __m128i isum = dot_nibbles(x[b].qs, y[b].qs, 0);
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_shuffle_ps(prod, prod, 0x00)));
+    }
+    *s = hsum_ps(acc) + _mm_cvtss_f32(_mm_shuffle_ps(macc, macc, 0x55)) + extra;
+}
+
+void vec_dot_q4_0_q8_0_sse2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q4_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const int64_t nb = n / QK4_0;
+    __m128 acc = _mm_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m128i isum = dot_nibbles(x[b].qs, y[b].qs, 1);
+        __m128 d = _mm_set1_ps(half_to_float(x[b].d) * half_to_float(y[b].d));
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(isum), d));
+    }
+    *s = hsum_ps(acc);
+}
+
+void vec_dot_q8_0_q8_0_sse2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q8_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const int64_t nb = n / QK8_0;
+    __m128 acc = _mm_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m128i a0, a1, b0, b1;
+        widen_i8(_mm_loadu_si128((const __m128i *)x[b].qs), &a0, &a1);
+        widen_i8(_mm_loadu_si128((const __m128i *)(x[b].qs + 16)), &b0, &b1);
+        __m128i isum = _mm_add_epi32(dot16(a0, a1, _mm_loadu_si128((const __m128i *)y[b].qs)),
+                                     dot16(b0, b1, _mm_loadu_si128((const __m128i *)(y[b].qs + 16))));
+        __m128 d = _mm_set1_ps(half_to_float(x[b].d) * half_to_float(y[b].d));
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(isum), d));
+    }
+    *s = hsum_ps(acc);
+}

@@ -1,0 +1,83 @@
+"""SSE2 twins (kernel/llm/quant_sse2.c, installed by ggml_types_init_simd) against their scalar references
+(quant_ref.c) and numpy: F16 dequantization bit for bit over all 65536 halves (odd lengths for the tails);
+vec_dot Q4_0/Q4_1/Q8_0 within a named tolerance of the reference (only the float summation order differs:
+the SIMD kernels keep 4 partial sums)."""
+import ctypes
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Q
+from gguf import quants
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent / "host" / "llm_formats"))
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import fmtlib  # noqa: E402
+from test_llm_quant import ACT_TYPE, activations, c_dot, c_quant, ptr, random_blocks, same_bits, weights  # noqa: E402
+
+GGML_CPU_SSE2 = 1
+SSE2_DOT_TYPES = [Q.Q4_0, Q.Q4_1, Q.Q8_0]
+# |sse2 - ref| relative to sum |x_i * y_i|, per block of the row: both sum exact per-block integer dots scaled by
+# the same float d_x * d_y and differ only in the order of the float additions (4 lanes + a horizontal sum);
+# each order is within (blocks) * 2^-24 of the exact sum (recursive summation bound), so twice that, with margin.
+TOL_SIMD_VS_REF_PER_BLOCK = 2 * 2.0 ** -24 * 1.5
+
+
+@pytest.fixture(scope="module")
+def lib():
+    lib = fmtlib.load()
+    lib.fmt_init_simd(GGML_CPU_SSE2)
+    yield lib
+    lib.fmt_init_simd(0)   # the library is shared by the other test modules of this process
+
+
+def test_twins_installed_and_removable(lib):
+    for t in SSE2_DOT_TYPES + [Q.F16]:
+        assert lib.fmt_uses_ref(int(t)) == 0, t.name
+    for t in [Q.Q4_K, Q.Q6_K, Q.F32]:
+        assert lib.fmt_uses_ref(int(t)) == 1, t.name
+    lib.fmt_init_simd(0)
+    assert all(lib.fmt_uses_ref(int(t)) == 1 for t in SSE2_DOT_TYPES + [Q.F16])
+    lib.fmt_init_simd(GGML_CPU_SSE2)
+
+
+@pytest.mark.parametrize("n", [65536, 65536 - 3, 7, 8, 9])
+def test_f16_sse2_bit_exact(lib, n):
+    h = np.roll(np.arange(1 << 16, dtype=np.uint32).astype(np.uint16), 12345)[:n].copy()
+    got = np.empty(n, dtype=np.float32)
+    assert lib.fmt_to_float(int(Q.F16), 0, ptr(h), ptr(got), n) == 0
+    assert same_bits(got, h.view(np.float16).astype(np.float32))
+
+
+def magnitude(t, raw_row, x, y, yq):
+    """Sum of the magnitudes of the terms both kernels add: |x_i y_i|, but for Q4_1 the scaled part and the min
+    part separately (x_i = d q_i + m can cancel while d q_i and m are large): sum |x_i - m| |y_i| + sum |m s|."""
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    if t != Q.Q4_1:
+        return float(np.sum(np.abs(x64 * y64))) + 1e-30
+    m = raw_row.reshape(-1, 20)[:, 2:4].copy().view(np.float16).astype(np.float64)
+    sy = yq.reshape(-1, 36)[:, 2:4].copy().view(np.float16).astype(np.float64)
+    return float(np.sum(np.abs((x64.reshape(-1, 32) - m) * y64.reshape(-1, 32))) + np.sum(np.abs(m * sy))) + 1e-30
+
+
+@pytest.mark.parametrize("t", SSE2_DOT_TYPES, ids=lambda t: t.name)
+def test_vec_dot_sse2_vs_ref(lib, t):
+    rng = np.random.default_rng(900 + int(t))
+    worst = 0.0
+    for cols in [32, 64, 96, 576, 1536, 32 * 99]:
+        rows = 4
+        raw, xw = weights(rng, t, rows, cols)
+        raw2 = random_blocks(rng, t, rows * cols // 32).reshape(rows, -1)   # every bit pattern of the blocks
+        xw2 = quants.dequantize(raw2, t)
+        y = activations(rng, cols)
+        yq = c_quant(lib, ACT_TYPE[t], y)
+        for raws, xs in [(raw, xw), (raw2, xw2)]:
+            for r in range(rows):
+                row = np.ascontiguousarray(raws[r])
+                fast = c_dot(lib, t, cols, row, yq, ref=0)
+                ref = c_dot(lib, t, cols, row, yq, ref=1)
+                mag = magnitude(t, raws[r], xs[r], y, yq)
+                worst = max(worst, abs(fast - ref) / mag / (cols // 32))
+    print(f"{t.name}: |sse2 - ref| <= {worst:.2e} of sum|xy| per block (tol {TOL_SIMD_VS_REF_PER_BLOCK:.2e})")
+    assert worst <= TOL_SIMD_VS_REF_PER_BLOCK
