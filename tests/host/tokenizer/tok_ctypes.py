@@ -160,58 +160,96 @@ class Tokenizer:
 
 
 # ---- GGUF vocabularies ----
+# gguf.GGUFReader needs about a minute for a 256k-token vocabulary (a numpy view per string), so the
+# metadata is read here with struct/numpy, using the gguf package's value-type numbering.
 
-def _field(reader, key):
-    return reader.fields.get(key)
+def read_gguf_metadata(path: str | Path) -> dict:
+    """Every key/value of a GGUF v2/v3 header: scalars as Python values, string arrays as lists of bytes,
+    numeric arrays as numpy arrays."""
+    import struct
+    from gguf import GGUFValueType as VT
+    data = Path(path).read_bytes()
+    if data[:4] != b"GGUF":
+        raise ValueError("not a GGUF file")
+    version, _n_tensors, n_kv = struct.unpack_from("<IQQ", data, 4)
+    if version not in (2, 3):
+        raise ValueError(f"GGUF version {version}")
+    pos = 24
+    scalar = {VT.UINT8: "<B", VT.INT8: "<b", VT.UINT16: "<H", VT.INT16: "<h", VT.UINT32: "<I", VT.INT32: "<i",
+              VT.FLOAT32: "<f", VT.BOOL: "<?", VT.UINT64: "<Q", VT.INT64: "<q", VT.FLOAT64: "<d"}
+    np_type = {VT.UINT8: np.uint8, VT.INT8: np.int8, VT.UINT16: np.uint16, VT.INT16: np.int16,
+               VT.UINT32: np.uint32, VT.INT32: np.int32, VT.FLOAT32: np.float32, VT.BOOL: np.bool_,
+               VT.UINT64: np.uint64, VT.INT64: np.int64, VT.FLOAT64: np.float64}
 
+    def read_str():
+        nonlocal pos
+        (n,) = struct.unpack_from("<Q", data, pos)
+        s = data[pos + 8:pos + 8 + n]
+        pos += 8 + n
+        return s
 
-def _scalar(reader, key, default=None):
-    f = _field(reader, key)
-    if f is None:
-        return default
-    v = f.contents()
-    return v
+    def read_value(vt):
+        nonlocal pos
+        vt = VT(vt)
+        if vt == VT.STRING:
+            return read_str()
+        if vt == VT.ARRAY:
+            et, n = struct.unpack_from("<IQ", data, pos)
+            pos += 12
+            et = VT(et)
+            if et == VT.STRING:
+                return [read_str() for _ in range(n)]
+            if et == VT.ARRAY:
+                return [read_value(VT.ARRAY) for _ in range(n)]
+            arr = np.frombuffer(data, dtype=np_type[et], count=n, offset=pos).copy()
+            pos += arr.nbytes
+            return arr
+        fmt = scalar[vt]
+        (v,) = struct.unpack_from(fmt, data, pos)
+        pos += struct.calcsize(fmt)
+        return v
 
-
-def _str_array(reader, key) -> list[bytes]:
-    f = _field(reader, key)
-    if f is None:
-        return []
-    return [bytes(f.parts[i]) for i in f.data]
-
-
-def _num_array(reader, key, dtype):
-    f = _field(reader, key)
-    if f is None:
-        return None
-    return np.concatenate([f.parts[i] for i in f.data]).astype(dtype)
+    meta = {}
+    for _ in range(n_kv):
+        key = read_str().decode()
+        (vt,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        meta[key] = read_value(vt)
+    return meta
 
 
 def vocab_from_gguf(path: str | Path) -> dict:
-    """The tokenizer.ggml.* metadata of a GGUF as Tokenizer keyword arguments (read with the gguf package)."""
-    import gguf
-    r = gguf.GGUFReader(str(path))
+    """The tokenizer.ggml.* metadata of a GGUF as Tokenizer keyword arguments."""
+    m = read_gguf_metadata(path)
+    text = lambda k: None if m.get(k) is None else m[k].decode()  # noqa: E731
     kw = dict(
-        tokens=_str_array(r, "tokenizer.ggml.tokens"),
-        model=_scalar(r, "tokenizer.ggml.model"),
-        pre=_scalar(r, "tokenizer.ggml.pre"),
-        scores=_num_array(r, "tokenizer.ggml.scores", np.float32),
-        types=_num_array(r, "tokenizer.ggml.token_type", np.int32),
-        merges=_str_array(r, "tokenizer.ggml.merges"),
-        name=_scalar(r, "general.name"),
+        tokens=m["tokenizer.ggml.tokens"],
+        model=text("tokenizer.ggml.model"),
+        pre=text("tokenizer.ggml.pre"),
+        scores=m.get("tokenizer.ggml.scores"),
+        types=m.get("tokenizer.ggml.token_type"),
+        merges=m.get("tokenizer.ggml.merges", []),
+        name=text("general.name"),
     )
     for arg, key in [("bos", "bos_token_id"), ("eos", "eos_token_id"), ("eot", "eot_token_id"),
                      ("eom", "eom_token_id"), ("unk", "unknown_token_id"), ("pad", "padding_token_id")]:
-        kw[arg] = int(_scalar(r, "tokenizer.ggml." + key, -1))
+        kw[arg] = int(m.get("tokenizer.ggml." + key, -1))
     for arg, key in [("add_bos", "add_bos_token"), ("add_eos", "add_eos_token"),
                      ("add_space_prefix", "add_space_prefix")]:
-        v = _scalar(r, "tokenizer.ggml." + key)
+        v = m.get("tokenizer.ggml." + key)
         kw[arg] = -1 if v is None else int(bool(v))
     return kw
 
 
+_TOKENIZERS: dict = {}
+
+
 def tokenizer_from_gguf(path: str | Path) -> Tokenizer:
-    return Tokenizer(**vocab_from_gguf(path))
+    """A Tokenizer for a GGUF's vocabulary, shared by the tests of one process."""
+    key = str(path)
+    if key not in _TOKENIZERS:
+        _TOKENIZERS[key] = Tokenizer(**vocab_from_gguf(path))
+    return _TOKENIZERS[key]
 
 
 # ---- fixtures' data ----
