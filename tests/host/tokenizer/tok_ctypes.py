@@ -66,8 +66,17 @@ def lib() -> ctypes.CDLL:
         L.th_stream.argtypes = [P, P, I, I, ctypes.c_char_p, I, P]
         L.th_bench.restype = D
         L.th_bench.argtypes = [P, ctypes.c_char_p, ctypes.c_size_t, I, P, I, ctypes.POINTER(I)]
+        L.th_unicode_flags.argtypes = [P, ctypes.c_size_t, P]
         _LIB = L
     return _LIB
+
+
+def unicode_flags(cps: np.ndarray) -> np.ndarray:
+    """unicode_flags() of kernel/llm/unicode.h for each code point."""
+    cps = np.ascontiguousarray(cps, dtype=np.uint32)
+    out = np.zeros(len(cps), dtype=np.uint8)
+    lib().th_unicode_flags(cps.ctypes.data, len(cps), out.ctypes.data)
+    return out
 
 
 def _blob(items: list[bytes]):
@@ -278,6 +287,15 @@ def llama_vocab_dir() -> Path:
                 (out / name).write_bytes(src.read())
     marker.touch()
     return out
+
+
+def llama_cpp_source(rel: str) -> bytes:
+    """A file of the llama.cpp source in the llama-cpp-python sdist, e.g. "src/unicode-data.cpp"."""
+    sdist = CACHE / LLAMA_CPP_SDIST
+    if not sdist.exists():
+        _pip_download("llama-cpp-python==0.3.36", "--no-binary", ":all:")
+    with tarfile.open(sdist) as tf:
+        return tf.extractfile(f"llama_cpp_python-0.3.36/vendor/llama.cpp/{rel}").read()
 
 
 def smollm2_gguf() -> Path:

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include "llm/tokenizer.h"
+#include "llm/unicode.h"
 
 struct th {
     struct tokenizer t;
@@ -145,4 +146,11 @@ double th_bench(struct th *h, const char *text, size_t len, int reps, int32_t *o
     for (int i = 0; i < reps; i++)
         *n_out = tokenizer_encode(&h->t, text, len, 0, 1, out, max);
     return now_ms() - t0;
+}
+
+/* Class bytes (unicode.h) of n code points. */
+void th_unicode_flags(const uint32_t *cps, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = unicode_flags(cps[i]);
 }
