@@ -81,3 +81,19 @@ def test_vec_dot_sse2_vs_ref(lib, t):
                 worst = max(worst, abs(fast - ref) / mag / (cols // 32))
     print(f"{t.name}: |sse2 - ref| <= {worst:.2e} of sum|xy| per block (tol {TOL_SIMD_VS_REF_PER_BLOCK:.2e})")
     assert worst <= TOL_SIMD_VS_REF_PER_BLOCK
+
+
+@pytest.mark.parametrize("t", SSE2_DOT_TYPES, ids=lambda t: t.name)
+def test_vec_dot_sse2_nonfinite_scales(lib, t):
+    """Blocks whose fp16 scales are inf or NaN take the reference path inside the twin: same inf/NaN outcome."""
+    rng = np.random.default_rng(950 + int(t))
+    cols = 32 * 9
+    y = activations(rng, cols)
+    yq = c_quant(lib, ACT_TYPE[t], y)
+    for bad in [0x7C00, 0xFC00, 0x7E00, 0x7C01]:
+        for blk in [0, 3, 8]:
+            raw = random_blocks(rng, t, cols // 32)
+            raw[blk, 0:2] = np.array([bad], dtype=np.uint16).view(np.uint8)
+            row = np.ascontiguousarray(raw.reshape(-1))
+            fast, ref = c_dot(lib, t, cols, row, yq, ref=0), c_dot(lib, t, cols, row, yq, ref=1)
+            assert (np.isnan(fast) and np.isnan(ref)) or fast == ref, (hex(bad), blk, fast, ref)

@@ -142,18 +142,43 @@ void vec_dot_q4_1_q8_1_sse2(int64_t n, float *s, const void *vx, const void *vy)
     *s = hsum_ps(acc) + _mm_cvtss_f32(_mm_shuffle_ps(macc, macc, 0x55)) + extra;
 }
 
+/* Q4_0 and Q8_0 against Q8_0, two blocks per step so their four fp16 scales convert together. */
+static inline __m128i dot_q8_block(const int8_t *xq, const int8_t *yq)
+{
+    __m128i a0, a1, b0, b1;
+    widen_i8(_mm_loadu_si128((const __m128i *)xq), &a0, &a1);
+    widen_i8(_mm_loadu_si128((const __m128i *)(xq + 16)), &b0, &b1);
+    return _mm_add_epi32(dot16(a0, a1, _mm_loadu_si128((const __m128i *)yq)),
+                         dot16(b0, b1, _mm_loadu_si128((const __m128i *)(yq + 16))));
+}
+
 void vec_dot_q4_0_q8_0_sse2(int64_t n, float *s, const void *vx, const void *vy)
 {
     const block_q4_0 *x = vx;
     const block_q8_0 *y = vy;
     const int64_t nb = n / QK4_0;
-    __m128 acc = _mm_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        __m128i isum = dot_nibbles(x[b].qs, y[b].qs, 1);
-        __m128 d = _mm_set1_ps(half_to_float(x[b].d) * half_to_float(y[b].d));
-        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(isum), d));
+    __m128 acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps();
+    float extra = 0.0f;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        int special;
+        __m128 f = halves4_to_float((uint32_t)x[b].d | ((uint32_t)x[b + 1].d << 16),
+                                    (uint32_t)y[b].d | ((uint32_t)y[b + 1].d << 16), &special);
+        if (special) {
+            float t;
+            vec_dot_q4_0_q8_0_ref(2 * QK4_0, &t, &x[b], &y[b]);
+            extra += t;
+            continue;
+        }
+        __m128 d = _mm_mul_ps(f, _mm_movehl_ps(f, f));   /* [dx0 dy0, dx1 dy1, ., .] */
+        __m128i i0 = dot_nibbles(x[b].qs, y[b].qs, 1), i1 = dot_nibbles(x[b + 1].qs, y[b + 1].qs, 1);
+        acc0 = _mm_add_ps(acc0, _mm_mul_ps(_mm_cvtepi32_ps(i0), _mm_shuffle_ps(d, d, 0x00)));
+        acc1 = _mm_add_ps(acc1, _mm_mul_ps(_mm_cvtepi32_ps(i1), _mm_shuffle_ps(d, d, 0x55)));
     }
-    *s = hsum_ps(acc);
+    float tail = 0.0f;
+    if (b < nb)   /* an odd last block: the reference */
+        vec_dot_q4_0_q8_0_ref(QK4_0, &tail, &x[b], &y[b]);
+    *s = hsum_ps(_mm_add_ps(acc0, acc1)) + extra + tail;
 }
 
 void vec_dot_q8_0_q8_0_sse2(int64_t n, float *s, const void *vx, const void *vy)
@@ -161,15 +186,26 @@ void vec_dot_q8_0_q8_0_sse2(int64_t n, float *s, const void *vx, const void *vy)
     const block_q8_0 *x = vx;
     const block_q8_0 *y = vy;
     const int64_t nb = n / QK8_0;
-    __m128 acc = _mm_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        __m128i a0, a1, b0, b1;
-        widen_i8(_mm_loadu_si128((const __m128i *)x[b].qs), &a0, &a1);
-        widen_i8(_mm_loadu_si128((const __m128i *)(x[b].qs + 16)), &b0, &b1);
-        __m128i isum = _mm_add_epi32(dot16(a0, a1, _mm_loadu_si128((const __m128i *)y[b].qs)),
-                                     dot16(b0, b1, _mm_loadu_si128((const __m128i *)(y[b].qs + 16))));
-        __m128 d = _mm_set1_ps(half_to_float(x[b].d) * half_to_float(y[b].d));
-        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(isum), d));
+    __m128 acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps();
+    float extra = 0.0f;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        int special;
+        __m128 f = halves4_to_float((uint32_t)x[b].d | ((uint32_t)x[b + 1].d << 16),
+                                    (uint32_t)y[b].d | ((uint32_t)y[b + 1].d << 16), &special);
+        if (special) {
+            float t;
+            vec_dot_q8_0_q8_0_ref(2 * QK8_0, &t, &x[b], &y[b]);
+            extra += t;
+            continue;
+        }
+        __m128 d = _mm_mul_ps(f, _mm_movehl_ps(f, f));
+        __m128i i0 = dot_q8_block(x[b].qs, y[b].qs), i1 = dot_q8_block(x[b + 1].qs, y[b + 1].qs);
+        acc0 = _mm_add_ps(acc0, _mm_mul_ps(_mm_cvtepi32_ps(i0), _mm_shuffle_ps(d, d, 0x00)));
+        acc1 = _mm_add_ps(acc1, _mm_mul_ps(_mm_cvtepi32_ps(i1), _mm_shuffle_ps(d, d, 0x55)));
     }
-    *s = hsum_ps(acc);
+    float tail = 0.0f;
+    if (b < nb)   /* an odd last block: the reference */
+        vec_dot_q8_0_q8_0_ref(QK8_0, &tail, &x[b], &y[b]);
+    *s = hsum_ps(_mm_add_ps(acc0, acc1)) + extra + tail;
 }
