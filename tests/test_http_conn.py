@@ -2,6 +2,7 @@
 chunked request bodies (extensions, trailers, pieces, bad framing), 100-continue, timeouts (slowloris, idle,
 body), deferred replies, SSE streams and client disconnects, backpressure, 64 connections, and no leaked slot,
 TCP handle or heap block afterwards. Every response is decoded by h11."""
+import ctypes
 import json
 import os
 import random
@@ -514,3 +515,59 @@ def test_slots_nearly_full_shorten_idle_and_head_timeouts(server):
     server.poll(5000)
     assert not any(c.closed() for c in few)
     finish(server, ok, *few, *idle, *slow)
+
+
+def test_http10_stream_is_raw_until_close(server):
+    c = server.connect()
+    c.send(b"GET /stream HTTP/1.0\r\n\r\n")
+    h = server.pending()
+    assert server.lib.http_reply_sse(h, b"a", 1) and server.lib.http_reply_sse(h, b"b", 1)
+    assert server.lib.http_reply_stream_end(h)
+    server.poll()
+    out = c.take()
+    assert c.closed()
+    head, body = out.split(b"\r\n\r\n", 1)
+    assert b"Transfer-Encoding" not in head and b"Content-Length" not in head and b"Connection: close" in head
+    assert body == b"data: a\n\ndata: b\n\n"
+    finish(server, c)
+
+
+def test_head_on_a_stream_sends_only_the_head(server):
+    c = server.connect()
+    c.send(b"HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+    h = server.pending()
+    assert server.lib.http_reply_sse(h, b"a", 1)
+    assert server.lib.http_reply_stream_end(h)
+    c.send(GET_HEALTH)
+    r = H.parse_responses(c.take(), ["HEAD", "GET"])
+    assert [(x[0], x[2]) for x in r] == [(200, b""), (200, b'{"status":"ok"}')]
+    finish(server, c)
+
+
+def test_abort_mid_stream_resets(server):
+    c = server.connect()
+    c.send(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n" + GET_HEALTH)
+    h = server.pending()
+    assert server.lib.http_reply_sse(h, b"a", 1)
+    server.lib.http_reply_abort(h)
+    assert c.state()["aborted"]
+    assert server.value("h_cancels") == 0          # the owner aborted: no callback
+    assert not server.lib.http_reply_alive(h)
+    finish(server, c)
+
+
+def test_reply_header_refuses_injection(server):
+    lib = server.lib
+    lib.http_reply_header.argtypes = [ctypes.c_uint32, ctypes.c_char_p, ctypes.c_char_p]
+    lib.http_reply_header.restype = ctypes.c_bool
+    c = server.connect()
+    c.send(b"GET /defer HTTP/1.1\r\nHost: x\r\n\r\n")
+    h = server.pending()
+    assert not lib.http_reply_header(h, b"X-A", b"1\r\nSet-Cookie: x")
+    assert not lib.http_reply_header(h, b"X A", b"1")
+    assert not lib.http_reply_header(h, b"", b"1")
+    assert lib.http_reply_header(h, b"X-Request-Id", b"abc 123")
+    assert lib.http_reply_json(h, 200, b"{}", 2)
+    r = H.parse_responses(c.take())
+    assert r[0][1]["x-request-id"] == "abc 123" and "set-cookie" not in r[0][1]
+    finish(server, c)
