@@ -125,7 +125,7 @@ def test_tap_arp_ping_udp(static_image, can_netns):
             q.wait_for(r"NETBOOT bound 10\.0\.3\.2\b", 30)
             assert "net: static address 10.0.3.2 mask 255.255.255.0 gw 10.0.3.1" in q.text()
             time.sleep(1.2)  # QEMU's e1000 holds received frames for 1 s after RCTL is written
-            r = netns.ping(ns, "10.0.3.2", count=200, interval=0.005)
+            r = netns.ping(ns, "10.0.3.2", count=200, interval=0.005, wait=2.0)
             assert r == {**r, "sent": 200, "received": 200, "duplicates": 0, "bad": 0}, r
             neigh = netns.run("ip", "-n", ns, "neigh", "show", "10.0.3.2").stdout
             assert "52:54:00:12:34:56" in neigh, neigh

@@ -34,6 +34,10 @@ def main():
     ap.add_argument("--wait", type=float, default=1.0, help="seconds to wait for replies after the last send")
     a = ap.parse_args()
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    try:  # a burst of replies must not overflow the default receive buffer (root may force a larger one)
+        s.setsockopt(socket.SOL_SOCKET, 33, 8 << 20)  # SO_RCVBUFFORCE
+    except OSError:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     ident = os.getpid() & 0xFFFF
     sent_at, replies, dups, bad, rtts = {}, set(), 0, 0, []
     next_send, seq = time.monotonic(), 0
