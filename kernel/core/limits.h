@@ -168,4 +168,45 @@
 #define MBOOT_CMDLINE_MAX 8192      /* bytes of kernel command line kept (longer is cut, with a warning) */
 #endif
 
+/* API (kernel/api): requests and the slot scheduler */
+#ifndef CLLM_MAX_N_PREDICT
+#define CLLM_MAX_N_PREDICT 4096     /* tokens one request may generate at most (n_predict, max_tokens) */
+#endif
+#ifndef CLLM_SCHED_STEP_US
+#define CLLM_SCHED_STEP_US 50000    /* us a prefill step aims at (its chunk shrinks below n_batch to stay near it) */
+#endif
+#ifndef CLLM_SCHED_MAX_QUEUE
+#define CLLM_SCHED_MAX_QUEUE 64     /* requests waiting for a slot before new ones get 503 */
+#endif
+#ifndef CLLM_DEFAULT_TEMPERATURE
+#define CLLM_DEFAULT_TEMPERATURE 0.8f
+#endif
+#ifndef CLLM_DEFAULT_TOP_K
+#define CLLM_DEFAULT_TOP_K 40
+#endif
+#ifndef CLLM_DEFAULT_TOP_P
+#define CLLM_DEFAULT_TOP_P 0.95f
+#endif
+#ifndef CLLM_DEFAULT_MIN_P
+#define CLLM_DEFAULT_MIN_P 0.05f
+#endif
+#ifndef CLLM_DEFAULT_REPEAT_PENALTY
+#define CLLM_DEFAULT_REPEAT_PENALTY 1.0f
+#endif
+#ifndef CLLM_DEFAULT_REPEAT_LAST_N
+#define CLLM_DEFAULT_REPEAT_LAST_N 64
+#endif
+#ifndef CLLM_DEFAULT_SEED
+#define CLLM_DEFAULT_SEED (-1LL)    /* -1: from the clock */
+#endif
+#ifndef CLLM_DEFAULT_N_PREDICT
+#define CLLM_DEFAULT_N_PREDICT (-1) /* -1: until end of generation */
+#endif
+#ifndef CLLM_MODEL_ALIAS
+#define CLLM_MODEL_ALIAS "model"    /* id in /v1/models */
+#endif
+#ifndef CLLM_MODEL_FILE
+#define CLLM_MODEL_FILE "model.gguf" /* GGUF file name baked in */
+#endif
+
 #endif

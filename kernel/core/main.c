@@ -1,6 +1,8 @@
 /* kmain: the boot checklist, then the event loop. Every subsystem's init is one line here.
    Entered at CPL 3 from kernel/arch/x86/boot.S with the Multiboot magic and info address. */
 #include <stdint.h>
+#include "api/api.h"
+#include "api/sched.h"
 #include "arch/x86/cpu.h"
 #include "arch/x86/io.h"
 #include "arch/x86/irq.h"
@@ -38,6 +40,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
         log_error("net: no usable network interface; serving nothing");
     if (!http_server_init(CLLM_HTTP_PORT))          /* listen; routes: GET /health */
         log_error("http: cannot listen on port %u", (unsigned)CLLM_HTTP_PORT);
+    api_init();                                     /* API routes; /health says 503 until the model is open */
     log_info("cllm: initialised in %llu us from kernel entry; HTTP on port %u", (unsigned long long)clock_us(),
              (unsigned)CLLM_HTTP_PORT);
 
@@ -45,6 +48,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     for (;;) {
         bool worked = net_poll();                   /* RX ring, ARP/IP/TCP/DHCP, protocol timers, TX flush */
         worked |= http_server_poll(clock_ns());     /* accept, parse, route, push response bytes */
+        worked |= sched_step(clock_ns());           /* open the model once, then one unit of work per slot */
         if (!announced && net_is_configured()) {
             announced = 1;
             log_info("cllm: listening, %llu us from kernel entry", (unsigned long long)clock_us());
