@@ -417,3 +417,44 @@ def test_random_garbage_never_crashes(st):
     st.rx(nh.eth(MY_MAC, PEER_MAC, 0x0800, nh.ipv4(PEER, ME, 1, nh.icmp_echo(8, 9, 9, b"ok"))))
     st.poll()
     assert any(nh.parse_eth(f)[2] == 0x0800 for f in st.tx())
+
+
+def test_arp_cache_full_evicts_oldest_resolved(st):
+    n = 40  # CLLM_ARP_ENTRIES is 32
+    for i in range(n):
+        st.advance(0.001)
+        mac = bytes([2, 0, 0, 0, 1, i])
+        learn(st, f"10.0.2.{100 + i}", mac)
+    mac = ctypes.create_string_buffer(6)
+    present = [st.lib.arp_lookup(nh.ip2i(f"10.0.2.{100 + i}"), mac) == 0 for i in range(n)]
+    assert present == [False] * 8 + [True] * 32
+
+
+def test_arp_pending_entries_never_evicted(st):
+    before = st.stats().arp_queue_drops
+    results = [st.lib.ipv4_output(nh.ip2i(f"10.0.2.{100 + i}"), 17, b"x", 1) for i in range(33)]
+    assert results == [0] * 32 + [-1]
+    assert st.stats().arp_queue_drops == before + 1
+    assert len(st.tx()) == 32  # one request per unresolved address
+
+
+def test_subnet_broadcast_and_limited_broadcast(st):
+    learn(st, PEER, PEER_MAC)
+    # UDP to the subnet broadcast and to 255.255.255.255 is delivered (counted as no-port here), TCP is not
+    for dst in ("10.0.2.255", "255.255.255.255"):
+        st.rx(nh.eth(BCAST, PEER_MAC, 0x0800, nh.ipv4(PEER, dst, 17, nh.udp(PEER, dst, 1, 2, b"b"))))
+    st.poll()
+    assert st.stats().udp_no_port == 2
+    # we send to the subnet broadcast without ARP
+    assert st.lib.ipv4_output(nh.ip2i("10.0.2.255"), 17, b"z", 1) == 0
+    (f,) = st.tx()
+    assert nh.parse_eth(f)[0] == BCAST
+
+
+def test_no_route_without_gateway(lib_path):
+    s = nh.Stack(lib_path)
+    s.attach(MY_MAC)
+    s.lib.net_config_static(nh.ip2i(ME), nh.ip2i("255.255.255.0"), 0)
+    s.tx()
+    assert s.lib.ipv4_output(nh.ip2i(FAR), 17, b"x", 1) < 0
+    assert s.tx() == [] and s.stats().drop_no_address == 1
