@@ -7,16 +7,8 @@
 #include "llm/ggml_types.h"
 #include "llm/quant_simd.h"
 
-/* fp16 -> f32 without branches for finite values: shifting the exponent and mantissa into f32 position and
-   multiplying by 2^112 rebias them exactly (subnormal halves become normal floats). inf/NaN take the reference. */
-static inline float half_to_float(uint16_t h)
-{
-    if ((h & 0x7c00u) == 0x7c00u)
-        return fp16_to_fp32(h);
-    uint32_t bits = ((uint32_t)(h & 0x8000u) << 16) | ((uint32_t)(h & 0x7fffu) << 13);
-    return fp32_from_bits(bits) * 0x1p112f;
-}
-
+/* fp16 -> f32 in vectors: shifting exponent and mantissa into f32 position and multiplying by 2^112 rebiases
+   them exactly (subnormal halves become normal floats); inf/NaN halves are left to the scalar reference. */
 void dequantize_row_f16_sse2(const void *vx, float *y, int64_t n)
 {
     const uint16_t *x = vx;
