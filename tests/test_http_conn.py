@@ -571,3 +571,68 @@ def test_reply_header_refuses_injection(server):
     r = H.parse_responses(c.take())
     assert r[0][1]["x-request-id"] == "abc 123" and "set-cookie" not in r[0][1]
     finish(server, c)
+
+
+def test_random_storm_of_clients(server):
+    """Many clients doing random things at once (pipelined requests, partial sends, deferred and streamed replies
+    completed later or never, FINs, resets, time jumps). Afterwards nothing is held, no stale TCP handle was used,
+    and whatever each client received is well-formed HTTP (h11)."""
+    rng = random.Random(21)
+    reqs = [GET_HEALTH, b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", b"OPTIONS /health HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;x\r\nab\r\n0\r\n\r\n",
+            b"GET /defer HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /big?70000 HTTP/1.1\r\nHost: x\r\n\r\n", b"GET / HTTP/1.1\r\n\r\n", b"\x16\x03\x01garbage\r\n\r\n"]
+    clients, out, handles = [], {}, []
+    for step in range(3000):
+        a = rng.random()
+        if a < 0.08 or not clients:
+            c = server.connect()
+            if rng.random() < 0.3:
+                server.lib.fake_client_set_send_cap(c.id, rng.choice([100, 1000, 5000]))
+            clients.append(c)
+            out[c] = b""
+            continue
+        c = rng.choice(clients)
+        if a < 0.55:
+            data = b"".join(rng.choice(reqs) for _ in range(rng.randint(1, 3)))
+            cut = rng.randint(1, len(data))
+            c.send(data[:cut], poll=False)
+            if rng.random() < 0.8:
+                c.send(data[cut:], poll=False)
+            server.poll(rng.choice([0, 0, 1, 50]))
+            p = server.pending()
+            if p and p not in [h for h, _ in handles]:
+                handles.append((p, b"stream" if b"/stream" in data else b"defer"))
+        elif a < 0.75:
+            out[c] += c.take()
+        elif a < 0.85 and handles:
+            h, kind = handles.pop(rng.randrange(len(handles)))
+            if kind == b"stream":
+                for _ in range(rng.randint(0, 5)):
+                    server.lib.http_reply_sse(h, b"tok", 3)
+                if rng.random() < 0.7:
+                    server.lib.http_reply_stream_end(h)
+                else:
+                    handles.append((h, kind))
+            else:
+                server.lib.http_reply_json(h, 200, b'{"late":1}', 10)
+        elif a < 0.9:
+            c.fin()
+        elif a < 0.93:
+            c.reset()
+        else:
+            server.poll(rng.choice([100, 1000, 5000, 12000]))
+        assert server.lib.http_conn_memory() <= 32 << 20
+        assert server.value("fake_tcp_misuse") == 0
+    for c in clients:
+        out[c] += c.take()
+        c.fin()
+    finish(server)
+    for h, _ in handles:   # replies never completed: their clients are gone, the handles are stale
+        assert not server.lib.http_reply_alive(h) and not server.lib.http_reply_json(h, 200, b"{}", 2)
+    for c in clients:
+        out[c] += c.take()
+        H.parse_responses(out[c], allow_truncated=True)   # raises on malformed framing
+    st = server.stats()
+    assert st.requests > 100 and st.conns_accepted == len(clients) and st.client_aborts > 0

@@ -160,11 +160,14 @@ class Client:
         self.s.lib.fake_client_release(self.id)
 
 
-def parse_responses(data, methods=None):
+def parse_responses(data, methods=None, allow_truncated=False):
     """Split raw server output into responses with h11: [(status, headers dict (lowercase), body bytes)].
     methods: the request methods in order (HEAD responses have no body). A framing error raises h11's
-    RemoteProtocolError; an incomplete last response is left out (callers check the count)."""
+    RemoteProtocolError; an incomplete last response is left out (callers check the count). allow_truncated: data
+    that simply stops (a connection reset mid-response) is not an error either."""
     import h11
+    if not data:
+        return []
     conn = h11.Connection(h11.CLIENT)
     conn.receive_data(data)
     methods = list(methods or [])
@@ -175,7 +178,12 @@ def parse_responses(data, methods=None):
         conn.send(h11.EndOfMessage())
         status, headers, body = None, None, b""
         while True:
-            ev = conn.next_event()
+            try:
+                ev = conn.next_event()
+            except h11.RemoteProtocolError:
+                if allow_truncated and eof:
+                    return out
+                raise
             if ev is h11.NEED_DATA:
                 if eof:
                     return out
