@@ -79,10 +79,13 @@ int tokenizer_spm_encode(const struct tokenizer *t, const char *text, size_t len
                          struct tokenizer_out *o)
 {
     static const char sp[3] = {'\xe2', '\x96', '\x81'}; /* U+2581 */
+    /* the escaped text has at most 3 bytes per input byte (+ the prefix), and at most one piece per byte:
+       a lead byte before a space can take part of its U+2581 (invalid input), leaving its other bytes
+       single; the queue holds at most 3 entries per piece (one per pair, two per merge) */
     size_t cap = 3 * (len + 1);
     char *s = kmalloc(cap);
-    struct spm_sym *syms = kmalloc((len + 1) * sizeof *syms);
-    struct spm_heap heap = {kmalloc(3 * (len + 1) * sizeof *heap.v), 0};
+    struct spm_sym *syms = kmalloc(cap * sizeof *syms);
+    struct spm_heap heap = {kmalloc(3 * cap * sizeof *heap.v), 0};
     int err = TOKENIZER_ERR_NOMEM;
     if (!s || !syms || !heap.v)
         goto done;

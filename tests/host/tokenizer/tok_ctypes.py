@@ -261,6 +261,51 @@ def tokenizer_from_gguf(path: str | Path) -> Tokenizer:
     return _TOKENIZERS[key]
 
 
+def write_vocab_dump(kw: dict, path: Path) -> None:
+    """The vocabulary in the simple binary layout tok_fuzz.c reads (see load_vocab there)."""
+    import struct
+
+    def s(b):
+        b = b if isinstance(b, bytes) else (b or "").encode()
+        return struct.pack("<I", len(b)) + b
+    tokens, merges = kw["tokens"], kw.get("merges") or []
+    have = set(tokens)
+    if kw["model"] == "llama":
+        roundtrip = all(b"<0x%02X>" % b in have for b in range(256))
+    else:
+        keep = list(range(0x21, 0x7F)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+        other = [b for b in range(256) if b not in keep]
+        roundtrip = all((chr(b) if b in keep else chr(0x100 + other.index(b))).encode() in have for b in range(256))
+    parts = [b"CLTV", struct.pack("<II", len(tokens), len(merges)), s(kw["model"]), s(kw.get("pre")),
+             s(kw.get("name")),
+             struct.pack("<6q", *(kw.get(k, -1) for k in ("bos", "eos", "eot", "eom", "unk", "pad"))),
+             struct.pack("<3b", *(kw.get(k, -1) for k in ("add_bos", "add_eos", "add_space_prefix"))),
+             bytes([roundtrip])]
+    parts += [s(t) for t in tokens]
+    for key, dt in (("scores", np.float32), ("types", np.int32)):
+        arr = kw.get(key)
+        parts.append(bytes([arr is not None]))
+        if arr is not None:
+            parts.append(np.ascontiguousarray(arr, dtype=dt).tobytes())
+    parts += [s(m) for m in merges]
+    path.write_bytes(b"".join(parts))
+
+
+FUZZ_FLAGS = ["-DCLLM_HOST", "-Ikernel", "-Itests/host/include", "-O1", "-g", "-ffp-contract=off",
+              "-fsanitize=fuzzer,address,undefined", "-fno-sanitize-recover=undefined"]
+
+
+def build_fuzzer() -> Path:
+    """clang libFuzzer build of tok_fuzz.c with ASan and UBSan."""
+    out = BUILD / "tok_fuzz"
+    BUILD.mkdir(parents=True, exist_ok=True)
+    srcs = [s for s in SOURCES if not s.endswith("tok_host.c")] + ["tests/host/tokenizer/tok_fuzz.c"]
+    newest = max((REPO / p).stat().st_mtime for p in srcs + HEADERS)
+    if not out.exists() or out.stat().st_mtime < newest:
+        subprocess.run(["clang", *FUZZ_FLAGS, "-o", str(out), *srcs], cwd=REPO, check=True)
+    return out
+
+
 # ---- fixtures' data ----
 
 def _pip_download(spec: str, *extra: str) -> None:
