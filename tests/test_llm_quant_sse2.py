@@ -1,7 +1,7 @@
 """SSE2 twins (kernel/llm/quant_sse2.c, installed by ggml_types_init_simd) against their scalar references
 (quant_ref.c) and numpy: F16 dequantization bit for bit over all 65536 halves (odd lengths for the tails);
 vec_dot Q4_0/Q4_1/Q8_0 within a named tolerance of the reference (only the float summation order differs:
-the SIMD kernels keep 4 partial sums)."""
+the SIMD kernels keep 4 partial sums); vec_dot Q4_K/Q6_K bit for bit (exact integer sums)."""
 import ctypes
 import pathlib
 import sys
@@ -18,6 +18,7 @@ from test_llm_quant import ACT_TYPE, activations, c_dot, c_quant, ptr, random_bl
 
 GGML_CPU_SSE2 = 1
 SSE2_DOT_TYPES = [Q.Q4_0, Q.Q4_1, Q.Q8_0]
+SSE2_EXACT_TYPES = [Q.Q4_K, Q.Q6_K]   # integer sums exact in int32 lanes + the reference's float expression
 # |sse2 - ref| relative to sum |x_i * y_i|, per block of the row: both sum exact per-block integer dots scaled by
 # the same float d_x * d_y and differ only in the order of the float additions (4 lanes + a horizontal sum);
 # each order is within (blocks) * 2^-24 of the exact sum (recursive summation bound), so twice that, with margin.
@@ -33,12 +34,12 @@ def lib():
 
 
 def test_twins_installed_and_removable(lib):
-    for t in SSE2_DOT_TYPES + [Q.F16]:
+    for t in SSE2_DOT_TYPES + SSE2_EXACT_TYPES + [Q.F16]:
         assert lib.fmt_uses_ref(int(t)) == 0, t.name
-    for t in [Q.Q4_K, Q.Q6_K, Q.F32]:
+    for t in [Q.Q5_K, Q.Q2_K, Q.F32]:
         assert lib.fmt_uses_ref(int(t)) == 1, t.name
     lib.fmt_init_simd(0)
-    assert all(lib.fmt_uses_ref(int(t)) == 1 for t in SSE2_DOT_TYPES + [Q.F16])
+    assert all(lib.fmt_uses_ref(int(t)) == 1 for t in SSE2_DOT_TYPES + SSE2_EXACT_TYPES + [Q.F16])
     lib.fmt_init_simd(GGML_CPU_SSE2)
 
 
@@ -97,3 +98,26 @@ def test_vec_dot_sse2_nonfinite_scales(lib, t):
             row = np.ascontiguousarray(raw.reshape(-1))
             fast, ref = c_dot(lib, t, cols, row, yq, ref=0), c_dot(lib, t, cols, row, yq, ref=1)
             assert (np.isnan(fast) and np.isnan(ref)) or fast == ref, (hex(bad), blk, fast, ref)
+
+
+@pytest.mark.parametrize("t", SSE2_EXACT_TYPES, ids=lambda t: t.name)
+def test_vec_dot_sse2_kquants_bit_exact(lib, t):
+    rng = np.random.default_rng(970 + int(t))
+    for cols in [256, 512, 256 * 3, 256 * 6]:
+        raw, _ = weights(rng, t, 6, cols)             # random blocks: every bit pattern, finite scales
+        y = activations(rng, cols)
+        yq = c_quant(lib, Q.Q8_K, y)
+        for r in range(6):
+            row = np.ascontiguousarray(raw[r])
+            fast, ref = c_dot(lib, t, cols, row, yq, ref=0), c_dot(lib, t, cols, row, yq, ref=1)
+            assert np.float32(fast).tobytes() == np.float32(ref).tobytes(), (cols, r, fast, ref)
+    # extreme activations: every q8 at -127/127 and the largest 6-bit scales stress the int32 lanes
+    raw = np.ascontiguousarray(weights(rng, t, 1, 256)[0][0])
+    raw[:] = 0xff
+    _, ts = GGML_QUANT_SIZES[t]
+    for off in [0, 2] if t == Q.Q4_K else [208]:
+        raw[off:off + 2] = np.array([0x3c00], dtype=np.uint16).view(np.uint8)   # scale 1.0
+    for sign in [1, -1]:
+        yq = c_quant(lib, Q.Q8_K, np.full(256, sign * 3.0, dtype=np.float32))
+        fast, ref = c_dot(lib, t, 256, raw, yq, ref=0), c_dot(lib, t, 256, raw, yq, ref=1)
+        assert fast == ref and np.isfinite(ref)

@@ -201,3 +201,89 @@ void vec_dot_q8_0_q8_0_sse2(int64_t n, float *s, const void *vx, const void *vy)
         vec_dot_q8_0_q8_0_ref(QK8_0, &tail, &x[b], &y[b]);
     *s = hsum_ps(_mm_add_ps(acc0, acc1)) + extra + tail;
 }
+
+/* ---- K-quants against Q8_K: the integer sums are exact in int32 lanes (scales folded in with pmullw before
+   pmaddwd), and the final float expression is the reference's, so these equal the references bit for bit. ---- */
+
+static inline int hsum_epi32(__m128i v)
+{
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
+    return _mm_cvtsi128_si32(v);
+}
+
+/* sum of (q16 * scale) * y over 16 lanes, q16 given as two int16 halves (values small enough that q*scale fits) */
+static inline __m128i dot16_scaled(__m128i qlo, __m128i qhi, __m128i scale, const int8_t *y)
+{
+    __m128i ylo, yhi;
+    widen_i8(_mm_loadu_si128((const __m128i *)y), &ylo, &yhi);
+    return _mm_add_epi32(_mm_madd_epi16(_mm_mullo_epi16(qlo, scale), ylo),
+                         _mm_madd_epi16(_mm_mullo_epi16(qhi, scale), yhi));
+}
+
+void vec_dot_q4_K_q8_K_sse2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q4_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m128i m4 = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const uint8_t *sc6 = x[b].scales;
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 4; j++) {    /* the 6-bit scale/min unpacking of quant_ref.c's k_scale_min */
+            sc[j] = sc6[j] & 63;
+            mn[j] = sc6[j + 4] & 63;
+            sc[j + 4] = (uint8_t)((sc6[j + 8] & 0x0f) | ((sc6[j] >> 6) << 4));
+            mn[j + 4] = (uint8_t)((sc6[j + 8] >> 4) | ((sc6[j + 4] >> 6) << 4));
+        }
+        /* msum = sum_j m_j * (bsums[2j] + bsums[2j+1]): pmaddwd of the bsums with each m_j in two lanes */
+        __m128i mlo = _mm_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3]);
+        __m128i mhi = _mm_setr_epi16(mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
+        __m128i bs0 = _mm_loadu_si128((const __m128i *)y[b].bsums);
+        __m128i bs1 = _mm_loadu_si128((const __m128i *)(y[b].bsums + 8));
+        int msum = hsum_epi32(_mm_add_epi32(_mm_madd_epi16(bs0, mlo), _mm_madd_epi16(bs1, mhi)));
+        __m128i acc = _mm_setzero_si128();
+        for (int c = 0; c < 4; c++) {    /* 32 bytes: low nibbles = sub-block 2c, high nibbles = 2c+1 */
+            __m128i s0 = _mm_set1_epi16(sc[2 * c]), s1 = _mm_set1_epi16(sc[2 * c + 1]);
+            for (int h = 0; h < 2; h++) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(x[b].qs + 32 * c + 16 * h));
+                __m128i lo = _mm_and_si128(v, m4), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m4);
+                acc = _mm_add_epi32(acc, dot16_scaled(_mm_unpacklo_epi8(lo, zero), _mm_unpackhi_epi8(lo, zero), s0,
+                                                      y[b].qs + 64 * c + 16 * h));
+                acc = _mm_add_epi32(acc, dot16_scaled(_mm_unpacklo_epi8(hi, zero), _mm_unpackhi_epi8(hi, zero), s1,
+                                                      y[b].qs + 64 * c + 32 + 16 * h));
+            }
+        }
+        int isum = hsum_epi32(acc);
+        float dall = y[b].d * fp16_to_fp32(x[b].d), dmin = y[b].d * fp16_to_fp32(x[b].dmin);
+        sum += dall * (float)isum - dmin * (float)msum;
+    }
+    *s = sum;
+}
+
+void vec_dot_q6_K_q8_K_sse2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q6_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m128i m4 = _mm_set1_epi8(0x0f), m3 = _mm_set1_epi8(0x03), k32 = _mm_set1_epi8(32);
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        __m128i acc = _mm_setzero_si128();
+        for (int h = 0; h < 2; h++) {
+            for (int g = 0; g < 8; g++) {   /* elements 128h + 16g .. +15: sub-block 8h + g */
+                __m128i ql = _mm_loadu_si128((const __m128i *)(x[b].ql + 64 * h + 16 * (g & 3)));
+                __m128i qh = _mm_loadu_si128((const __m128i *)(x[b].qh + 32 * h + 16 * (g & 1)));
+                __m128i lo = _mm_and_si128(_mm_srl_epi16(ql, _mm_cvtsi32_si128(4 * (g >> 2))), m4);
+                __m128i hi = _mm_and_si128(_mm_srl_epi16(qh, _mm_cvtsi32_si128(2 * (g >> 1))), m3);
+                __m128i q = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), k32);   /* -32..31 */
+                __m128i qlo, qhi;
+                widen_i8(q, &qlo, &qhi);
+                __m128i scale = _mm_set1_epi16(x[b].scales[8 * h + g]);
+                acc = _mm_add_epi32(acc, dot16_scaled(qlo, qhi, scale, y[b].qs + 128 * h + 16 * g));
+            }
+        }
+        int isum = hsum_epi32(acc);
+        sum += (y[b].d * fp16_to_fp32(x[b].d)) * (float)isum;
+    }
+    *s = sum;
+}
