@@ -1,7 +1,7 @@
 """SSE2 twins (kernel/llm/quant_sse2.c, installed by ggml_types_init_simd) against their scalar references
 (quant_ref.c) and numpy: F16 dequantization bit for bit over all 65536 halves (odd lengths for the tails);
-vec_dot Q4_0/Q4_1/Q8_0 within a named tolerance of the reference (only the float summation order differs:
-the SIMD kernels keep 4 partial sums); vec_dot Q4_K/Q6_K bit for bit (exact integer sums)."""
+vec_dot Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 within a named tolerance of the reference (only the float summation order differs:
+the SIMD kernels keep 4 partial sums); vec_dot Q4_K/Q5_K/Q6_K bit for bit (exact integer sums)."""
 import ctypes
 import pathlib
 import sys
@@ -17,8 +17,8 @@ import fmtlib  # noqa: E402
 from test_llm_quant import ACT_TYPE, activations, c_dot, c_quant, ptr, random_blocks, same_bits, weights  # noqa: E402
 
 GGML_CPU_SSE2 = 1
-SSE2_DOT_TYPES = [Q.Q4_0, Q.Q4_1, Q.Q8_0]
-SSE2_EXACT_TYPES = [Q.Q4_K, Q.Q6_K]   # integer sums exact in int32 lanes + the reference's float expression
+SSE2_DOT_TYPES = [Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q8_0]
+SSE2_EXACT_TYPES = [Q.Q4_K, Q.Q5_K, Q.Q6_K]   # integer sums exact in int32 lanes + the reference's float expression
 # |sse2 - ref| relative to sum |x_i * y_i|, per block of the row: both sum exact per-block integer dots scaled by
 # the same float d_x * d_y and differ only in the order of the float additions (4 lanes + a horizontal sum);
 # each order is within (blocks) * 2^-24 of the exact sum (recursive summation bound), so twice that, with margin.
@@ -36,7 +36,7 @@ def lib():
 def test_twins_installed_and_removable(lib):
     for t in SSE2_DOT_TYPES + SSE2_EXACT_TYPES + [Q.F16]:
         assert lib.fmt_uses_ref(int(t)) == 0, t.name
-    for t in [Q.Q5_K, Q.Q2_K, Q.F32]:
+    for t in [Q.Q2_K, Q.Q3_K, Q.F32]:
         assert lib.fmt_uses_ref(int(t)) == 1, t.name
     lib.fmt_init_simd(0)
     assert all(lib.fmt_uses_ref(int(t)) == 1 for t in SSE2_DOT_TYPES + SSE2_EXACT_TYPES + [Q.F16])
@@ -52,12 +52,12 @@ def test_f16_sse2_bit_exact(lib, n):
 
 
 def magnitude(t, raw_row, x, y, yq):
-    """Sum of the magnitudes of the terms both kernels add: |x_i y_i|, but for Q4_1 the scaled part and the min
+    """Sum of the magnitudes of the terms both kernels add: |x_i y_i|, but for Q4_1/Q5_1 the scaled part and the min
     part separately (x_i = d q_i + m can cancel while d q_i and m are large): sum |x_i - m| |y_i| + sum |m s|."""
     x64, y64 = x.astype(np.float64), y.astype(np.float64)
-    if t != Q.Q4_1:
+    if t not in (Q.Q4_1, Q.Q5_1):
         return float(np.sum(np.abs(x64 * y64))) + 1e-30
-    m = raw_row.reshape(-1, 20)[:, 2:4].copy().view(np.float16).astype(np.float64)
+    m = raw_row.reshape(-1, GGML_QUANT_SIZES[t][1])[:, 2:4].copy().view(np.float16).astype(np.float64)
     sy = yq.reshape(-1, 36)[:, 2:4].copy().view(np.float16).astype(np.float64)
     return float(np.sum(np.abs((x64.reshape(-1, 32) - m) * y64.reshape(-1, 32))) + np.sum(np.abs(m * sy))) + 1e-30
 
@@ -115,7 +115,7 @@ def test_vec_dot_sse2_kquants_bit_exact(lib, t):
     raw = np.ascontiguousarray(weights(rng, t, 1, 256)[0][0])
     raw[:] = 0xff
     _, ts = GGML_QUANT_SIZES[t]
-    for off in [0, 2] if t == Q.Q4_K else [208]:
+    for off in [208] if t == Q.Q6_K else [0, 2]:
         raw[off:off + 2] = np.array([0x3c00], dtype=np.uint16).view(np.uint8)   # scale 1.0
     for sign in [1, -1]:
         yq = c_quant(lib, Q.Q8_K, np.full(256, sign * 3.0, dtype=np.float32))

@@ -9,6 +9,9 @@ void vec_dot_q4_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_q4_1_q8_1_sse2(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_q8_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_q4_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y);   /* bit-identical to the ref */
+void vec_dot_q5_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_q5_1_q8_1_sse2(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_q5_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y);   /* bit-identical to the ref */
 void vec_dot_q6_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y);   /* bit-identical to the ref */
 
 #endif

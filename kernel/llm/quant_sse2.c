@@ -1,5 +1,6 @@
 /* SSE2 twins of the hottest scalar references in llm/quant_ref.c, for the guest under KVM (SSE2 only):
-   vec_dot Q4_1 x Q8_1 (SmolLM2's weights), Q8_0 x Q8_0 and Q4_0 x Q8_0, and F16 dequantization.
+   vec_dot Q4_1 x Q8_1 (SmolLM2's weights), Q8_0 x Q8_0 (its embedding / output head), Q4_0, Q5_0, Q5_1, and
+   the K-quants Q4_K, Q5_K, Q6_K (bit-identical to their references), and F16 dequantization.
    ggml_types_init_simd (llm/ggml_types.c) installs them; tests hold each against its reference
    (tests/test_llm_quant_sse2.py). Without pmaddubsw (SSSE3), 8-bit products go through 16-bit pmaddwd. */
 #include <emmintrin.h>
@@ -286,4 +287,139 @@ void vec_dot_q6_K_q8_K_sse2(int64_t n, float *s, const void *vx, const void *vy)
         sum += (y[b].d * fp16_to_fp32(x[b].d)) * (float)isum;
     }
     *s = sum;
+}
+
+void vec_dot_q5_K_q8_K_sse2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q5_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m128i m4 = _mm_set1_epi8(0x0f), one = _mm_set1_epi8(1), zero = _mm_setzero_si128();
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const uint8_t *sc6 = x[b].scales;
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 4; j++) {
+            sc[j] = sc6[j] & 63;
+            mn[j] = sc6[j + 4] & 63;
+            sc[j + 4] = (uint8_t)((sc6[j + 8] & 0x0f) | ((sc6[j] >> 6) << 4));
+            mn[j + 4] = (uint8_t)((sc6[j + 8] >> 4) | ((sc6[j + 4] >> 6) << 4));
+        }
+        __m128i mlo = _mm_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3]);
+        __m128i mhi = _mm_setr_epi16(mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
+        __m128i bs0 = _mm_loadu_si128((const __m128i *)y[b].bsums);
+        __m128i bs1 = _mm_loadu_si128((const __m128i *)(y[b].bsums + 8));
+        int msum = hsum_epi32(_mm_add_epi32(_mm_madd_epi16(bs0, mlo), _mm_madd_epi16(bs1, mhi)));
+        __m128i qh[2] = { _mm_loadu_si128((const __m128i *)x[b].qh),
+                          _mm_loadu_si128((const __m128i *)(x[b].qh + 16)) };
+        __m128i acc = _mm_setzero_si128();
+        for (int c = 0; c < 4; c++) {
+            __m128i s0 = _mm_set1_epi16(sc[2 * c]), s1 = _mm_set1_epi16(sc[2 * c + 1]);
+            __m128i sh0 = _mm_cvtsi32_si128(2 * c), sh1 = _mm_cvtsi32_si128(2 * c + 1);
+            for (int h = 0; h < 2; h++) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(x[b].qs + 32 * c + 16 * h));
+                /* bit 2c / 2c+1 of qh[l] is bit 4 of element l of sub-block 2c / 2c+1 */
+                __m128i b0 = _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(qh[h], sh0), one), 4);
+                __m128i b1 = _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(qh[h], sh1), one), 4);
+                __m128i lo = _mm_or_si128(_mm_and_si128(v, m4), b0);
+                __m128i hi = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(v, 4), m4), b1);
+                acc = _mm_add_epi32(acc, dot16_scaled(_mm_unpacklo_epi8(lo, zero), _mm_unpackhi_epi8(lo, zero), s0,
+                                                      y[b].qs + 64 * c + 16 * h));
+                acc = _mm_add_epi32(acc, dot16_scaled(_mm_unpacklo_epi8(hi, zero), _mm_unpackhi_epi8(hi, zero), s1,
+                                                      y[b].qs + 64 * c + 32 + 16 * h));
+            }
+        }
+        int isum = hsum_epi32(acc);
+        float dall = y[b].d * fp16_to_fp32(x[b].d), dmin = y[b].d * fp16_to_fp32(x[b].dmin);
+        sum += dall * (float)isum - dmin * (float)msum;
+    }
+    *s = sum;
+}
+
+/* ---- Q5_0 / Q5_1: the 32 fifth bits (qh, little-endian u32, bit j = element j) spread to bytes of value 16 ---- */
+
+static inline void q5_high_bits(const uint8_t *qh4, __m128i *h0, __m128i *h1)
+{
+    const __m128i bit = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, (char)128, 1, 2, 4, 8, 16, 32, 64, (char)128);
+    __m128i q = _mm_cvtsi32_si128((int)load_u32(qh4));
+    q = _mm_unpacklo_epi8(q, q);                    /* b0 b0 b1 b1 b2 b2 b3 b3 */
+    q = _mm_unpacklo_epi16(q, q);                   /* b0 x4, b1 x4, b2 x4, b3 x4 */
+    __m128i lo = _mm_unpacklo_epi32(q, q), hi = _mm_unpackhi_epi32(q, q);   /* b0 x8 b1 x8 | b2 x8 b3 x8 */
+    const __m128i sixteen = _mm_set1_epi8(16);
+    *h0 = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(lo, bit), bit), sixteen);   /* elements 0..15 */
+    *h1 = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(hi, bit), bit), sixteen);   /* elements 16..31 */
+}
+
+static inline __m128i sixteen_epi8(void) { return _mm_set1_epi8(16); }
+
+/* 5-bit values (minus 16 when centered) of a Q5 block's 32 elements dotted with 32 int8, as 4 int32 lanes */
+static inline __m128i dot_q5(const uint8_t *qs, const uint8_t *qh4, const int8_t *q8, int centered)
+{
+    const __m128i m4 = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
+    __m128i h0, h1;
+    q5_high_bits(qh4, &h0, &h1);
+    __m128i v = _mm_loadu_si128((const __m128i *)qs);
+    __m128i lo = _mm_or_si128(_mm_and_si128(v, m4), h0);
+    __m128i hi = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(v, 4), m4), h1);
+    __m128i y0 = _mm_loadu_si128((const __m128i *)q8), y1 = _mm_loadu_si128((const __m128i *)(q8 + 16));
+    if (centered) {
+        __m128i a0, a1, b0, b1;
+        widen_i8(_mm_sub_epi8(lo, sixteen_epi8()), &a0, &a1);
+        widen_i8(_mm_sub_epi8(hi, sixteen_epi8()), &b0, &b1);
+        return _mm_add_epi32(dot16(a0, a1, y0), dot16(b0, b1, y1));
+    }
+    return _mm_add_epi32(dot16(_mm_unpacklo_epi8(lo, zero), _mm_unpackhi_epi8(lo, zero), y0),
+                         dot16(_mm_unpacklo_epi8(hi, zero), _mm_unpackhi_epi8(hi, zero), y1));
+}
+
+void vec_dot_q5_0_q8_0_sse2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q5_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const int64_t nb = n / QK5_0;
+    __m128 acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps();
+    float extra = 0.0f;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        int special;
+        __m128 f = halves4_to_float((uint32_t)x[b].d | ((uint32_t)x[b + 1].d << 16),
+                                    (uint32_t)y[b].d | ((uint32_t)y[b + 1].d << 16), &special);
+        if (special) {
+            float t;
+            vec_dot_q5_0_q8_0_ref(2 * QK5_0, &t, &x[b], &y[b]);
+            extra += t;
+            continue;
+        }
+        __m128 d = _mm_mul_ps(f, _mm_movehl_ps(f, f));
+        __m128i i0 = dot_q5(x[b].qs, x[b].qh, y[b].qs, 1), i1 = dot_q5(x[b + 1].qs, x[b + 1].qh, y[b + 1].qs, 1);
+        acc0 = _mm_add_ps(acc0, _mm_mul_ps(_mm_cvtepi32_ps(i0), _mm_shuffle_ps(d, d, 0x00)));
+        acc1 = _mm_add_ps(acc1, _mm_mul_ps(_mm_cvtepi32_ps(i1), _mm_shuffle_ps(d, d, 0x55)));
+    }
+    float tail = 0.0f;
+    if (b < nb)
+        vec_dot_q5_0_q8_0_ref(QK5_0, &tail, &x[b], &y[b]);
+    *s = hsum_ps(_mm_add_ps(acc0, acc1)) + extra + tail;
+}
+
+void vec_dot_q5_1_q8_1_sse2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q5_1 *x = vx;
+    const block_q8_1 *y = vy;
+    const int64_t nb = n / QK5_1;
+    __m128 acc = _mm_setzero_ps(), macc = _mm_setzero_ps();
+    float extra = 0.0f;
+    for (int64_t b = 0; b < nb; b++) {
+        int special;
+        __m128 f = halves4_to_float(load_u32(&x[b].d), load_u32(&y[b].d), &special);   /* [dx, mx, dy, sy] */
+        if (special) {
+            float t;
+            vec_dot_q5_1_q8_1_ref(QK5_1, &t, &x[b], &y[b]);
+            extra += t;
+            continue;
+        }
+        __m128 prod = _mm_mul_ps(f, _mm_movehl_ps(f, f));
+        macc = _mm_add_ps(macc, prod);
+        __m128i isum = dot_q5(x[b].qs, x[b].qh, y[b].qs, 0);
+        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_shuffle_ps(prod, prod, 0x00)));
+    }
+    *s = hsum_ps(acc) + _mm_cvtss_f32(_mm_shuffle_ps(macc, macc, 0x55)) + extra;
 }
