@@ -121,3 +121,33 @@ def test_vec_dot_sse2_kquants_bit_exact(lib, t):
         yq = c_quant(lib, Q.Q8_K, np.full(256, sign * 3.0, dtype=np.float32))
         fast, ref = c_dot(lib, t, 256, raw, yq, ref=0), c_dot(lib, t, 256, raw, yq, ref=1)
         assert fast == ref and np.isfinite(ref)
+
+
+@pytest.mark.parametrize("t", SSE2_DOT_TYPES + SSE2_EXACT_TYPES, ids=lambda t: t.name)
+def test_vec_dot_rows_vs_ref(lib, t):
+    """ggml_vec_dot_rows (the 4-row SSE2 kernels for Q4_1/Q8_0, row-by-row twins otherwise) against the
+    row-by-row references, for row counts that leave 0..3 leftover rows, and with a non-finite scale in one row."""
+    rng = np.random.default_rng(990 + int(t))
+    bs, ts = GGML_QUANT_SIZES[t]
+    worst = 0.0
+    for cols in [bs, 576 if bs == 32 else 512, 1536]:
+        y = activations(rng, cols)
+        yq = c_quant(lib, ACT_TYPE[t], y)
+        for nr in [1, 3, 4, 5, 8, 9]:
+            raw, xw = weights(rng, t, nr, cols)
+            raw = np.ascontiguousarray(raw)
+            if nr >= 4 and bs == 32:
+                raw[1, ts * (cols // bs - 1):ts * (cols // bs - 1) + 2] = np.array([0x7C00], np.uint16).view(np.uint8)
+                with np.errstate(invalid="ignore", over="ignore"):
+                    xw = quants.dequantize(raw, t)
+            out = np.empty(nr, dtype=np.float32)
+            assert lib.fmt_vec_dot_rows(int(t), cols, nr, ptr(out), ptr(raw), raw.shape[1], ptr(yq)) == 0
+            for r in range(nr):
+                ref = c_dot(lib, t, cols, np.ascontiguousarray(raw[r]), yq, ref=1)
+                if not np.isfinite(ref):
+                    assert (np.isnan(ref) and np.isnan(out[r])) or out[r] == ref, (nr, r, out[r], ref)
+                    continue
+                err = abs(float(out[r]) - ref) / magnitude(t, raw[r], xw[r], y, yq) / (cols // 32)
+                worst = max(worst, err)
+    print(f"{t.name}: rows kernel within {worst:.2e} of sum|xy| per block of the reference")
+    assert worst <= (0 if t in SSE2_EXACT_TYPES else TOL_SIMD_VS_REF_PER_BLOCK)

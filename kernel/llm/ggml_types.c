@@ -75,6 +75,17 @@ size_t ggml_row_size(enum ggml_type t, int64_t n)
     return (size_t)(n / tt->blck_size) * tt->type_size;
 }
 
+void ggml_vec_dot_rows(const struct ggml_type_traits *tt, int64_t n, int64_t nr, float *s, const void *x, size_t bx,
+                       const void *y)
+{
+    if (tt->vec_dot_rows) {
+        tt->vec_dot_rows(n, nr, s, x, bx, y);
+        return;
+    }
+    for (int64_t r = 0; r < nr; r++)
+        tt->vec_dot(n, &s[r], (const uint8_t *)x + (size_t)r * bx, y);
+}
+
 void ggml_types_init_simd(uint32_t features)
 {
     for (int t = 0; t < GGML_TYPE_COUNT; t++)
@@ -84,6 +95,8 @@ void ggml_types_init_simd(uint32_t features)
         type_traits[GGML_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_sse2;
         type_traits[GGML_TYPE_Q4_1].vec_dot = vec_dot_q4_1_q8_1_sse2;
         type_traits[GGML_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q4_1].vec_dot_rows = vec_dot_rows_q4_1_q8_1_sse2;
+        type_traits[GGML_TYPE_Q8_0].vec_dot_rows = vec_dot_rows_q8_0_q8_0_sse2;
         type_traits[GGML_TYPE_Q5_0].vec_dot = vec_dot_q5_0_q8_0_sse2;
         type_traits[GGML_TYPE_Q5_1].vec_dot = vec_dot_q5_1_q8_1_sse2;
         type_traits[GGML_TYPE_Q4_K].vec_dot = vec_dot_q4_K_q8_K_sse2;

@@ -156,6 +156,8 @@ _Static_assert(sizeof(block_q8_K) == 4 + QK_K + QK_K / 16 * 2, "block_q8_K size"
 typedef void (*ggml_to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*ggml_from_float_fn)(const float *x, void *y, int64_t n);
 typedef void (*ggml_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
+/* nr dot products sharing one activation row: s[r] = dot(x + r * bx bytes, y), r < nr. */
+typedef void (*ggml_vec_dot_rows_fn)(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
 
 /* One row of the dispatch table. n is always in elements and a multiple of blck_size. */
 struct ggml_type_traits {
@@ -166,7 +168,13 @@ struct ggml_type_traits {
     ggml_from_float_fn from_float;     /* quantize n activations (set for activation types; NULL otherwise) */
     enum ggml_type vec_dot_type;       /* what the activations must be quantized to for vec_dot */
     ggml_vec_dot_fn vec_dot;           /* *s = dot(x, y); x: row of this type, y: row of vec_dot_type */
+    ggml_vec_dot_rows_fn vec_dot_rows; /* several rows at once (SIMD twins only); NULL: vec_dot row by row */
 };
+
+/* Matrix-vector step: s[r] = dot(row r of x, y) for r < nr, rows bx bytes apart, with the table's multi-row
+   kernel when there is one (results within the vec_dot tolerance of the row-by-row references). */
+void ggml_vec_dot_rows(const struct ggml_type_traits *tt, int64_t n, int64_t nr, float *s, const void *x, size_t bx,
+                       const void *y);
 
 /* NULL when t is out of range or not supported. */
 const struct ggml_type_traits *ggml_get_type_traits(enum ggml_type t);

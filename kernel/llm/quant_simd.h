@@ -14,4 +14,8 @@ void vec_dot_q5_1_q8_1_sse2(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_q5_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y);   /* bit-identical to the ref */
 void vec_dot_q6_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y);   /* bit-identical to the ref */
 
+/* several rows against one activation row (ggml_vec_dot_rows_fn) */
+void vec_dot_rows_q4_1_q8_1_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+void vec_dot_rows_q8_0_q8_0_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+
 #endif

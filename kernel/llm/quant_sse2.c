@@ -423,3 +423,135 @@ void vec_dot_q5_1_q8_1_sse2(int64_t n, float *s, const void *vx, const void *vy)
     }
     *s = hsum_ps(acc) + _mm_cvtss_f32(_mm_shuffle_ps(macc, macc, 0x55)) + extra;
 }
+
+/* ---- several rows per activation row: the activation block is widened and its scales converted once for
+   4 weight rows (the matrix-vector products of the forward pass). Leftover rows go through vec_dot. ---- */
+
+static inline __m128 hsum4_ps(__m128 a, __m128 b, __m128 c, __m128 d)
+{
+    /* [sum a, sum b, sum c, sum d] */
+    __m128 ab = _mm_add_ps(_mm_unpacklo_ps(a, b), _mm_unpackhi_ps(a, b));   /* a0+a2 b0+b2 a1+a3 b1+b3 */
+    __m128 cd = _mm_add_ps(_mm_unpacklo_ps(c, d), _mm_unpackhi_ps(c, d));
+    return _mm_add_ps(_mm_movelh_ps(ab, cd), _mm_movehl_ps(cd, ab));
+}
+
+/* Four fp16 values to float (no inf/NaN check: callers check first). */
+static inline __m128 halves_to_float_x4(__m128i h32)
+{
+    __m128i sign = _mm_and_si128(_mm_slli_epi32(h32, 16), _mm_set1_epi32((int)0x80000000u));
+    __m128i mag = _mm_slli_epi32(_mm_and_si128(h32, _mm_set1_epi32(0x7fff)), 13);
+    return _mm_mul_ps(_mm_castsi128_ps(_mm_or_si128(sign, mag)), _mm_set1_ps(0x1p112f));
+}
+
+static inline int any_nonfinite_x4(__m128i h32)
+{
+    __m128i e = _mm_and_si128(h32, _mm_set1_epi32(0x7c00));
+    return _mm_movemask_epi8(_mm_cmpeq_epi32(e, _mm_set1_epi32(0x7c00)));
+}
+
+static inline __m128i dot_nibbles_widened(const uint8_t *qs, __m128i y0lo, __m128i y0hi, __m128i y1lo, __m128i y1hi)
+{
+    const __m128i m4 = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
+    __m128i v = _mm_loadu_si128((const __m128i *)qs);
+    __m128i lo = _mm_and_si128(v, m4), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m4);
+    __m128i s = _mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(lo, zero), y0lo),
+                              _mm_madd_epi16(_mm_unpackhi_epi8(lo, zero), y0hi));
+    return _mm_add_epi32(s, _mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(hi, zero), y1lo),
+                                          _mm_madd_epi16(_mm_unpackhi_epi8(hi, zero), y1hi)));
+}
+
+void vec_dot_rows_q4_1_q8_1_sse2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    const block_q8_1 *y = vy;
+    const int64_t nb = n / QK4_1;
+    int64_t r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        const block_q4_1 *x0 = (const block_q4_1 *)((const uint8_t *)vx + (size_t)r * bx);
+        const block_q4_1 *x1 = (const block_q4_1 *)((const uint8_t *)x0 + bx);
+        const block_q4_1 *x2 = (const block_q4_1 *)((const uint8_t *)x1 + bx);
+        const block_q4_1 *x3 = (const block_q4_1 *)((const uint8_t *)x2 + bx);
+        __m128 a0 = _mm_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, macc = a0;
+        int special = 0;
+        for (int64_t b = 0; b < nb && !special; b++) {
+            /* d and m of the 4 rows: [d0 m0 d1 m1] [d2 m2 d3 m3] as 32-bit lanes of halves */
+            __m128i dm01 = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)load_u32(&x0[b].d)),
+                                              _mm_cvtsi32_si128((int)load_u32(&x1[b].d)));
+            __m128i dm23 = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)load_u32(&x2[b].d)),
+                                              _mm_cvtsi32_si128((int)load_u32(&x3[b].d)));
+            __m128i dm = _mm_unpacklo_epi64(dm01, dm23);          /* 8 halves: d0 m0 d1 m1 d2 m2 d3 m3 */
+            __m128i dx = _mm_and_si128(dm, _mm_set1_epi32(0xffff));     /* [d0 d1 d2 d3] */
+            __m128i mx = _mm_srli_epi32(dm, 16);                        /* [m0 m1 m2 m3] */
+            __m128i ys = _mm_unpacklo_epi16(_mm_cvtsi32_si128((int)load_u32(&y[b].d)), _mm_setzero_si128());
+            if (any_nonfinite_x4(dx) | any_nonfinite_x4(mx) | any_nonfinite_x4(ys)) {
+                special = 1;   /* rare: redo these 4 rows with the single-row kernel (reference fallback inside) */
+                break;
+            }
+            __m128 fy = halves_to_float_x4(ys);                          /* [dy sy . .] */
+            __m128 dd = _mm_mul_ps(halves_to_float_x4(dx), _mm_shuffle_ps(fy, fy, 0x00));   /* dx_r * dy */
+            macc = _mm_add_ps(macc, _mm_mul_ps(halves_to_float_x4(mx), _mm_shuffle_ps(fy, fy, 0x55)));
+            __m128i y0lo, y0hi, y1lo, y1hi;
+            widen_i8(_mm_loadu_si128((const __m128i *)y[b].qs), &y0lo, &y0hi);
+            widen_i8(_mm_loadu_si128((const __m128i *)(y[b].qs + 16)), &y1lo, &y1hi);
+            a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_cvtepi32_ps(dot_nibbles_widened(x0[b].qs, y0lo, y0hi, y1lo, y1hi)),
+                                           _mm_shuffle_ps(dd, dd, 0x00)));
+            a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_cvtepi32_ps(dot_nibbles_widened(x1[b].qs, y0lo, y0hi, y1lo, y1hi)),
+                                           _mm_shuffle_ps(dd, dd, 0x55)));
+            a2 = _mm_add_ps(a2, _mm_mul_ps(_mm_cvtepi32_ps(dot_nibbles_widened(x2[b].qs, y0lo, y0hi, y1lo, y1hi)),
+                                           _mm_shuffle_ps(dd, dd, 0xaa)));
+            a3 = _mm_add_ps(a3, _mm_mul_ps(_mm_cvtepi32_ps(dot_nibbles_widened(x3[b].qs, y0lo, y0hi, y1lo, y1hi)),
+                                           _mm_shuffle_ps(dd, dd, 0xff)));
+        }
+        if (special) {
+            for (int k = 0; k < 4; k++)
+                vec_dot_q4_1_q8_1_sse2(n, &s[r + k], (const uint8_t *)vx + (size_t)(r + k) * bx, vy);
+            continue;
+        }
+        _mm_storeu_ps(s + r, _mm_add_ps(hsum4_ps(a0, a1, a2, a3), macc));
+    }
+    for (; r < nr; r++)
+        vec_dot_q4_1_q8_1_sse2(n, &s[r], (const uint8_t *)vx + (size_t)r * bx, vy);
+}
+
+void vec_dot_rows_q8_0_q8_0_sse2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    const block_q8_0 *y = vy;
+    const int64_t nb = n / QK8_0;
+    int64_t r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        const block_q8_0 *x[4];
+        for (int k = 0; k < 4; k++)
+            x[k] = (const block_q8_0 *)((const uint8_t *)vx + (size_t)(r + k) * bx);
+        __m128 acc[4] = { _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps() };
+        int special = 0;
+        for (int64_t b = 0; b < nb && !special; b++) {
+            __m128i dx = _mm_setr_epi32(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d);
+            __m128i dy = _mm_cvtsi32_si128(y[b].d);
+            if (any_nonfinite_x4(dx) | any_nonfinite_x4(dy)) {
+                special = 1;
+                break;
+            }
+            __m128 fy = halves_to_float_x4(dy);
+            float ddv[4];
+            _mm_storeu_ps(ddv, _mm_mul_ps(halves_to_float_x4(dx), _mm_shuffle_ps(fy, fy, 0x00)));
+            __m128i y0lo, y0hi, y1lo, y1hi;
+            widen_i8(_mm_loadu_si128((const __m128i *)y[b].qs), &y0lo, &y0hi);
+            widen_i8(_mm_loadu_si128((const __m128i *)(y[b].qs + 16)), &y1lo, &y1hi);
+            for (int k = 0; k < 4; k++) {
+                __m128i a0, a1, b0, b1;
+                widen_i8(_mm_loadu_si128((const __m128i *)x[k][b].qs), &a0, &a1);
+                widen_i8(_mm_loadu_si128((const __m128i *)(x[k][b].qs + 16)), &b0, &b1);
+                __m128i isum = _mm_add_epi32(_mm_add_epi32(_mm_madd_epi16(a0, y0lo), _mm_madd_epi16(a1, y0hi)),
+                                             _mm_add_epi32(_mm_madd_epi16(b0, y1lo), _mm_madd_epi16(b1, y1hi)));
+                acc[k] = _mm_add_ps(acc[k], _mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_set1_ps(ddv[k])));
+            }
+        }
+        if (special) {
+            for (int k = 0; k < 4; k++)
+                vec_dot_q8_0_q8_0_sse2(n, &s[r + k], x[k], vy);
+            continue;
+        }
+        _mm_storeu_ps(s + r, hsum4_ps(acc[0], acc[1], acc[2], acc[3]));
+    }
+    for (; r < nr; r++)
+        vec_dot_q8_0_q8_0_sse2(n, &s[r], (const uint8_t *)vx + (size_t)r * bx, vy);
+}

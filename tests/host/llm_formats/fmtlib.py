@@ -66,6 +66,7 @@ def load():
         "fmt_from_float": (I, [I, I, P, P, I64]),
         "fmt_vec_dot": (I, [I, I, I64, ctypes.POINTER(ctypes.c_float), P, P]),
         "fmt_row_size": (U64, [I, I64]),
+        "fmt_vec_dot_rows": (I, [I, I64, I64, P, P, U64, P]),
         "fmt_init_simd": (None, [ctypes.c_uint32]),
         "fmt_uses_ref": (I, [I]),
         "fmt_sizeof_gguf_file": (U64, []),

@@ -88,3 +88,13 @@ int fmt_uses_ref(int type)
         return -1;
     return t->to_float == r->to_float && t->vec_dot == r->vec_dot;
 }
+
+/* ggml_vec_dot_rows with the live table: s[r] = dot(row r of x, y), rows bx bytes apart. */
+int fmt_vec_dot_rows(int type, int64_t n, int64_t nr, float *s, const void *x, uint64_t bx, const void *y)
+{
+    const struct ggml_type_traits *t = traits(type, 0);
+    if (!t || !t->vec_dot || n % t->blck_size)
+        return -1;
+    ggml_vec_dot_rows(t, n, nr, s, x, (size_t)bx, y);
+    return 0;
+}

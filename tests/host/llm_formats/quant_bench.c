@@ -71,6 +71,17 @@ int main(int argc, char **argv)
         double tf = bench(&fast, rows, cols, w, act, out, 20);
         printf("%-6s %10.1f %10.1f %9.2f %9.2f %7.2fx%s\n", refc.name, tr * 1e6, tf * 1e6, bytes / tr * 1e-9,
                bytes / tf * 1e-9, tr / tf, fast.vec_dot == refc.vec_dot ? "  (ref only)" : "");
+        if (fast.vec_dot_rows) {
+            double best = 1e9;
+            for (int k = 0; k < 20; k++) {
+                double t0 = now();
+                ggml_vec_dot_rows(&fast, cols, rows, out, w, ggml_row_size(ty, cols), act);
+                if (now() - t0 < best)
+                    best = now() - t0;
+            }
+            printf("%-6s %10s %10.1f %9s %9.2f %7.2fx  (4-row kernel)\n", refc.name, "", best * 1e6, "",
+                   bytes / best * 1e-9, tr / best);
+        }
         free(w);
         free(act);
     }
