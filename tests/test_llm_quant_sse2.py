@@ -14,7 +14,8 @@ from gguf import quants
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "host" / "llm_formats"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import fmtlib  # noqa: E402
-from test_llm_quant import ACT_TYPE, activations, c_dot, c_quant, ptr, random_blocks, same_bits, weights  # noqa: E402
+from test_llm_quant import (ACT_TYPE, activations, c_dot, c_quant, ptr, random_blocks, random_floats,  # noqa: E402
+                            same_bits, weights)
 
 GGML_CPU_SSE2 = 1
 SSE2_DOT_TYPES = [Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q8_0]
@@ -34,9 +35,9 @@ def lib():
 
 
 def test_twins_installed_and_removable(lib):
-    for t in SSE2_DOT_TYPES + SSE2_EXACT_TYPES + [Q.F16]:
+    for t in SSE2_DOT_TYPES + SSE2_EXACT_TYPES + [Q.F16, Q.F32]:
         assert lib.fmt_uses_ref(int(t)) == 0, t.name
-    for t in [Q.Q2_K, Q.Q3_K, Q.F32]:
+    for t in [Q.Q2_K, Q.Q3_K, Q.BF16]:
         assert lib.fmt_uses_ref(int(t)) == 1, t.name
     lib.fmt_init_simd(0)
     assert all(lib.fmt_uses_ref(int(t)) == 1 for t in SSE2_DOT_TYPES + SSE2_EXACT_TYPES + [Q.F16])
@@ -151,3 +152,27 @@ def test_vec_dot_rows_vs_ref(lib, t):
                 worst = max(worst, err)
     print(f"{t.name}: rows kernel within {worst:.2e} of sum|xy| per block of the reference")
     assert worst <= (0 if t in SSE2_EXACT_TYPES else TOL_SIMD_VS_REF_PER_BLOCK)
+
+
+# F32/F16 twins keep 8 float partial sums where the references accumulate in double: within the recursive
+# summation bound (n/8 + 3) * 2^-24 of sum |x_i y_i|, with margin.
+@pytest.mark.parametrize("t", [Q.F32, Q.F16], ids=lambda t: t.name)
+def test_vec_dot_float_rows(lib, t):
+    rng = np.random.default_rng(1000 + int(t))
+    worst = 0.0
+    for n in [1, 7, 8, 9, 64, 576, 1536, 4099]:
+        x = random_floats(rng, (n,)).astype(np.float32)
+        y = random_floats(rng, (n,)).astype(np.float32)
+        if t == Q.F16:
+            x, y = np.clip(x, -6e4, 6e4).astype(np.float16), np.clip(y, -6e4, 6e4).astype(np.float16)
+            if n == 1536:
+                x[50] = np.inf   # a block of 8 with inf takes the reference path
+        fast, ref = c_dot(lib, t, n, x, y, ref=0), c_dot(lib, t, n, x, y, ref=1)
+        if not np.isfinite(ref):
+            assert (np.isnan(ref) and np.isnan(fast)) or fast == ref
+            continue
+        mag = float(np.sum(np.abs(x.astype(np.float64) * y.astype(np.float64)))) + 1e-30
+        bound = (n / 8 + 3) * 2.0 ** -24 * 1.5
+        worst = max(worst, abs(fast - ref) / mag / bound)
+    print(f"{t.name}: within {worst:.2f} of the summation bound")
+    assert worst <= 1.0

@@ -17,25 +17,14 @@ static inline float fp32_from_bits(uint32_t u)
     return v.f;
 }
 
-/* binary16 -> f32: exact (every half is an f32). */
+/* binary16 -> f32: exact (every half is an f32). Finite halves: exponent and mantissa shifted into f32 position
+   and scaled by 2^112 rebias exactly, subnormal halves included (needs MXCSR DAZ off, the x86 default). */
 static inline float fp16_to_fp32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t mant = h & 0x3ffu;
-    if (exp == 0x1f)                                 /* inf / NaN, payload kept */
-        return fp32_from_bits(sign | 0x7f800000u | (mant << 13));
-    if (exp == 0) {
-        if (mant == 0)
-            return fp32_from_bits(sign);
-        uint32_t e = 113;                            /* subnormal: normalise, 2^-14 has biased f32 exponent 113 */
-        while (!(mant & 0x400u)) {
-            mant <<= 1;
-            e--;
-        }
-        return fp32_from_bits(sign | (e << 23) | ((mant & 0x3ffu) << 13));
-    }
-    return fp32_from_bits(sign | ((exp + 112) << 23) | (mant << 13));
+    if ((h & 0x7c00u) == 0x7c00u)                    /* inf / NaN, payload kept */
+        return fp32_from_bits(sign | 0x7f800000u | ((uint32_t)(h & 0x3ffu) << 13));
+    return fp32_from_bits(sign | ((uint32_t)(h & 0x7fffu) << 13)) * 0x1p112f;
 }
 
 /* f32 -> binary16, round to nearest, ties to even; overflow gives inf; NaN stays NaN with the

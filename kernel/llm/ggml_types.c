@@ -92,6 +92,8 @@ void ggml_types_init_simd(uint32_t features)
         type_traits[t] = type_traits_ref[t];
     if (features & GGML_CPU_SSE2) {   /* llm/quant_sse2.c */
         type_traits[GGML_TYPE_F16].to_float = dequantize_row_f16_sse2;
+        type_traits[GGML_TYPE_F16].vec_dot = vec_dot_f16_f16_sse2;
+        type_traits[GGML_TYPE_F32].vec_dot = vec_dot_f32_f32_sse2;
         type_traits[GGML_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_sse2;
         type_traits[GGML_TYPE_Q4_1].vec_dot = vec_dot_q4_1_q8_1_sse2;
         type_traits[GGML_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_sse2;

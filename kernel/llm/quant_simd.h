@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 void dequantize_row_f16_sse2(const void *x, float *y, int64_t n);
+void vec_dot_f32_f32_sse2(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_f16_f16_sse2(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_q4_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_q4_1_q8_1_sse2(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_q8_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y);

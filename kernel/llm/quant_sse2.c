@@ -1,6 +1,7 @@
 /* SSE2 twins of the hottest scalar references in llm/quant_ref.c, for the guest under KVM (SSE2 only):
    vec_dot Q4_1 x Q8_1 (SmolLM2's weights), Q8_0 x Q8_0 (its embedding / output head), Q4_0, Q5_0, Q5_1, and
-   the K-quants Q4_K, Q5_K, Q6_K (bit-identical to their references), and F16 dequantization.
+   the K-quants Q4_K, Q5_K, Q6_K (bit-identical to their references), F32/F16 rows, F16 dequantization, and
+   4-row variants (vec_dot_rows) for Q4_1 and Q8_0.
    ggml_types_init_simd (llm/ggml_types.c) installs them; tests hold each against its reference
    (tests/test_llm_quant_sse2.py). Without pmaddubsw (SSSE3), 8-bit products go through 16-bit pmaddwd. */
 #include <emmintrin.h>
@@ -554,4 +555,56 @@ void vec_dot_rows_q8_0_q8_0_sse2(int64_t n, int64_t nr, float *s, const void *vx
     }
     for (; r < nr; r++)
         vec_dot_q8_0_q8_0_sse2(n, &s[r], (const uint8_t *)vx + (size_t)r * bx, vy);
+}
+
+/* ---- float rows: F32 x F32 and F16 x F16 with 8 float partial sums (the references accumulate in double) ---- */
+
+static inline void halves8_to_float(const uint16_t *p, __m128 *lo, __m128 *hi)
+{
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    *lo = halves_to_float_x4(_mm_unpacklo_epi16(h, _mm_setzero_si128()));
+    *hi = halves_to_float_x4(_mm_unpackhi_epi16(h, _mm_setzero_si128()));
+}
+
+void vec_dot_f32_f32_sse2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const float *x = vx, *y = vy;
+    __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_loadu_ps(x + i), _mm_loadu_ps(y + i)));
+        a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_loadu_ps(x + i + 4), _mm_loadu_ps(y + i + 4)));
+    }
+    float tail = 0.0f;
+    if (i < n)
+        vec_dot_f32_f32_ref(n - i, &tail, x + i, y + i);
+    *s = hsum_ps(_mm_add_ps(a0, a1)) + tail;
+}
+
+void vec_dot_f16_f16_sse2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const uint16_t *x = vx, *y = vy;
+    __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps();
+    float extra = 0.0f;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i hx = _mm_loadu_si128((const __m128i *)(x + i)), hy = _mm_loadu_si128((const __m128i *)(y + i));
+        __m128i e = _mm_set1_epi16(0x7c00);
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi16(_mm_and_si128(hx, e), e),
+                                           _mm_cmpeq_epi16(_mm_and_si128(hy, e), e)))) {
+            float t;   /* inf/NaN among these 8: the reference */
+            vec_dot_f16_f16_ref(8, &t, x + i, y + i);
+            extra += t;
+            continue;
+        }
+        __m128 xl, xh, yl, yh;
+        halves8_to_float(x + i, &xl, &xh);
+        halves8_to_float(y + i, &yl, &yh);
+        a0 = _mm_add_ps(a0, _mm_mul_ps(xl, yl));
+        a1 = _mm_add_ps(a1, _mm_mul_ps(xh, yh));
+    }
+    float tail = 0.0f;
+    if (i < n)
+        vec_dot_f16_f16_ref(n - i, &tail, x + i, y + i);
+    *s = hsum_ps(_mm_add_ps(a0, a1)) + extra + tail;
 }
