@@ -75,7 +75,8 @@ size_t llama_scratch_bytes(const struct llama_model *m, int n_batch, int n_ctx);
 
 /* Evaluate tokens[0..n) at positions pos0.. of the sequence in `slot` (1 <= n <= s->n_batch,
    pos0 + n <= kv->n_ctx), writing their K/V into the cache. logits: n_vocab floats for the last token, or
-   (n, n_vocab) when all_logits; NULL for none. 0, or -1 on bad arguments (token id, sizes). */
+   (n, n_vocab) when all_logits; NULL for none. 0, or -1 on bad arguments (token id, sizes).
+   Afterwards s->x holds the n tokens' final hidden states (before the output norm): llm/embed.c reads them. */
 int llama_forward(const struct llama_model *m, struct llama_scratch *s, const struct kv_cache *kv, int slot,
                   const int32_t *tokens, int n, int pos0, float *logits, int all_logits);
 

