@@ -1,9 +1,9 @@
 """Short libFuzzer run (15 s) of tests/host/tokenizer/tok_fuzz.c under ASan+UBSan: arbitrary bytes (invalid
-UTF-8 included) through encode / pieces / the streaming detokenizer on three vocabularies (SmolLM2's BPE,
-llama.cpp's llama-spm and gpt-2 test vocabularies), with round-trip and size-contract checks.
+UTF-8 included) through encode / pieces / the streaming detokenizer on four vocabularies (SmolLM2's BPE,
+llama.cpp's llama-spm, gpt-2 and gemma-4 test vocabularies), with round-trip and size-contract checks.
 Long run:  FUZZ_SECONDS=3600 python3 -m pytest -q tests/test_tokenizer_fuzz.py
 Crashes land in tests/.build/tokenizer/crash-*; replay one with
-  TOK_FUZZ_VOCABS=<the three dumps in tests/.build/tokenizer/fuzz_vocabs> tests/.build/tokenizer/tok_fuzz <file>."""
+  TOK_FUZZ_VOCABS=<the four dumps in tests/.build/tokenizer/fuzz_vocabs> tests/.build/tokenizer/tok_fuzz <file>."""
 import os
 import subprocess
 import sys
@@ -22,7 +22,8 @@ def test_tokenizer_fuzz_short_run():
     dumps = []
     for name, path in [("smollm2", tc.smollm2_gguf()),
                        ("llama-spm", tc.llama_vocab_dir() / "ggml-vocab-llama-spm.gguf"),
-                       ("gpt-2", tc.llama_vocab_dir() / "ggml-vocab-gpt-2.gguf")]:
+                       ("gpt-2", tc.llama_vocab_dir() / "ggml-vocab-gpt-2.gguf"),
+                       ("gemma-4", tc.llama_vocab_dir() / "ggml-vocab-gemma-4.gguf")]:
         dump = vocab_dir / f"{name}.vocab"
         if not dump.exists():
             tc.write_vocab_dump(tc.vocab_from_gguf(path), dump)

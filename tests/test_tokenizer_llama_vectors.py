@@ -10,11 +10,11 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "host", "tokenizer"))
 import tok_ctypes as tc  # noqa: E402
 
-# Every llama.cpp test vocabulary whose tokenizer model (llama = SPM, gpt2 = BPE) and pre-tokenizer this
-# module implements. Not supported: bert-bge (WordPiece), gemma-4 (gemma4 model, raw-UTF-8 BPE).
+# Every llama.cpp test vocabulary whose tokenizer model (llama = SPM, gpt2 and gemma4 = BPE) and pre-tokenizer
+# this module implements. Not supported: bert-bge (WordPiece).
 SUPPORTED = ["gpt-2", "llama-bpe", "llama-spm", "phi-3", "qwen2", "qwen35", "starcoder", "refact",
-             "command-r", "mpt", "falcon", "deepseek-llm", "deepseek-coder"]
-UNSUPPORTED = ["bert-bge", "gemma-4"]
+             "command-r", "mpt", "falcon", "deepseek-llm", "deepseek-coder", "gemma-4"]
+UNSUPPORTED = ["bert-bge"]
 
 
 @pytest.fixture(scope="module")

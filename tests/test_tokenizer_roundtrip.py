@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "host", "tokenizer"))
 import tok_ctypes as tc  # noqa: E402
 
 CORPUS = os.path.join(os.path.dirname(__file__), "data", "tokenizer_corpus.txt")
-LLAMA_VOCABS = ["llama-spm", "llama-bpe", "qwen2", "deepseek-llm", "gpt-2"]
+LLAMA_VOCABS = ["llama-spm", "llama-bpe", "qwen2", "deepseek-llm", "gpt-2", "gemma-4"]
 
 
 @pytest.fixture(scope="module", params=["smollm2"] + LLAMA_VOCABS)

@@ -294,6 +294,18 @@ static size_t m_space_end(const uint32_t *c, size_t p, size_t e, size_t *nx)
     return 0;
 }
 
+/* [^\n]+|[\n]+ : every run of newlines and every run of other characters */
+static void pass_newlines(const uint32_t *cps, size_t s, size_t e, struct seg_out *o)
+{
+    size_t start = s;
+    for (size_t p = s + 1; p <= e; p++) {
+        if (p == e || (cps[p] == '\n') != (cps[start] == '\n')) {
+            out_push(o, p - start);
+            start = p;
+        }
+    }
+}
+
 #define FIND_PASS(name, matcher) \
     static void name(const uint32_t *cps, size_t s, size_t e, struct seg_out *o) { find_split(cps, s, e, o, matcher); }
 FIND_PASS(pass_number, m_number)
@@ -323,6 +335,7 @@ static const pass_fn pretok_passes[][MAX_PASSES + 1] = {
     [PRETOK_FALCON] = {pass_punct_falcon, pass_gpt2, pass_digit3, 0},
     [PRETOK_DEEPSEEK_LLM] = {pass_crlf, pass_ds_latin, pass_ds_punct, pass_space_end, pass_ds_cjk, pass_number_run, 0},
     [PRETOK_DEEPSEEK_CODER] = {pass_crlf, pass_space_letters, pass_space_punct, pass_ds_cjk, pass_number, 0},
+    [PRETOK_NEWLINES] = {pass_newlines, 0},
 };
 
 size_t pretok_split(enum pretok_type type, const uint32_t *cps, size_t n,
@@ -352,57 +365,59 @@ size_t pretok_split(enum pretok_type type, const uint32_t *cps, size_t n,
 struct pretok_name {
     const char *name;
     enum pretok_type type;
-    bool ignore_merges, add_bos, clean_spaces;
+    bool ignore_merges, add_bos, clean_spaces, raw_bytes;
 };
 
 static const struct pretok_name pretok_names[] = {
-    {"default", PRETOK_DEFAULT, false, false, true},
-    {"llama3", PRETOK_LLAMA3, true, true, true},
-    {"llama-v3", PRETOK_LLAMA3, true, true, true},
-    {"llama-bpe", PRETOK_LLAMA3, true, true, true},
-    {"falcon3", PRETOK_LLAMA3, true, true, true},
-    {"falcon-h1", PRETOK_LLAMA3, true, true, true},
-    {"pixtral", PRETOK_LLAMA3, true, true, true},
-    {"midm-2.0", PRETOK_LLAMA3, true, true, true},
-    {"lfm2", PRETOK_LLAMA3, true, true, true},
-    {"dbrx", PRETOK_LLAMA3, false, false, true},
-    {"smaug-bpe", PRETOK_LLAMA3, false, false, true},
-    {"deepseek-llm", PRETOK_DEEPSEEK_LLM, false, false, false},
-    {"deepseek-coder", PRETOK_DEEPSEEK_CODER, false, false, false},
-    {"falcon", PRETOK_FALCON, false, false, true},
-    {"mpt", PRETOK_GPT2, false, false, true},
-    {"gpt-2", PRETOK_GPT2, false, false, true},
-    {"phi-2", PRETOK_GPT2, false, false, true},
-    {"jina-es", PRETOK_GPT2, false, false, true},
-    {"jina-de", PRETOK_GPT2, false, false, true},
-    {"gigachat", PRETOK_GPT2, false, false, true},
-    {"jina-v2-es", PRETOK_GPT2, false, false, true},
-    {"jina-v2-de", PRETOK_GPT2, false, false, true},
-    {"a.x-4.0", PRETOK_GPT2, false, false, true},
-    {"mellum", PRETOK_GPT2, false, false, true},
-    {"modern-bert", PRETOK_GPT2, false, false, true},
-    {"exaone4", PRETOK_GPT2, false, false, true},
-    {"olmo", PRETOK_GPT2, false, false, true},
-    {"jais", PRETOK_GPT2, false, false, true},
-    {"trillion", PRETOK_GPT2, false, false, false},
-    {"granite-docling", PRETOK_GPT2, false, false, false},
-    {"starcoder", PRETOK_STARCODER, false, false, true},
-    {"refact", PRETOK_STARCODER, false, false, true},
-    {"command-r", PRETOK_STARCODER, false, false, false},
-    {"smollm", PRETOK_STARCODER, false, false, false},
-    {"codeshell", PRETOK_STARCODER, false, false, true},
-    {"exaone", PRETOK_STARCODER, false, false, true},
-    {"minerva-7b", PRETOK_STARCODER, false, false, true},
-    {"mellum2", PRETOK_STARCODER, false, false, true},
-    {"qwen2", PRETOK_QWEN2, false, false, false},
-    {"deepseek-r1-qwen", PRETOK_QWEN2, false, false, false},
-    {"kormo", PRETOK_QWEN2, false, false, false},
-    {"f2llmv2", PRETOK_QWEN2, false, false, false},
-    {"megrez", PRETOK_QWEN2, false, false, true},
-    {"stablelm2", PRETOK_QWEN2, false, false, true},
-    {"hunyuan", PRETOK_QWEN2, false, false, false},
-    {"solar-open", PRETOK_QWEN2, false, false, false},
-    {"qwen35", PRETOK_QWEN35, false, false, false},
+    {"default", PRETOK_DEFAULT, false, false, true, false},
+    {"llama3", PRETOK_LLAMA3, true, true, true, false},
+    {"llama-v3", PRETOK_LLAMA3, true, true, true, false},
+    {"llama-bpe", PRETOK_LLAMA3, true, true, true, false},
+    {"falcon3", PRETOK_LLAMA3, true, true, true, false},
+    {"falcon-h1", PRETOK_LLAMA3, true, true, true, false},
+    {"pixtral", PRETOK_LLAMA3, true, true, true, false},
+    {"midm-2.0", PRETOK_LLAMA3, true, true, true, false},
+    {"lfm2", PRETOK_LLAMA3, true, true, true, false},
+    {"dbrx", PRETOK_LLAMA3, false, false, true, false},
+    {"smaug-bpe", PRETOK_LLAMA3, false, false, true, false},
+    {"deepseek-llm", PRETOK_DEEPSEEK_LLM, false, false, false, false},
+    {"deepseek-coder", PRETOK_DEEPSEEK_CODER, false, false, false, false},
+    {"falcon", PRETOK_FALCON, false, false, true, false},
+    {"mpt", PRETOK_GPT2, false, false, true, false},
+    {"gpt-2", PRETOK_GPT2, false, false, true, false},
+    {"phi-2", PRETOK_GPT2, false, false, true, false},
+    {"jina-es", PRETOK_GPT2, false, false, true, false},
+    {"jina-de", PRETOK_GPT2, false, false, true, false},
+    {"gigachat", PRETOK_GPT2, false, false, true, false},
+    {"jina-v2-es", PRETOK_GPT2, false, false, true, false},
+    {"jina-v2-de", PRETOK_GPT2, false, false, true, false},
+    {"a.x-4.0", PRETOK_GPT2, false, false, true, false},
+    {"mellum", PRETOK_GPT2, false, false, true, false},
+    {"modern-bert", PRETOK_GPT2, false, false, true, false},
+    {"exaone4", PRETOK_GPT2, false, false, true, false},
+    {"olmo", PRETOK_GPT2, false, false, true, false},
+    {"jais", PRETOK_GPT2, false, false, true, false},
+    {"trillion", PRETOK_GPT2, false, false, false, false},
+    {"granite-docling", PRETOK_GPT2, false, false, false, false},
+    {"starcoder", PRETOK_STARCODER, false, false, true, false},
+    {"refact", PRETOK_STARCODER, false, false, true, false},
+    {"command-r", PRETOK_STARCODER, false, false, false, false},
+    {"smollm", PRETOK_STARCODER, false, false, false, false},
+    {"codeshell", PRETOK_STARCODER, false, false, true, false},
+    {"exaone", PRETOK_STARCODER, false, false, true, false},
+    {"minerva-7b", PRETOK_STARCODER, false, false, true, false},
+    {"mellum2", PRETOK_STARCODER, false, false, true, false},
+    {"qwen2", PRETOK_QWEN2, false, false, false, false},
+    {"deepseek-r1-qwen", PRETOK_QWEN2, false, false, false, false},
+    {"kormo", PRETOK_QWEN2, false, false, false, false},
+    {"f2llmv2", PRETOK_QWEN2, false, false, false, false},
+    {"megrez", PRETOK_QWEN2, false, false, true, false},
+    {"stablelm2", PRETOK_QWEN2, false, false, true, false},
+    {"hunyuan", PRETOK_QWEN2, false, false, false, false},
+    {"solar-open", PRETOK_QWEN2, false, false, false, false},
+    {"qwen35", PRETOK_QWEN35, false, false, false, false},
+    {"gemma4", PRETOK_NEWLINES, false, true, true, true},
+    {"granite-embed-multi-311m", PRETOK_NEWLINES, false, true, true, true},
 };
 
 int pretok_config_from_name(const char *name, size_t len, struct pretok_config *cfg)
@@ -423,5 +438,7 @@ int pretok_config_from_name(const char *name, size_t len, struct pretok_config *
     cfg->ignore_merges = hit->ignore_merges;
     cfg->add_bos = hit->add_bos;
     cfg->clean_spaces = hit->clean_spaces;
+    cfg->raw_bytes = hit->raw_bytes;
+    cfg->escape_spaces = hit->raw_bytes; /* the two go together in llama.cpp (gemma4) */
     return 0;
 }

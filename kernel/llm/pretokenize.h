@@ -18,6 +18,7 @@ enum pretok_type {
     PRETOK_FALCON,         /* punctuation runs, GPT-2's regex, digit triples */
     PRETOK_DEEPSEEK_LLM,   /* DeepSeek LLM's six regexes */
     PRETOK_DEEPSEEK_CODER, /* DeepSeek Coder's five regexes */
+    PRETOK_NEWLINES,       /* runs of '\n' and runs of everything else (Gemma 4's SentencePiece-like BPE) */
 };
 
 struct pretok_config {
@@ -25,6 +26,8 @@ struct pretok_config {
     bool ignore_merges;   /* a word that is a whole token is emitted as is, without merging */
     bool add_bos;         /* llama.cpp's default for add_bos before the GGUF key overrides it */
     bool clean_spaces;    /* llama.cpp's detokenizer clean-up default (informational) */
+    bool raw_bytes;       /* words stay raw UTF-8 (no GPT-2 byte map); fallback to <0xXX> tokens */
+    bool escape_spaces;   /* ' ' is written U+2581 before splitting (and read back as ' ') */
 };
 
 /* Look up a `tokenizer.ggml.pre` value (len bytes, not NUL-terminated; len 0 = absent). Returns 0, or -1 for

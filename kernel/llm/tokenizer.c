@@ -365,11 +365,13 @@ int tokenizer_init(struct tokenizer *t, const struct tokenizer_vocab *v)
         return TOKENIZER_ERR_INVALID;
 
     bool spm = str_is(v->model, "llama");
-    if (!spm && !str_is(v->model, "gpt2"))
+    bool gemma4 = str_is(v->model, "gemma4"); /* BPE over raw UTF-8 with U+2581 for spaces */
+    if (!spm && !gemma4 && !str_is(v->model, "gpt2"))
         return TOKENIZER_ERR_UNSUPPORTED;
     t->kind = spm ? TOKENIZER_SPM : TOKENIZER_BPE;
     if (!spm) {
-        if (pretok_config_from_name(v->pre.ptr, v->pre.len, &t->pre) != 0)
+        struct tokenizer_str pre = gemma4 ? (struct tokenizer_str){"gemma4", 6} : v->pre;
+        if (pretok_config_from_name(pre.ptr, pre.len, &t->pre) != 0)
             return TOKENIZER_ERR_UNSUPPORTED;
         if (v->n_merges && !v->merges && !v->merge_text)
             return TOKENIZER_ERR_INVALID;
@@ -405,8 +407,8 @@ int tokenizer_init(struct tokenizer *t, const struct tokenizer_vocab *v)
 
     /* llama.cpp's defaults per model, then the GGUF keys (ids out of range are ignored) */
     uint32_t n = v->n_tokens;
-    t->bos_id = special_id(v->bos_id, spm ? 1 : 11, n);
-    t->eos_id = special_id(v->eos_id, spm ? 2 : 11, n);
+    t->bos_id = special_id(v->bos_id, spm ? 1 : gemma4 ? -1 : 11, n);
+    t->eos_id = special_id(v->eos_id, spm ? 2 : gemma4 ? -1 : 11, n);
     t->unk_id = special_id(v->unk_id, spm ? 0 : -1, n);
     t->eot_id = special_id(v->eot_id, -1, n);
     t->eom_id = special_id(v->eom_id, -1, n);
@@ -420,6 +422,8 @@ int tokenizer_init(struct tokenizer *t, const struct tokenizer_vocab *v)
         t->add_eos = v->add_eos != 0;
     if (v->add_space_prefix >= 0)
         t->add_space_prefix = v->add_space_prefix != 0;
+    if (!spm && t->pre.type == PRETOK_NEWLINES)
+        t->add_bos = true; /* llama.cpp's Gemma 4 workaround */
     if ((t->add_bos && t->bos_id < 0) || (t->add_eos && t->eos_id < 0)) {
         err = TOKENIZER_ERR_INVALID;
         goto fail;
@@ -432,7 +436,7 @@ int tokenizer_init(struct tokenizer *t, const struct tokenizer_vocab *v)
         memcpy(t->byte_utf8[b], buf, 2);
         char hex[7] = {'<', '0', 'x', "0123456789ABCDEF"[b >> 4], "0123456789ABCDEF"[b & 15], '>', 0};
         t->byte_token[b] = tokenizer_find_token(t, hex, 6);
-        if (t->byte_token[b] < 0) {
+        if (t->byte_token[b] < 0 && spm) {
             char raw = (char)b;
             t->byte_token[b] = tokenizer_find_token(t, &raw, 1);
         }
@@ -695,7 +699,7 @@ int tokenizer_token_to_piece(const struct tokenizer *t, int32_t id, char *buf, i
     if (attr & (TOKEN_ATTR_UNKNOWN | TOKEN_ATTR_CONTROL | TOKEN_ATTR_USER_DEFINED)) {
         pw_put(&w, tok->text, tok->len);
     } else if (attr & TOKEN_ATTR_NORMAL) {
-        if (t->kind == TOKENIZER_SPM) {
+        if (t->kind == TOKENIZER_SPM || t->pre.escape_spaces) {
             /* U+2581 (E2 96 81) -> ' ' */
             for (uint32_t i = 0; i < tok->len;) {
                 if (i + 3 <= tok->len && memcmp(tok->text + i, "\xe2\x96\x81", 3) == 0) {

@@ -61,7 +61,7 @@ struct tokenizer_vocab {
     const struct tokenizer_str *merges;      /* as an array, or NULL to use merge_text() */
     int (*merge_text)(void *ctx, uint32_t i, struct tokenizer_str *out); /* once per i, increasing */
     void *ctx;                               /* passed to the callbacks */
-    struct tokenizer_str model;              /* tokenizer.ggml.model: "llama" (SPM) or "gpt2" (BPE) */
+    struct tokenizer_str model;              /* tokenizer.ggml.model: "llama" (SPM), "gpt2" or "gemma4" (BPE) */
     struct tokenizer_str pre;                /* tokenizer.ggml.pre, len 0 when absent */
     struct tokenizer_str name;               /* general.name (llama.cpp fixes attributes for phi-3), may be empty */
     int64_t bos_id, eos_id, eot_id, eom_id, unk_id, pad_id; /* -1 when the key is absent */
@@ -111,7 +111,7 @@ struct tokenizer {
     bool add_bos, add_eos, add_space_prefix;
     uint8_t byte_utf8[256][2];              /* GPT-2 byte -> code point, as UTF-8 (1 or 2 bytes) */
     uint8_t byte_utf8_len[256];
-    int32_t byte_token[256];                /* SPM: <0xXX> byte-fallback token of each byte, -1 = none */
+    int32_t byte_token[256];                /* <0xXX> byte-fallback token of each byte (SPM: or the raw byte) */
 };
 
 /* Build the lookup tables (a few ms for a 50k vocabulary). Returns 0 or an enum tokenizer_error;

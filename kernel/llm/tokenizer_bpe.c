@@ -1,6 +1,7 @@
 /* GPT-2 byte-level BPE ("gpt2" vocabularies), as llama.cpp runs it: the pre-tokenizer (pretokenize.c) cuts
    the text into words, each word's bytes are mapped to GPT-2's printable code points, and adjacent pieces
-   are merged by merge rank (lowest first, leftmost on ties). The driver is in tokenizer.c. */
+   are merged by merge rank (lowest first, leftmost on ties). Gemma 4 ("gemma4") is the same over raw UTF-8
+   with U+2581 for spaces and <0xXX> byte fallback. The driver is in tokenizer.c. */
 #include "llm/tokenizer.h"
 #include "llm/unicode.h"
 #include "core/heap.h"
@@ -134,19 +135,56 @@ static void bpe_merge_word(const struct tokenizer *t, const char *s, size_t n, s
             tokenizer_out_push(o, id);
             continue;
         }
-        /* not a token: llama.cpp tries each byte of the mapped text as a one-byte token */
+        /* not a token: llama.cpp tries each byte of the mapped text as a one-byte token (raw-byte
+           vocabularies: as its <0xXX> token) */
         for (uint32_t k = 0; k < syms[i].n; k++) {
-            id = tokenizer_find_token(t, s + syms[i].off + k, 1);
+            if (t->pre.raw_bytes)
+                id = t->byte_token[(uint8_t)s[syms[i].off + k]];
+            else
+                id = tokenizer_find_token(t, s + syms[i].off + k, 1);
             if (id >= 0)
                 tokenizer_out_push(o, id);
         }
     }
 }
 
+/* Every ' ' as U+2581 (Gemma 4), into a new buffer of at most 3 * len bytes. */
+static char *escape_spaces(const char *text, size_t *len)
+{
+    char *out = kmalloc(3 * *len);
+    if (!out)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < *len; i++) {
+        if (text[i] == ' ') {
+            memcpy(out + n, "\xe2\x96\x81", 3);
+            n += 3;
+        } else {
+            out[n++] = text[i];
+        }
+    }
+    *len = n;
+    return out;
+}
+
+static bool all_newlines(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != '\n')
+            return false;
+    return true;
+}
+
 int tokenizer_bpe_encode(const struct tokenizer *t, const char *text, size_t len, struct tokenizer_out *o)
 {
     if (len == 0)
         return 0;
+    char *escaped = 0;
+    if (t->pre.escape_spaces) {
+        if (!(escaped = escape_spaces(text, &len)))
+            return TOKENIZER_ERR_NOMEM;
+        text = escaped;
+    }
     uint32_t *cps = kmalloc(len * sizeof *cps);
     uint32_t *lens_a = kmalloc(len * sizeof *lens_a);
     uint32_t *lens_b = kmalloc(len * sizeof *lens_b);
@@ -171,13 +209,20 @@ int tokenizer_bpe_encode(const struct tokenizer *t, const char *text, size_t len
         for (size_t i = start; i < end; i++) {
             uint8_t u[4];
             unsigned k = unicode_utf8_encode(cps[i], u);
+            if (t->pre.raw_bytes) {
+                memcpy(sc.enc + n, u, k);
+                n += k;
+                continue;
+            }
             for (unsigned j = 0; j < k; j++) {
                 memcpy(sc.enc + n, t->byte_utf8[u[j]], t->byte_utf8_len[u[j]]);
                 n += t->byte_utf8_len[u[j]];
             }
         }
+        /* a word that is a whole token as it is: llama3-style ignore_merges, and Gemma 4's newline runs */
+        bool whole_first = t->pre.ignore_merges || (t->pre.type == PRETOK_NEWLINES && all_newlines(sc.enc, n));
         int32_t whole;
-        if (t->pre.ignore_merges && (whole = tokenizer_find_token(t, sc.enc, n)) >= 0)
+        if (whole_first && (whole = tokenizer_find_token(t, sc.enc, n)) >= 0)
             tokenizer_out_push(o, whole);
         else
             bpe_merge_word(t, sc.enc, n, &sc, o);
@@ -185,6 +230,7 @@ int tokenizer_bpe_encode(const struct tokenizer *t, const char *text, size_t len
     }
     err = 0;
 done:
+    kfree(escaped);
     kfree(cps);
     kfree(lens_a);
     kfree(lens_b);

@@ -270,7 +270,7 @@ def write_vocab_dump(kw: dict, path: Path) -> None:
         return struct.pack("<I", len(b)) + b
     tokens, merges = kw["tokens"], kw.get("merges") or []
     have = set(tokens)
-    if kw["model"] == "llama":
+    if kw["model"] in ("llama", "gemma4"):
         roundtrip = all(b"<0x%02X>" % b in have for b in range(256))
     else:
         keep = list(range(0x21, 0x7F)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))

@@ -203,10 +203,10 @@ static void check_one(const struct loaded *l, const uint8_t *text, size_t len, b
             die("the stream cut a character");
     free(ends);
 
-    /* SPM writes U+2581 for spaces, so a U+2581 in the text comes back as a space */
+    /* SPM and Gemma 4 write U+2581 for spaces, so a U+2581 in the text comes back as a space */
     bool has_2581 = len >= 3 && memmem(text, len, "\xe2\x96\x81", 3) != NULL;
     if (l->roundtrip && !parse_special && !render_special && utf8_valid(text, len) &&
-        !(t->kind == TOKENIZER_SPM && has_2581)) {
+        !((t->kind == TOKENIZER_SPM || t->pre.escape_spaces) && has_2581)) {
         size_t off = 0;
         if (t->kind == TOKENIZER_SPM && t->add_space_prefix && len > 0) {
             if (np < 1 || pieces[0] != ' ')
