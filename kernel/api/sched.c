@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "llm/embed.h"
 #include "lib/string.h"
+#include "net/net.h"
 
 struct sched_slot {
     struct engine_seq seq;     /* open for the scheduler's lifetime: its slot's KV cache is the prompt cache */
@@ -22,6 +23,8 @@ static int q_len;
 static bool model_tried;
 static int prefill_chunk = 8;          /* adapted to CLLM_SCHED_STEP_US */
 static struct sched_stats stats;
+static uint64_t net_seen, net_last_ns;  /* frames received at the last look, and when that count last moved */
+static uint64_t yield_since;            /* when the current run of yields to the network began, 0: none */
 
 void sched_init(void) {}
 
@@ -402,6 +405,25 @@ bool sched_step(uint64_t now)
             worked = true;
         }
     }
+    /* A forward pass holds the loop for its whole duration, so while frames are arriving (a request, the rest
+       of a handshake) give the network a few ms first: the loop then halts until the next interrupt. Bounded by
+       CLLM_SCHED_NET_YIELD_US per step, so generation never starves. */
+    struct net_stats ns;
+    net_get_stats(&ns);
+    if (ns.frames_in != net_seen) {
+        net_seen = ns.frames_in;
+        net_last_ns = now;
+    }
+    bool busy = q_head != NULL;
+    for (int i = 0; i < n_slots && !busy; i++)
+        busy = slots[i].task != NULL;
+    if (busy && now - net_last_ns < (uint64_t)CLLM_SCHED_NET_QUIET_US * 1000u) {
+        if (!yield_since)
+            yield_since = now;
+        if (now - yield_since < (uint64_t)CLLM_SCHED_NET_YIELD_US * 1000u)
+            return worked;
+    }
+    yield_since = 0;
     /* start queued tasks on free slots, oldest first */
     while (q_head) {
         struct sched_slot *s = slot_pick(q_head);

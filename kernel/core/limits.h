@@ -175,6 +175,12 @@
 #ifndef CLLM_SCHED_STEP_US
 #define CLLM_SCHED_STEP_US 50000    /* us a prefill step aims at (its chunk shrinks below n_batch to stay near it) */
 #endif
+#ifndef CLLM_SCHED_NET_QUIET_US
+#define CLLM_SCHED_NET_QUIET_US 2000 /* us without received frames before a generation step starts */
+#endif
+#ifndef CLLM_SCHED_NET_YIELD_US
+#define CLLM_SCHED_NET_YIELD_US 20000 /* us a step waits at most for the network to go quiet */
+#endif
 #ifndef CLLM_SCHED_MAX_QUEUE
 #define CLLM_SCHED_MAX_QUEUE 64     /* requests waiting for a slot before new ones get 503 */
 #endif
