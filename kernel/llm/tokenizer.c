@@ -72,10 +72,10 @@ static int32_t token_lookup(const struct tokenizer *t, const char *text, size_t 
 {
     uint32_t mask = t->token_index_mask;
     for (uint32_t i = h & mask;; i = (i + 1) & mask) {
-        uint32_t id = t->token_index[i];
+        uint32_t id = t->token_index[i].id;
         if (id == SLOT_EMPTY)
             return -1;
-        if (t->token_index_hash[i] == h && t->tokens[id].len == len && memcmp(t->tokens[id].text, text, len) == 0)
+        if (t->token_index[i].hash == h && t->tokens[id].len == len && memcmp(t->tokens[id].text, text, len) == 0)
             return (int32_t)id;
     }
 }
@@ -94,15 +94,15 @@ static void token_insert(struct tokenizer *t, uint32_t id)
     uint32_t h = hash_bytes(tok->text, tok->len, SEED_TOKEN);
     uint32_t mask = t->token_index_mask;
     for (uint32_t i = h & mask;; i = (i + 1) & mask) {
-        uint32_t other = t->token_index[i];
+        uint32_t other = t->token_index[i].id;
         if (other == SLOT_EMPTY) {
-            t->token_index[i] = id;
-            t->token_index_hash[i] = h;
+            t->token_index[i].id = id;
+            t->token_index[i].hash = h;
             return;
         }
-        if (t->token_index_hash[i] == h && t->tokens[other].len == tok->len &&
+        if (t->token_index[i].hash == h && t->tokens[other].len == tok->len &&
             memcmp(t->tokens[other].text, tok->text, tok->len) == 0) {
-            t->token_index[i] = id;
+            t->token_index[i].id = id;
             return;
         }
     }
@@ -131,10 +131,10 @@ int32_t tokenizer_find_merge(const struct tokenizer *t, const char *left, size_t
     uint32_t h = merge_hash(left, left_len, right, right_len);
     uint32_t mask = t->merge_index_mask;
     for (uint32_t i = h & mask;; i = (i + 1) & mask) {
-        uint32_t rank = t->merge_index[i];
+        uint32_t rank = t->merge_index[i].id;
         if (rank == SLOT_EMPTY)
             return -1;
-        if (t->merge_index_hash[i] == h && merge_equal(&t->merges[rank], left, left_len, right, right_len))
+        if (t->merge_index[i].hash == h && merge_equal(&t->merges[rank], left, left_len, right, right_len))
             return (int32_t)rank;
     }
 }
@@ -147,13 +147,13 @@ static void merge_insert(struct tokenizer *t, uint32_t rank)
     uint32_t h = merge_hash(m->text, m->left_len, right, m->right_len);
     uint32_t mask = t->merge_index_mask;
     for (uint32_t i = h & mask;; i = (i + 1) & mask) {
-        uint32_t other = t->merge_index[i];
+        uint32_t other = t->merge_index[i].id;
         if (other == SLOT_EMPTY) {
-            t->merge_index[i] = rank;
-            t->merge_index_hash[i] = h;
+            t->merge_index[i].id = rank;
+            t->merge_index[i].hash = h;
             return;
         }
-        if (t->merge_index_hash[i] == h && merge_equal(&t->merges[other], m->text, m->left_len, right, m->right_len))
+        if (t->merge_index[i].hash == h && merge_equal(&t->merges[other], m->text, m->left_len, right, m->right_len))
             return;
     }
 }
@@ -381,9 +381,8 @@ int tokenizer_init(struct tokenizer *t, const struct tokenizer_vocab *v)
     uint32_t tsize = table_size_for(v->n_tokens);
     t->tokens = kmalloc((size_t)v->n_tokens * sizeof *t->tokens);
     t->token_index = kmalloc((size_t)tsize * sizeof *t->token_index);
-    t->token_index_hash = kmalloc((size_t)tsize * sizeof *t->token_index_hash);
     err = TOKENIZER_ERR_NOMEM;
-    if (!t->tokens || !t->token_index || !t->token_index_hash)
+    if (!t->tokens || !t->token_index)
         goto fail;
     memset(t->token_index, 0xff, (size_t)tsize * sizeof *t->token_index);
     t->token_index_mask = tsize - 1;
@@ -395,9 +394,8 @@ int tokenizer_init(struct tokenizer *t, const struct tokenizer_vocab *v)
         t->n_merges = v->n_merges;
         t->merges = kmalloc((size_t)v->n_merges * sizeof *t->merges);
         t->merge_index = kmalloc((size_t)msize * sizeof *t->merge_index);
-        t->merge_index_hash = kmalloc((size_t)msize * sizeof *t->merge_index_hash);
         err = TOKENIZER_ERR_NOMEM;
-        if (!t->merges || !t->merge_index || !t->merge_index_hash)
+        if (!t->merges || !t->merge_index)
             goto fail;
         memset(t->merge_index, 0xff, (size_t)msize * sizeof *t->merge_index);
         t->merge_index_mask = msize - 1;
@@ -482,10 +480,8 @@ void tokenizer_free(struct tokenizer *t)
 {
     kfree(t->tokens);
     kfree(t->token_index);
-    kfree(t->token_index_hash);
     kfree(t->merges);
     kfree(t->merge_index);
-    kfree(t->merge_index_hash);
     kfree(t->specials);
     memset(t, 0, sizeof *t);
 }

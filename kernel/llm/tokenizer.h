@@ -89,18 +89,23 @@ struct tokenizer_merge {
 
 #define TOKENIZER_MAX_EOG 16
 
+/* One open-addressing slot: the entry (token id or merge rank, UINT32_MAX = empty) and its key's hash,
+   side by side so a probe touches one cache line. */
+struct tokenizer_slot {
+    uint32_t id;
+    uint32_t hash;
+};
+
 struct tokenizer {
     enum tokenizer_kind kind;
     struct pretok_config pre;               /* BPE only */
     uint32_t n_tokens;
     struct tokenizer_token *tokens;         /* (n_tokens) */
-    uint32_t *token_index;                  /* open-addressing table of token ids, UINT32_MAX = empty */
-    uint32_t *token_index_hash;             /* hash of each slot's token, to skip most compares */
+    struct tokenizer_slot *token_index;     /* token text -> id */
     uint32_t token_index_mask;
     uint32_t n_merges;
     struct tokenizer_merge *merges;         /* (n_merges), index = rank */
-    uint32_t *merge_index;                  /* open-addressing table of merge ranks */
-    uint32_t *merge_index_hash;
+    struct tokenizer_slot *merge_index;     /* (left, right) -> merge rank */
     uint32_t merge_index_mask;
     int32_t *specials;                      /* control / user-defined / unknown ids, longest text first */
     uint32_t n_specials;
