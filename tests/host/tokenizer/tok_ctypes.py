@@ -67,8 +67,24 @@ def lib() -> ctypes.CDLL:
         L.th_bench.restype = D
         L.th_bench.argtypes = [P, ctypes.c_char_p, ctypes.c_size_t, I, P, I, ctypes.POINTER(I)]
         L.th_unicode_flags.argtypes = [P, ctypes.c_size_t, P]
+        L.th_pretok.restype = I
+        L.th_pretok.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t, P, I]
         _LIB = L
     return _LIB
+
+
+def pretokenize(pre: str, text: str) -> list[str]:
+    """The words kernel/llm/pretokenize.c cuts valid UTF-8 text into, for a tokenizer.ggml.pre name."""
+    data = text.encode()
+    out = np.zeros(len(data) + 1, dtype=np.uint32)
+    n = lib().th_pretok(pre.encode(), data, len(data), out.ctypes.data, len(out))
+    if n < 0:
+        raise ValueError(f"th_pretok: {n}")
+    words, pos = [], 0
+    for k in out[:n].tolist():
+        words.append(text[pos:pos + k])
+        pos += k
+    return words
 
 
 def unicode_flags(cps: np.ndarray) -> np.ndarray:

@@ -154,3 +154,29 @@ void th_unicode_flags(const uint32_t *cps, size_t n, uint8_t *out)
     for (size_t i = 0; i < n; i++)
         out[i] = unicode_flags(cps[i]);
 }
+
+/* Pre-tokenize text with the pre-tokenizer named pre; word lengths in code points go to out (max entries).
+   Returns the word count, -1 for an unknown name, -2 when max is too small. */
+int th_pretok(const char *pre, const char *text, size_t len, uint32_t *out, int max)
+{
+    struct pretok_config cfg;
+    if (pretok_config_from_name(pre, strlen(pre), &cfg) != 0)
+        return -1;
+    if (len == 0)
+        return 0;
+    uint32_t *cps = malloc(len * sizeof *cps), *a = malloc(len * sizeof *a), *b = malloc(len * sizeof *b);
+    size_t n = 0;
+    for (size_t pos = 0; pos < len;)
+        cps[n++] = unicode_utf8_decode((const uint8_t *)text, len, &pos);
+    const uint32_t *words;
+    size_t nw = pretok_split(cfg.type, cps, n, a, b, &words);
+    int rc = (int)nw;
+    if ((int)nw > max)
+        rc = -2;
+    else
+        memcpy(out, words, nw * sizeof *out);
+    free(cps);
+    free(a);
+    free(b);
+    return rc;
+}
