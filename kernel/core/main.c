@@ -17,6 +17,7 @@
 #include "core/vga.h"
 #include "drivers/pci.h"
 #include "http/http_server.h"
+#include "llm/engine_boot.h"
 #include "net/net.h"
 
 extern const uint8_t __model_start[], __model_end[];
@@ -43,6 +44,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     api_init();                                     /* API routes; /health says 503 until the model is open */
     log_info("cllm: initialised in %llu us from kernel entry; HTTP on port %u", (unsigned long long)clock_us(),
              (unsigned)CLLM_HTTP_PORT);
+    engine_boot_selftest();                         /* prompt= on the command line: print its completion, power off */
 
     int announced = 0;
     for (;;) {

