@@ -25,7 +25,6 @@
 #define IOAPIC_REDTBL(n) (0x10 + 2 * (n))
 #define IOAPIC_MASKED (1u << 16)
 #define IOAPIC_LEVEL (1u << 15)
-#define IOAPIC_ACTIVE_LOW (1u << 13)
 
 /* Low dword of each IOAPIC redirection entry as last programmed; monitor.S reads it to mask a pin. */
 volatile uint32_t ioapic_redir_lo[IRQ_IOAPIC_PINS];
@@ -55,13 +54,15 @@ void irq_unmask(int irq)
     ioapic_write(IOAPIC_REDTBL(irq), ioapic_redir_lo[irq]);
 }
 
-void irq_route(int irq, bool level_active_low)
+void irq_route(int irq, bool level)
 {
     if (irq < 0 || irq >= IRQ_IOAPIC_PINS)
         return;
-    uint32_t lo = (uint32_t)(IRQ_VECTOR_BASE + irq) | IOAPIC_MASKED; /* fixed delivery, physical dest */
-    if (level_active_low)
-        lo |= IOAPIC_LEVEL | IOAPIC_ACTIVE_LOW;
+    /* Fixed delivery, physical destination, active high: QEMU's ACPI tables describe its PCI interrupt links
+       as level-triggered, active-high at the IOAPIC (an active-low setting made KVM deliver twice per event). */
+    uint32_t lo = (uint32_t)(IRQ_VECTOR_BASE + irq) | IOAPIC_MASKED;
+    if (level)
+        lo |= IOAPIC_LEVEL;
     ioapic_write(IOAPIC_REDTBL(irq) + 1, 0); /* destination: APIC 0 (the boot CPU) */
     ioapic_redir_lo[irq] = lo;
     ioapic_write(IOAPIC_REDTBL(irq), lo);

@@ -18,8 +18,8 @@ extern volatile uint64_t irq_pending;    /* bit n: vector 0x20 + n fired since l
 extern volatile uint64_t irq_count[32];  /* totals per bit (set by monitor.S) */
 
 void irq_init(void);                      /* LAPIC on, IOAPIC pins masked, LAPIC timer at IRQ_TIMER_HZ */
-/* Route IOAPIC pin `irq` (PCI INTx: level-triggered, active low; ISA: edge, active high) and unmask it. */
-void irq_route(int irq, bool level_active_low);
+/* Route IOAPIC pin `irq` (PCI INTx: level = true; ISA: edge) active high, and unmask it. */
+void irq_route(int irq, bool level);
 void irq_unmask(int irq);
 void irq_mask(int irq);
 static inline uint64_t irq_take_pending(void) { return __atomic_exchange_n(&irq_pending, 0, __ATOMIC_ACQ_REL); }
