@@ -233,3 +233,15 @@ def test_lookups_for_handlers(lib):
     assert lookup(lib, doc, b"n") == "null:"
     assert lookup(lib, doc, b"absent") == "missing:"
     assert lookup(lib, b"[1]", b"k") == "missing:"                  # lookups on the wrong type are NULL
+
+
+def test_integers_written_exactly(lib):
+    lib.j_write_ints.argtypes = [ctypes.c_int64, ctypes.c_uint64, ctypes.c_char_p, ctypes.c_size_t]
+    lib.j_write_ints.restype = ctypes.c_size_t
+    rng = random.Random(15)
+    cases = [(0, 0), (-1, 1), (-2**63, 2**64 - 1), (2**63 - 1, 2**63), (-10, 10), (9, 99)]
+    cases += [(rng.randint(-2**63, 2**63 - 1), rng.getrandbits(rng.randint(1, 64))) for _ in range(2000)]
+    buf = ctypes.create_string_buffer(64)
+    for i, u in cases:
+        n = lib.j_write_ints(i, u, buf, 64)
+        assert buf.raw[:n] == ("[%d,%d]" % (i, u)).encode()

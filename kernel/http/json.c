@@ -841,23 +841,35 @@ void json_write_string_n(struct json_writer *w, const char *s, size_t n)
 
 void json_write_string(struct json_writer *w, const char *s) { json_write_string_n(w, s, strlen(s)); }
 
+/* Decimal digits of v, right-aligned ending at end; returns the first digit. */
+static char *u64_digits(uint64_t v, char *end)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
 void json_write_i64(struct json_writer *w, int64_t v)
 {
     char buf[24];
-    int n = fmt_snprintf(buf, sizeof buf, "%lld", (long long)v);
+    char *p = u64_digits(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, buf + sizeof buf);
+    if (v < 0)
+        *--p = '-';
     if (!w_before_value(w))
         return;
-    w_put(w, buf, (size_t)n);
+    w_put(w, p, (size_t)(buf + sizeof buf - p));
     w_after_value(w);
 }
 
 void json_write_u64(struct json_writer *w, uint64_t v)
 {
     char buf[24];
-    int n = fmt_snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+    char *p = u64_digits(v, buf + sizeof buf);
     if (!w_before_value(w))
         return;
-    w_put(w, buf, (size_t)n);
+    w_put(w, p, (size_t)(buf + sizeof buf - p));
     w_after_value(w);
 }
 

@@ -276,3 +276,15 @@ int j_lookup(const char *in, size_t len, const char *key, long index, char *out,
     json_doc_free(&doc);
     return 1;
 }
+
+size_t j_write_ints(int64_t i, uint64_t u, char *out, size_t cap)
+{
+    struct json_writer w;
+    json_writer_init_buf(&w, out, cap);
+    json_write_array_begin(&w);
+    json_write_i64(&w, i);
+    json_write_u64(&w, u);
+    json_write_array_end(&w);
+    size_t len = 0;
+    return json_writer_result(&w, &len) ? len : (size_t)-1;
+}
