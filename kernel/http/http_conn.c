@@ -646,14 +646,8 @@ static bool conn_step(struct http_conn *c)
 
 static bool conn_poll(struct http_conn *c, bool busy)
 {
-    if (!tcp_is_alive(c->tcp)) {
-        conn_cancel_reply(c);
-        conn_free_buffers(c);
-        tcp_close(c->tcp); /* lets TCP reclaim the handle; harmless on a dead one */
-        c->gen++;
-        c->state = CONN_FREE;
-        stats.conns_closed++;
-        stats.conns_active--;
+    if (!tcp_is_alive(c->tcp)) { /* reset or timed out below us: close is a no-op on the dead handle */
+        conn_release(c, false);
         return true;
     }
     bool worked = out_flush(c);
