@@ -112,7 +112,7 @@ def test_greedy_generation_matches_reference(lib, models, qtype):
     toks = prompt(eng.n_vocab, n=10, seed=4)
     got, stop = eng.generate(toks, 24, ignore_eos=True)
     ref = LlamaRef(path, act_quant=True)
-    want = ref.generate_greedy(toks, 24)
+    want = ref.generate_greedy(toks, 24, ban=eng.eog_ids())
     assert got == want and stop == "limit"
     eng.close()
 
@@ -183,6 +183,47 @@ def test_missing_tensor_is_reported(lib, tmp_path):
 def test_eog_tokens(lib, models):
     eng = llm_lib.Engine(lib, models("q8_0"), n_ctx=32)
     assert eng.info["eos"] == 2
-    assert eng.L.h_token_is_eog(eng.h, 2) and eng.L.h_token_is_eog(eng.h, 0)   # <|im_end|>, <|endoftext|>
-    assert not eng.L.h_token_is_eog(eng.h, 1) and not eng.L.h_token_is_eog(eng.h, 100)
+    assert eng.eog_ids() == [0, 2]   # <|endoftext|>, <|im_end|>
+    eng.close()
+
+
+def test_ignore_eos_never_samples_eog(lib, tmp_path):
+    """With ignore_eos the end-of-generation tokens are banned (llama.cpp sets their logit to -inf); without it,
+    generation stops at the first one. In this model only hidden dimension 0 reaches the head, and the two EOG
+    tokens' head weights on it are +-10 (larger than any other): one of them is always the argmax."""
+    import gguf
+    src = make_tiny(str(tmp_path / "src.gguf"), "f32", tied=False)
+    r = gguf.GGUFReader(src)
+    w = gguf.GGUFWriter(str(tmp_path / "eos.gguf"), "llama")
+    for f in r.fields.values():
+        if f.name.startswith("GGUF.") or f.name == "general.architecture":
+            continue
+        vt = f.types[0]
+        if vt == gguf.GGUFValueType.ARRAY:
+            w.add_key_value(f.name, f.contents(), vt, sub_type=f.types[-1])
+        else:
+            w.add_key_value(f.name, f.contents(), vt)
+    for t in r.tensors:
+        a = np.array(t.data)
+        if t.name == "output_norm.weight":
+            a = np.zeros_like(a)
+            a[0] = 1.0
+        if t.name == "output.weight":
+            a = a.copy()
+            a[2, 0], a[0, 0] = 10.0, -10.0
+        w.add_tensor(t.name, a)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    path = str(tmp_path / "eos.gguf")
+    eng = llm_lib.Engine(lib, path, n_ctx=64, kv_f16=0)
+    toks = prompt(eng.n_vocab, n=6, seed=9)
+    ref = LlamaRef(path)
+    assert ref.generate_greedy(toks, 1)[0] in (0, 2)
+    got, stop = eng.generate(toks, 40)
+    assert stop == "eos" and got == []
+    banned, stop2 = eng.generate(toks, 40, ignore_eos=True)
+    assert stop2 == "limit" and 0 not in banned and 2 not in banned
+    assert banned == ref.generate_greedy(toks, 40, ban=[0, 2])
     eng.close()

@@ -54,7 +54,7 @@ def ref_runs(engine, ref):
         if text not in cache:
             ids = engine.tokenize(text)
             steps = []
-            out = ref.generate_greedy(ids, N_PREDICT, steps=steps)
+            out = ref.generate_greedy(ids, N_PREDICT, steps=steps, ban=engine.eog_ids())
             cache[text] = (ids, out, np.array(steps))
         return cache[text]
     return get

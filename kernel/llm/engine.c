@@ -4,6 +4,7 @@
 #include "core/heap.h"
 #include "core/limits.h"
 #include "lib/fmt.h"
+#include "lib/math.h"
 #include "lib/string.h"
 
 void engine_options_default(struct engine_options *o)
@@ -261,11 +262,13 @@ int engine_seq_eval(struct engine *e, struct engine_seq *seq, const int32_t *tok
 
 int32_t engine_seq_sample(struct engine *e, struct engine_seq *seq)
 {
-    (void)e;
     if (!seq->have_logits)
         return -1;
-    int32_t t = sampler_sample(&seq->smp, seq->logits);
-    return t;
+    if (seq->ignore_eos && e->have_tok)
+        for (uint32_t i = 0; i < e->tok.n_eog; i++)
+            if (e->tok.eog_ids[i] >= 0 && e->tok.eog_ids[i] < e->model.hp.n_vocab)
+                seq->logits[e->tok.eog_ids[i]] = -K_INFINITY;
+    return sampler_sample(&seq->smp, seq->logits);
 }
 
 int engine_generate(struct engine *e, struct engine_seq *seq, const int32_t *prompt, int n_prompt, int n_predict,
@@ -274,6 +277,7 @@ int engine_generate(struct engine *e, struct engine_seq *seq, const int32_t *pro
     *n_out = 0;
     if (n_prompt < 1 || n_prompt > e->opt.n_ctx)
         return ENGINE_STOP_ERROR;
+    seq->ignore_eos = ignore_eos != 0;
     sampler_reset(&seq->smp, seq->smp.p.seed);
     int kept = engine_seq_keep_prefix(seq, prompt, n_prompt);
     for (int i = 0; i < kept; i++)

@@ -61,6 +61,7 @@ struct engine_seq {
     int n_past;               /* how many of them */
     float *logits;            /* (n_vocab) after the last evaluated token */
     int have_logits;
+    int ignore_eos;           /* 1: end-of-generation tokens are never sampled (llama.cpp: their logit is -inf) */
     struct sampler smp;
 };
 
@@ -76,15 +77,16 @@ int engine_seq_keep_prefix(struct engine_seq *seq, const int32_t *tokens, int n)
    accepting them into the sampler's penalty window. 0, or -1 (context full / bad token). */
 int engine_seq_eval(struct engine *e, struct engine_seq *seq, const int32_t *tokens, int n);
 
-/* Sample the next token from the current logits and accept it into the penalty window (does not evaluate it). */
+/* Sample the next token from the current logits (EOG tokens masked when seq->ignore_eos). It enters the penalty
+   window when engine_seq_eval evaluates it. -1 when there are no logits. */
 int32_t engine_seq_sample(struct engine *e, struct engine_seq *seq);
 
 /* Called for each generated token; return non-zero to stop. */
 typedef int (*engine_token_fn)(void *user, int32_t token);
 
 /* Reset the sequence to prompt[0..n_prompt) (reusing a cached prefix), then generate up to n_predict tokens
-   (< 0: until the context is full). Stops at EOS/EOT unless ignore_eos (the EOS token is not passed to the
-   callback). Returns an enum engine_stop; *n_out gets the number of generated tokens. */
+   (< 0: until the context is full). Stops at EOS/EOT (not passed to the callback); with ignore_eos they are
+   never sampled instead (sets seq->ignore_eos), as llama.cpp. Returns an enum engine_stop; *n_out gets the number of generated tokens. */
 int engine_generate(struct engine *e, struct engine_seq *seq, const int32_t *prompt, int n_prompt, int n_predict,
                     int ignore_eos, engine_token_fn fn, void *user, int *n_out);
 

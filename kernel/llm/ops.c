@@ -12,18 +12,30 @@ size_t ops_act_size(enum ggml_type t, int64_t n, int n_batch)
     return ggml_row_size(tt->vec_dot_type, n) * (size_t)n_batch;
 }
 
-void ops_matmul(float *out, const struct ops_weight *w, const float *x, int n_batch, void *qbuf)
+void ops_quantize_act(void *qbuf, const struct ops_weight *w, const float *x, int n_batch)
 {
     const struct ggml_type_traits *tt = ggml_get_type_traits(w->type);
     const struct ggml_type_traits *vt = ggml_get_type_traits(tt->vec_dot_type);
     size_t qrow = ggml_row_size(tt->vec_dot_type, w->n_cols);
-    uint8_t *q = qbuf;
     for (int b = 0; b < n_batch; b++)
-        vt->from_float(x + (size_t)b * w->n_cols, q + (size_t)b * qrow, w->n_cols);
-    const uint8_t *row = w->data;
-    for (int64_t r = 0; r < w->n_rows; r++, row += w->row_size)
-        for (int b = 0; b < n_batch; b++)
+        vt->from_float(x + (size_t)b * w->n_cols, (uint8_t *)qbuf + (size_t)b * qrow, w->n_cols);
+}
+
+void ops_matmul_rows(float *out, const struct ops_weight *w, const void *qbuf, int n_batch, int64_t r0, int64_t r1)
+{
+    const struct ggml_type_traits *tt = ggml_get_type_traits(w->type);
+    size_t qrow = ggml_row_size(tt->vec_dot_type, w->n_cols);
+    const uint8_t *q = qbuf;
+    const uint8_t *row = (const uint8_t *)w->data + (size_t)r0 * w->row_size;
+    for (int64_t r = r0; r < r1; r++, row += w->row_size)
+        for (int b = 0; b < n_batch; b++)       /* the weight row stays in L1 across the batch */
             tt->vec_dot(w->n_cols, &out[(size_t)b * w->n_rows + r], row, q + (size_t)b * qrow);
+}
+
+void ops_matmul(float *out, const struct ops_weight *w, const float *x, int n_batch, void *qbuf)
+{
+    ops_quantize_act(qbuf, w, x, n_batch);
+    ops_matmul_rows(out, w, qbuf, n_batch, 0, w->n_rows);
 }
 
 void ops_get_row(float *out, const struct ops_weight *w, int64_t row)

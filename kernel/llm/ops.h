@@ -25,6 +25,11 @@ size_t ops_act_size(enum ggml_type t, int64_t n, int n_batch);
    each weight row is read once per batch. */
 void ops_matmul(float *out, const struct ops_weight *w, const float *x, int n_batch, void *qbuf);
 
+/* The two halves of ops_matmul, for splitting a product across workers (issue 6): quantize the n_batch rows of
+   x once, then any worker computes output rows [r0, r1) from qbuf. */
+void ops_quantize_act(void *qbuf, const struct ops_weight *w, const float *x, int n_batch);
+void ops_matmul_rows(float *out, const struct ops_weight *w, const void *qbuf, int n_batch, int64_t r0, int64_t r1);
+
 /* Dequantize row `row` of w into out (w->n_cols floats): embedding lookup. */
 void ops_get_row(float *out, const struct ops_weight *w, int64_t row);
 

@@ -245,12 +245,18 @@ class LlamaRef:
         logits = self.matmul(h, self.output)
         return logits if all_logits else logits[0]
 
-    def generate_greedy(self, prompt, n_predict: int, stop_at_eos: bool = False, steps: list | None = None) -> list[int]:
-        """Greedy continuation (token by token after the prompt); steps, when given, receives each step's logits."""
+    def generate_greedy(self, prompt, n_predict: int, stop_at_eos: bool = False, steps: list | None = None,
+                        ban=()) -> list[int]:
+        """Greedy continuation (token by token after the prompt); steps, when given, receives each step's logits.
+        Tokens in ban are never chosen (llama.cpp's ignore_eos bans the end-of-generation tokens)."""
         self.reset()
+        ban = list(ban)
         logits = self.forward(prompt, all_logits=False)
         out = []
         for _ in range(n_predict):
+            if ban:
+                logits = logits.copy()
+                logits[ban] = -np.inf
             if steps is not None:
                 steps.append(logits)
             t = int(np.argmax(logits))

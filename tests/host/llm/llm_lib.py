@@ -86,6 +86,10 @@ class Engine:
         self.info = dict(zip(INFO_KEYS, (int(x) for x in hp)))
         self.n_vocab = self.info["n_vocab"]
 
+    def eog_ids(self) -> list[int]:
+        """The end-of-generation tokens (what ignore_eos bans)."""
+        return [t for t in range(self.n_vocab) if self.L.h_token_is_eog(self.h, t)]
+
     def close(self) -> None:
         if self.h:
             self.L.h_engine_close(self.h)
