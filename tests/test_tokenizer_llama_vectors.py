@@ -93,3 +93,27 @@ def test_control_tokens_only_with_parse_special(vocab_dir):
     spm = tc.tokenizer_from_gguf(vocab_dir / "ggml-vocab-llama-spm.gguf")
     ids = spm.encode("<s>Hi", parse_special=True)
     assert ids == [1] + spm.encode("Hi")
+
+
+@pytest.mark.parametrize("name,eog_texts", [
+    ("llama-bpe", {b"<|end_of_text|>", b"<|eot_id|>"}),
+    ("qwen2", {b"<|endoftext|>", b"<|im_end|>", b"</s>"}),  # </s>: llama.cpp (paddleocr) takes it everywhere
+    ("phi-3", {b"</s>", b"<|endoftext|>", b"<|end|>"}),
+    ("gemma-4", {b"<eos>", b"<|tool_response>", b"<turn|>"}),
+    ("deepseek-llm", {"<｜end▁of▁sentence｜>".encode()}),
+])
+def test_end_of_generation_tokens(vocab_dir, name, eog_texts):
+    """llama.cpp's end-of-generation set: EOS/EOT plus tokens it recognises by their text."""
+    kw = tc.vocab_from_gguf(vocab_dir / f"ggml-vocab-{name}.gguf")
+    tok = tc.tokenizer_from_gguf(vocab_dir / f"ggml-vocab-{name}.gguf")
+    found = {kw["tokens"][i] for i in range(tok.n_tokens) if tok.is_eog(i)}
+    assert found == eog_texts
+
+
+def test_smollm2_metadata():
+    kw = tc.vocab_from_gguf(tc.smollm2_gguf())
+    tok = tc.tokenizer_from_gguf(tc.smollm2_gguf())
+    assert (kw["pre"], tok.bos, tok.eos, tok.add_bos, tok.add_eos) == ("smollm", 1, 2, False, False)
+    found = {kw["tokens"][i] for i in range(tok.n_tokens) if tok.is_eog(i)}
+    assert found == {b"<|endoftext|>", b"<|im_end|>", b"<reponame>"}
+    assert tok.nl == 198 and kw["tokens"][198] == "\u010a".encode()

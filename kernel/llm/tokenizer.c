@@ -208,6 +208,16 @@ static void eog_add(struct tokenizer *t, int32_t id)
         t->eog_ids[t->n_eog++] = id;
 }
 
+static void eog_remove(struct tokenizer *t, int32_t id)
+{
+    for (uint32_t i = 0; i < t->n_eog; i++) {
+        if (t->eog_ids[i] == id) {
+            t->eog_ids[i] = t->eog_ids[--t->n_eog];
+            return;
+        }
+    }
+}
+
 static void mark_control(struct tokenizer *t, int32_t id)
 {
     if (id >= 0)
@@ -219,13 +229,13 @@ static void tokenizer_find_eog(struct tokenizer *t, const struct tokenizer_vocab
 {
     static const char *const eot_names[] = {
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>",
-        "_<EOT>", "[EOT]", "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "<end_of_utterance>",
+        "_<EOT>", "[EOT]", "<\357\275\234end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "<end_of_utterance>",
     };
     static const char *const eog_names[] = {
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
         "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
-        "<end_of_utterance>", "<|tool_response>",
-        "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+        "<end_of_utterance>", "<|tool_response>", "</s>", "<eos>", "<turn|>", "[e~[",
+        "<\357\275\234end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
     };
     /* FIM pad / repo / file-separator tokens also end generation */
     static const char *const fim_names[] = {
@@ -254,6 +264,19 @@ static void tokenizer_find_eog(struct tokenizer *t, const struct tokenizer_vocab
     eog_add(t, t->eos_id);
     eog_add(t, t->eot_id);
     eog_add(t, t->eom_id);
+    /* llama.cpp's exceptions: with <|return|> and <|call|> (gpt-oss) or <|calls|> and <|flush|> (solar-open),
+       <|end|> is an ordinary user-defined token; with <|tool_response>, </s> is an ordinary token (gemma4) */
+    int32_t end = find_lit(t, "<|end|>");
+    if (end >= 0 && ((find_lit(t, "<|return|>") >= 0 && find_lit(t, "<|call|>") >= 0) ||
+                     (find_lit(t, "<|calls|>") >= 0 && find_lit(t, "<|flush|>") >= 0))) {
+        eog_remove(t, end);
+        t->tokens[end].attr = TOKEN_ATTR_USER_DEFINED;
+    }
+    int32_t s_end = find_lit(t, "</s>");
+    if (s_end >= 0 && s_end != t->eos_id && find_lit(t, "<|tool_response>") >= 0) {
+        eog_remove(t, s_end);
+        t->tokens[s_end].attr = TOKEN_ATTR_NORMAL;
+    }
     (void)v;
 }
 
@@ -658,7 +681,7 @@ struct piece_writer {
 
 static void pw_put(struct piece_writer *w, const void *p, size_t n)
 {
-    if (w->n + (int)n <= w->cap)
+    if (n > 0 && w->n + (int)n <= w->cap)
         memcpy(w->buf + w->n, p, n);
     w->n += (int)n;
 }
@@ -744,8 +767,10 @@ void detok_stream_init(struct detok_stream *s, const struct tokenizer *t, bool r
 int detok_stream_push(struct detok_stream *s, int32_t id, char *out, int out_len)
 {
     int room = out_len - s->n_pending;
-    if (room < 0)
-        return -(int)s->n_pending;
+    if (room < 0) {
+        int n = tokenizer_token_to_piece(s->t, id, 0, 0, s->render_special);
+        return -(s->n_pending + (n < 0 ? -n : n));
+    }
     int n = tokenizer_token_to_piece(s->t, id, out + s->n_pending, room, s->render_special);
     if (n < 0)
         return -(s->n_pending + (-n));
