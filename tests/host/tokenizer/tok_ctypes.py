@@ -352,11 +352,19 @@ def llama_vocab_dir() -> Path:
 
 def llama_cpp_source(rel: str) -> bytes:
     """A file of the llama.cpp source in the llama-cpp-python sdist, e.g. "src/unicode-data.cpp"."""
+    cached = CACHE / "llama-cpp-src" / rel
+    if cached.exists():
+        return cached.read_bytes()
     sdist = CACHE / LLAMA_CPP_SDIST
     if not sdist.exists():
         _pip_download("llama-cpp-python==0.3.36", "--no-binary", ":all:")
     with tarfile.open(sdist) as tf:
-        return tf.extractfile(f"llama_cpp_python-0.3.36/vendor/llama.cpp/{rel}").read()
+        data = tf.extractfile(f"llama_cpp_python-0.3.36/vendor/llama.cpp/{rel}").read()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(cached)
+    return data
 
 
 def smollm2_gguf() -> Path:
