@@ -7,7 +7,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from . import __version__
+from . import __version__, chat_template
 from .compile import KERNEL_DIR, compile_all, link, to_elf32
 from .config import config_defines, model_alias
 from .elf import verify_image
@@ -75,8 +75,12 @@ def build(model_path, cfg, out_dir="build", debug=False, echo=print, kernel_dir=
     if not plan["fits"]:
         raise CllmError(_no_fit(plan, cfg))
 
+    chat = chat_template.for_model(model_path)  # stops here when the kernel cannot render the model's template
+    echo(f"chat template: {chat.summary}")
+
     baked = baked_config(cfg, model_path, sha256, hparams, debug)
-    gen = render_all(gen_dir, defines=config_defines(cfg, model_path, hparams), model_path=model_path,
+    defines = config_defines(cfg, model_path, hparams) + chat.defines()
+    gen = render_all(gen_dir, defines=defines, model_path=model_path,
                      model_sha256=sha256, config_json=json.dumps(baked, indent=1, sort_keys=True) + "\n")
     objs, compiled = compile_all(out_dir, [gen["multiboot.S"], gen["cllm_config.S"], gen["model.S"]], debug,
                                  kernel_dir=kernel_dir)
