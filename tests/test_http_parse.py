@@ -90,9 +90,14 @@ CASES = [
     ("cl-plus", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\na", 400, "reject"),
     ("cl-hex", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n", 400, "reject"),
     ("cl-empty", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n", 400, "reject"),
+    ("cl-trailing-comma", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3,\r\n\r\nabc", 400, "reject"),
+    ("cl-leading-comma", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: ,3\r\n\r\nabc", 400, "reject"),
     ("cl-inner-space", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1 2\r\n\r\n", 400, "reject"),
     ("cl-and-te", b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
                   b"0\r\n\r\n", 400, None),  # h11 lets TE win (RFC: MAY); we reject (RFC 9112 6.3 allows it)
+    # RFC 9110 5.6.1: a recipient MUST ignore empty list elements (h11 rejects them)
+    ("te-empty-elements", b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: , chunked,\r\n\r\n0\r\n\r\n", 200,
+     "reject"),
     ("te-not-final-chunked", b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400,
      None),
     ("te-identity", b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", 400, None),
@@ -224,3 +229,39 @@ def test_no_leaks_after_table(server):
     assert open_conns == slots
     server.poll(40_000)   # past the idle timeout
     assert server.leaks() == (0, 0, 0)
+
+
+def test_whatever_h11_rejects_we_reject(server):
+    """Differential check on 3000 byte-level mutations of valid requests: every request h11 refuses as malformed is
+    refused by us too (we are stricter in places, never laxer), except Transfer-Encoding lists with empty elements,
+    which RFC 9110 5.6.1 says a recipient must accept."""
+    import random
+    import re
+    rng = random.Random(1)
+    base = [b"GET /health HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"]
+    alphabet = b"\r\n \t:\x00\x7f\x80,;=\"/HTTP1.0a-"
+    checked = 0
+    for _ in range(3000):
+        r = bytearray(rng.choice(base))
+        for _ in range(rng.randint(1, 3)):
+            k = rng.randrange(len(r))
+            op = rng.random()
+            if op < 0.4:
+                r.insert(k, rng.choice(alphabet))
+            elif op < 0.7:
+                del r[k]
+            else:
+                r[k] = rng.choice(alphabet)
+        r = bytes(r)
+        if h11_verdict(r) != "reject":
+            continue
+        te = re.search(rb"\r\ntransfer-encoding:([^\r\n]*)\r\n", r, re.I)
+        if te and re.fullmatch(rb"[ \t,]*chunked[ \t,]*", te.group(1), re.I) and b"," in te.group(1):
+            continue
+        resps, _ = exchange(server, r)
+        checked += 1
+        assert resps and resps[0][0] >= 400 and resps[0][0] not in (404, 405), r
+    assert checked > 1000

@@ -271,7 +271,11 @@ static int parse_content_length(struct http_head *h, bool *present, uint64_t *va
         const char *p = f->value, *end = f->value + f->value_len, *item;
         size_t n;
         bool any = false;
+        size_t commas = 0, items = 0;
+        for (const char *q = p; q < end; q++)
+            commas += *q == ',';
         while (list_next(&p, end, &item, &n)) {
+            items++;
             uint64_t v = 0;
             bool big = false;
             for (size_t k = 0; k < n; k++) {
@@ -291,6 +295,8 @@ static int parse_content_length(struct http_head *h, bool *present, uint64_t *va
         }
         if (!any)
             return head_fail(h, 400, "empty Content-Length");
+        if (items != commas + 1) /* "3," or ", 3": no empty elements where framing is decided */
+            return head_fail(h, 400, "malformed Content-Length");
     }
     return 0;
 }
