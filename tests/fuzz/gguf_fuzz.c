@@ -1,7 +1,7 @@
 /* libFuzzer harness for the GGUF reader (kernel/llm/gguf.c) and the tensor-format kernels it hands data to
    (kernel/llm/quant_ref.c, quant_sse2.c): any input must either be rejected with an error or yield a file whose every key,
    array element and tensor can be read in bounds; the first row of each tensor is then dequantized and dotted
-   with zero activations. Invariant violations trap; ASan/UBSan catch the rest.
+   with zero activations (and up to 6 rows through ggml_vec_dot_rows). Invariant violations trap; ASan/UBSan catch the rest.
    tests/test_llm_gguf_fuzz.py runs it for ~20 s from the damaged corpus (tests/bad_gguf_c) plus valid files.
 
    Long run (hours), from the repository root:
@@ -94,6 +94,13 @@ static void check_tensor(const struct gguf_file *f, int64_t i, const uint8_t *da
         float s;
         at->from_float(x, act, ne0);
         tt->vec_dot(ne0, &s, p, act);
+        size_t rs = ggml_row_size(t->type, ne0);   /* up to 6 rows through the multi-row kernels */
+        int64_t nr = rs ? (int64_t)(t->size / rs) : 0;
+        if (nr > 6)
+            nr = 6;
+        float out[6];
+        if (nr > 0)
+            ggml_vec_dot_rows(tt, ne0, nr, out, p, rs, act);
         free(x);
         free(act);
     }
