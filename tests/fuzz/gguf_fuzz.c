@@ -1,7 +1,8 @@
 /* libFuzzer harness for the GGUF reader (kernel/llm/gguf.c) and the tensor-format kernels it hands data to
-   (kernel/llm/quant_ref.c, quant_sse2.c): any input must either be rejected with an error or yield a file whose every key,
-   array element and tensor can be read in bounds; the first row of each tensor is then dequantized and dotted
-   with zero activations (and up to 6 rows through ggml_vec_dot_rows). Invariant violations trap; ASan/UBSan catch the rest.
+   (kernel/llm/quant_ref.c, quant_sse2.c): any input must either be rejected with an error or yield a file whose
+   every key, array element and tensor can be read in bounds; the first row of each tensor is then dequantized
+   and dotted with zero activations (and up to 6 rows go through ggml_vec_dot_rows). Invariant violations trap;
+   ASan/UBSan catch the rest.
    tests/test_llm_gguf_fuzz.py runs it for ~20 s from the damaged corpus (tests/bad_gguf_c) plus valid files.
 
    Long run (hours), from the repository root:
