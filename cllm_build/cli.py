@@ -135,3 +135,27 @@ def debug(elf, model_path, config_path, out_dir, accel, breakpoint, no_gdb):
     cfg = (read_baked_config(elf) or {}).get("config", {})
     do_debug(elf, accel=accel, memory=cfg.get("memory_mb", 1024), smp=cfg.get("smp", 1), no_gdb=no_gdb,
              breakpoint=breakpoint, echo=click.echo)
+
+
+@main.command()
+@click.option("--model", "model_path", type=click.Path(dir_okay=False),
+              help="GGUF model (default: SmolLM2-135M-Instruct Q4_1 from ~/.cache/cllm).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="cllm.json build configuration.")
+@click.option("--out", "out_dir", default="build/bench", show_default=True, help="Output directory of the build.")
+@click.option("--smp", type=int, help="vCPUs (and llama.cpp threads); default: the configuration's smp.")
+@click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True)
+@click.option("--vs-llama-cpp", is_flag=True, help="Also run llama.cpp (llama-cpp-python) on the host; print ratios.")
+@click.option("--reps", type=int, default=2, show_default=True, help="Repetitions (the best is reported).")
+@_verbose_option
+@_errors_to_exit
+def bench(model_path, config_path, out_dir, smp, accel, vs_llama_cpp, reps):
+    """Build, boot and measure: boot time, pp512, tg128, peak memory (cllm_build/bench.py)."""
+    from .bench import bench as do_bench
+    from .config import load_config
+    if model_path is None:
+        from .bench import default_model
+        model_path = default_model()
+    cfg = load_config(config_path, _config_overrides(smp=smp))
+    _, _, text = do_bench(model_path, cfg, out_dir, smp=smp, accel=accel, vs_llama_cpp=vs_llama_cpp, reps=reps,
+                          echo=lambda m: click.echo(m, err=True))
+    click.echo(text)

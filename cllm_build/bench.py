@@ -1,0 +1,216 @@
+"""`cllm bench`: build the kernel with a model, boot it in QEMU and report llama-bench style numbers:
+boot time (QEMU start to /health 200 as seen from the host, and kernel entry to listening from the serial log),
+prompt processing (pp512) and generation (tg128) tokens/s measured through the HTTP API (/completion's llama.cpp
+`timings` plus the host's wall clock), and peak guest memory. With vs_llama_cpp the same model, prompt tokens and
+thread count run through llama.cpp on the host (llama-cpp-python) and the ratio is printed.
+Neighbours: build.py (the image), qemu.py (Guest), cli.py (the click shell). docs/BENCHMARKS.md has results."""
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+
+from .errors import CllmError
+from .qemu import Guest
+
+# Text tokenized by the guest (/tokenize) and repeated until the prompt has n_prompt tokens; llama.cpp gets the
+# same token ids, so both sides evaluate the identical prompt.
+FILLER = ("The quick brown fox jumps over the lazy dog while the committee discusses the annual budget, the "
+          "weather turns cold, and seventeen engineers debug a network stack in a basement laboratory. ")
+
+
+def _http(url, body=None, timeout=600.0):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        raw = r.read()
+        return r.status, raw
+
+
+def _json(url, body=None, timeout=600.0):
+    status, raw = _http(url, body, timeout)
+    return json.loads(raw)
+
+
+def wait_health(url, proc, timeout=60.0):
+    """Poll GET /health until 200; return seconds from now. Raises when QEMU exits or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            status, _ = _http(url + "/health", timeout=2.0)
+            if status == 200:
+                return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        if proc.poll() is not None:
+            raise CllmError(f"QEMU exited (status {proc.returncode}) before /health answered 200")
+        if time.monotonic() > deadline:
+            raise CllmError(f"/health did not answer 200 within {timeout:.0f} s")
+        time.sleep(0.002)
+
+
+def prompt_tokens(url, n):
+    """n token ids of FILLER text, tokenized by the guest's own tokenizer (no special tokens)."""
+    toks = []
+    while len(toks) < n:
+        r = _json(url + "/tokenize", {"content": FILLER * 8, "add_special": False})
+        got = [t if isinstance(t, int) else t["id"] for t in r["tokens"]]
+        if not got:
+            raise CllmError("/tokenize returned no tokens")
+        toks += got
+    return toks[:n]
+
+
+def _vm_hwm_bytes(pid):
+    """Peak resident set of the QEMU process (guest pages it touched plus QEMU itself), from /proc."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _metric(text, name):
+    m = re.search(r"^" + re.escape(name) + r"(?:\{[^}]*\})? ([0-9.eE+-]+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def bench_guest(elf, *, smp=1, accel="auto", memory_mb=1024, n_prompt=512, n_gen=128, reps=2, echo=print):
+    """Boot elf and measure. Returns a dict of results (see format_results)."""
+    res = {"smp": smp, "n_prompt": n_prompt, "n_gen": n_gen}
+    guest = Guest(elf, accel=accel, memory_mb=memory_mb, smp=smp)
+    res["accel"] = guest.accel
+    t0 = time.monotonic()
+    with guest:
+        wait_health(guest.url, guest.proc)
+        res["boot_health_ms"] = (time.monotonic() - t0) * 1e3
+        m = re.search(r"listening, (\d+) us from kernel entry", guest.serial_text())
+        if not m:
+            try:
+                m = guest.wait_for_serial(r"listening, (\d+) us from kernel entry", timeout=5)
+            except CllmError:
+                m = None
+        res["kernel_listen_ms"] = int(m.group(1)) / 1e3 if m else None
+        m = re.search(r"smp: (\d+) CPUs? online", guest.serial_text())
+        res["cpus_online"] = int(m.group(1)) if m else None
+        toks = prompt_tokens(guest.url, n_prompt)
+        res["prompt_tokens"] = toks
+        pp, pp_wall, tg, tg_wall = [], [], [], []
+        for _ in range(reps):
+            t = time.monotonic()
+            r = _json(guest.url + "/completion", {"prompt": toks, "n_predict": 1, "cache_prompt": False,
+                                                  "temperature": 0})
+            wall = time.monotonic() - t
+            pp.append(r["timings"]["prompt_per_second"])
+            pp_wall.append(n_prompt / wall)
+            t = time.monotonic()
+            r = _json(guest.url + "/completion", {"prompt": toks[:1], "n_predict": n_gen, "ignore_eos": True,
+                                                  "cache_prompt": False, "temperature": 0})
+            wall = time.monotonic() - t
+            n_out = r["timings"]["predicted_n"]
+            tg.append(r["timings"]["predicted_per_second"])
+            tg_wall.append(n_out / wall)
+            res["tg_predicted_n"] = n_out
+        res["pp"], res["pp_wall"], res["tg"], res["tg_wall"] = max(pp), max(pp_wall), max(tg), max(tg_wall)
+        try:
+            _, raw = _http(guest.url + "/metrics")
+            peak = _metric(raw.decode("utf-8", "replace"), "cllm_heap_peak_bytes")
+        except (urllib.error.URLError, OSError):
+            peak = None
+        res["heap_peak_bytes"] = peak
+        res["qemu_rss_peak_bytes"] = _vm_hwm_bytes(guest.proc.pid)
+    return res
+
+
+def bench_llama_cpp(model_path, tokens, n_gen=128, threads=1, reps=2):
+    """The same prompt tokens through llama.cpp on the host (llama-cpp-python's low-level eval). Returns a dict
+    with pp and tg tokens/s, or raises CllmError when llama_cpp is not installed."""
+    try:
+        import llama_cpp
+    except ImportError:
+        raise CllmError("--vs-llama-cpp: llama-cpp-python is not installed "
+                        "(pip install llama-cpp-python==0.3.36)") from None
+    import numpy as np
+    llm = llama_cpp.Llama(model_path=model_path, n_ctx=max(1024, len(tokens) + n_gen + 8), n_batch=len(tokens),
+                          n_ubatch=len(tokens), n_threads=threads, n_threads_batch=threads, verbose=False,
+                          logits_all=False)
+    pp, tg = [], []
+    for _ in range(reps):
+        llm.reset()
+        t = time.perf_counter()
+        llm.eval(tokens)
+        pp.append(len(tokens) / (time.perf_counter() - t))
+        llm.reset()
+        llm.eval(tokens[:1])
+        t = time.perf_counter()
+        for _ in range(n_gen):
+            tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            llm.eval([tok])
+        tg.append(n_gen / (time.perf_counter() - t))
+    return {"pp": max(pp), "tg": max(tg), "threads": threads, "version": getattr(llama_cpp, "__version__", "?")}
+
+
+def format_results(res, model_name, llama=None):
+    """llama-bench style table."""
+    out = []
+    hdr = f"| model | backend | threads | test | t/s (API timings) | t/s (wall) |"
+    out.append(hdr)
+    out.append("|---|---|---|---|---|---|")
+    be = f"cllm {res['accel'].upper()}"
+    out.append(f"| {model_name} | {be} | {res['smp']} | pp{res['n_prompt']} | {res['pp']:.1f} | {res['pp_wall']:.1f} |")
+    out.append(f"| {model_name} | {be} | {res['smp']} | tg{res['n_gen']} | {res['tg']:.1f} | {res['tg_wall']:.1f} |")
+    if llama:
+        out.append(f"| {model_name} | llama.cpp {llama['version']} (host) | {llama['threads']} | pp{res['n_prompt']} | "
+                   f"{llama['pp']:.1f} | |")
+        out.append(f"| {model_name} | llama.cpp {llama['version']} (host) | {llama['threads']} | tg{res['n_gen']} | "
+                   f"{llama['tg']:.1f} | |")
+    out.append("")
+    kl = res.get("kernel_listen_ms")
+    out.append(f"boot: QEMU start to /health 200 {res['boot_health_ms']:.1f} ms; kernel entry to listening "
+               + (f"{kl:.2f} ms" if kl is not None else "n/a (no 'listening' line on the serial console)"))
+    if res.get("cpus_online") is not None:
+        out.append(f"CPUs online (serial log): {res['cpus_online']}")
+    mem = []
+    if res.get("heap_peak_bytes") is not None:
+        mem.append(f"guest heap peak {res['heap_peak_bytes'] / 2**20:.1f} MiB")
+    if res.get("qemu_rss_peak_bytes") is not None:
+        mem.append(f"QEMU peak RSS (guest pages touched incl. the baked model, plus QEMU) "
+                   f"{res['qemu_rss_peak_bytes'] / 2**20:.1f} MiB")
+    out.append("memory: " + ("; ".join(mem) if mem else "n/a"))
+    if llama:
+        out.append(f"ratio cllm/llama.cpp: pp {res['pp'] / llama['pp']:.2f}x, tg {res['tg'] / llama['tg']:.2f}x")
+    return "\n".join(out)
+
+
+def bench(model_path, cfg, out_dir, *, smp=None, accel="auto", vs_llama_cpp=False, reps=2, echo=print):
+    """Build (incrementally) into out_dir, boot, measure; return (results, llama results or None, text)."""
+    from .build import build as do_build
+    if not os.path.isfile(model_path):
+        raise CllmError(f"{model_path}: no such model file")
+    if smp is not None:
+        cfg["smp"] = smp
+    r = do_build(model_path, cfg, out_dir, echo=echo)
+    echo(f"built {r.elf}; booting with {cfg['smp']} vCPU(s)")
+    res = bench_guest(r.elf, smp=cfg["smp"], accel=accel, memory_mb=cfg["memory_mb"], reps=reps, echo=echo)
+    llama = None
+    if vs_llama_cpp:
+        echo(f"running llama.cpp on the host with {cfg['smp']} thread(s)")
+        llama = bench_llama_cpp(os.path.abspath(model_path), res["prompt_tokens"], res["n_gen"], cfg["smp"], reps)
+    return res, llama, format_results(res, os.path.basename(model_path), llama)
+
+
+def default_model():
+    """SmolLM2-135M-Instruct Q4_1 from ~/.cache/cllm, fetched by the repository's models/fetch.py if missing."""
+    path = os.path.expanduser("~/.cache/cllm/SmolLM2-135M-Instruct.Q4_1.gguf")
+    if os.path.isfile(path):
+        return path
+    import sys
+    from . import ROOT
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from models.fetch import smollm2_path
+    return smollm2_path()
