@@ -140,6 +140,10 @@ def test_openai_embeddings(client):
     e = client.embeddings.create(model=ALIAS, input="hello there", encoding_format="float")
     v = e.data[0].embedding
     assert len(v) == 576 and abs(sum(x * x for x in v) - 1) < 1e-4
+    assert e.usage.prompt_tokens > 0
+    # the SDK's default asks for base64 and decodes it: the same floats
+    b = client.embeddings.create(model=ALIAS, input="hello there")
+    assert b.data[0].embedding == pytest.approx(v, abs=1e-7)
 
 
 # ---- serving while generating ----

@@ -299,6 +299,11 @@ def test_embeddings_match_reference(guest, tiny_model):
     assert b["object"] == "list" and b["data"][0]["object"] == "embedding"
     assert b["usage"]["prompt_tokens"] == len(toks)
     w = np.array(b["data"][0]["embedding"])
+    b64 = post(guest, "/v1/embeddings", {"input": text, "encoding_format": "base64"}).json()
+    import base64
+    assert np.array_equal(np.frombuffer(base64.b64decode(b64["data"][0]["embedding"]), "<f4"), w.astype(np.float32))
+    check_error(post(guest, "/v1/embeddings", {"input": text, "encoding_format": "hex"}), 400,
+                "invalid_request_error", "encoding_format")
     assert v.shape == want.shape and np.allclose(v, w)
     assert abs(np.linalg.norm(v) - 1) < 1e-5
     assert float(v @ want) > 0.999

@@ -22,7 +22,14 @@ void api_init(void)
 const struct json_value *api_parse_body(const struct http_request *req, http_reply reply, struct json_doc *doc)
 {
     if (!api_model_ready()) {
-        http_reply_error(reply, 503, "Loading model");
+        const char *why = api_model_error();
+        if (why[0]) {
+            char msg[260];
+            fmt_snprintf(msg, sizeof msg, "the model failed to load: %s", why);
+            http_reply_error(reply, 500, msg);
+        } else {
+            http_reply_error(reply, 503, "Loading model");
+        }
         return NULL;
     }
     struct json_error err;

@@ -25,6 +25,15 @@ static void embed(const struct http_request *req, http_reply reply, enum task_ap
     const struct json_value *in = json_object_get(body, key);
     if (api == TASK_API_EMBED_NATIVE && !in)
         in = json_object_get(body, "input");     /* llama.cpp accepts both names */
+    const struct json_value *fmt = json_object_get(body, "encoding_format");
+    if (fmt && fmt->type != JSON_NULL) {
+        if (json_string_equals(fmt, "base64")) {
+            t->embd_base64 = true;
+        } else if (!json_string_equals(fmt, "float")) {
+            fmt_snprintf(err, sizeof err, "'encoding_format' must be \"float\" or \"base64\"");
+            goto bad;
+        }
+    }
     if (!in) {
         fmt_snprintf(err, sizeof err, "'%s' is required", key);
         goto bad;

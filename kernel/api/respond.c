@@ -4,6 +4,7 @@
 #include "api/model.h"
 #include "arch/x86/io.h"
 #include "core/clock.h"
+#include "core/heap.h"
 #include "core/limits.h"
 #include "http/json.h"
 #include "lib/string.h"
@@ -418,6 +419,30 @@ bool respond_finish(struct task *t)
     return true;
 }
 
+/* OpenAI's base64 embedding: the float32 array's little-endian bytes in standard base64 (RFC 4648). */
+static void write_base64_floats(struct json_writer *w, const float *v, int n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const uint8_t *b = (const uint8_t *)v;   /* x86-64 is little-endian */
+    size_t len = (size_t)n * 4, olen = (len + 2) / 3 * 4;
+    char *out = kmalloc(olen + 1);
+    if (!out) {
+        json_write_null(w);
+        return;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t x = (uint32_t)b[i] << 16 | (i + 1 < len ? (uint32_t)b[i + 1] << 8 : 0) |
+                     (i + 2 < len ? b[i + 2] : 0);
+        out[o++] = tab[x >> 18];
+        out[o++] = tab[(x >> 12) & 63];
+        out[o++] = i + 1 < len ? tab[(x >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? tab[x & 63] : '=';
+    }
+    json_write_string_n(w, out, o);
+    kfree(out);
+}
+
 void respond_embedding(struct task *t, const float *v, int n)
 {
     struct json_writer w;
@@ -437,10 +462,14 @@ void respond_embedding(struct task *t, const float *v, int n)
         json_write_member_string(&w, "object", "embedding");
         json_write_member_i64(&w, "index", 0);
         json_write_key(&w, "embedding");
-        json_write_array_begin(&w);
-        for (int i = 0; i < n; i++)
-            json_write_double(&w, v[i]);
-        json_write_array_end(&w);
+        if (t->embd_base64) {
+            write_base64_floats(&w, v, n);
+        } else {
+            json_write_array_begin(&w);
+            for (int i = 0; i < n; i++)
+                json_write_double(&w, v[i]);
+            json_write_array_end(&w);
+        }
         json_write_object_end(&w);
         json_write_array_end(&w);
         json_write_object_end(&w);

@@ -21,7 +21,8 @@ static int n_slots;
 static struct task *q_head, *q_tail;
 static int q_len;
 static bool model_tried;
-static int prefill_chunk = 8;          /* adapted to CLLM_SCHED_STEP_US */
+static int prefill_chunk = 8;          /* adapted to max(CLLM_SCHED_STEP_US, a decode step) */
+static uint64_t decode_ns;             /* moving average of one decode step */
 static struct sched_stats stats;
 static uint64_t net_seen, net_last_ns;  /* frames received at the last look, and when that count last moved */
 static uint64_t yield_since;            /* when the current run of yields to the network began, 0: none */
@@ -318,10 +319,13 @@ static bool task_decode(struct engine *e, struct sched_slot *s, struct task *t, 
         task_finish(s, t, TASK_STOP_LIMIT, clock_ns());
         return true;
     }
+    uint64_t t0 = clock_ns();
     if (engine_seq_eval(e, seq, &tok, 1) != 0) {
         task_fail(s, t, "evaluation failed");
         return true;
     }
+    uint64_t dt = clock_ns() - t0;
+    decode_ns = decode_ns ? (decode_ns * 7 + dt) / 8 : dt;
     stats.decode_calls++;
     stats.busy_slot_sum++;
     if ((uint64_t)seq->n_past > stats.n_tokens_max)
@@ -347,9 +351,13 @@ static bool task_prefill(struct engine *e, struct sched_slot *s, struct task *t)
     }
     stats.decode_calls++;
     stats.busy_slot_sum++;
-    /* adapt the chunk so one step stays near CLLM_SCHED_STEP_US */
+    /* adapt the chunk so one step lasts about CLLM_SCHED_STEP_US, or as long as a decode step if that is longer
+       (the loop already waits that long between network polls while generating) */
     uint64_t per_tok = (t1 - t0) / (uint64_t)chunk + 1;
-    uint64_t want = (uint64_t)CLLM_SCHED_STEP_US * 1000u / per_tok;
+    uint64_t target = (uint64_t)CLLM_SCHED_STEP_US * 1000u;
+    if (decode_ns > target)
+        target = decode_ns;
+    uint64_t want = target / per_tok;
     if (chunk == prefill_chunk || want < (uint64_t)prefill_chunk) {
         int next = want < 1 ? 1 : want > (uint64_t)e->opt.n_batch ? e->opt.n_batch : (int)want;
         if (next > 2 * prefill_chunk)

@@ -83,6 +83,7 @@ struct task {
     bool cancelled;                /* the client left: the scheduler frees the task at its next step */
     /* embedding */
     float *embd;                   /* (n_embd) running sum of normalized hidden states */
+    bool embd_base64;              /* OpenAI encoding_format "base64": little-endian float32, base64 */
     /* timing (clock_ns) */
     uint64_t t_queued, t_prompt0, t_prompt1, t_gen1;
     struct task *next;             /* queue link */
