@@ -225,7 +225,7 @@ static void mark_control(struct tokenizer *t, int32_t id)
 }
 
 /* llama.cpp finds end-of-turn and end-of-generation tokens by their text and makes them control tokens. */
-static void tokenizer_find_eog(struct tokenizer *t, const struct tokenizer_vocab *v)
+static void tokenizer_find_eog(struct tokenizer *t)
 {
     static const char *const eot_names[] = {
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>",
@@ -277,7 +277,6 @@ static void tokenizer_find_eog(struct tokenizer *t, const struct tokenizer_vocab
         eog_remove(t, s_end);
         t->tokens[s_end].attr = TOKEN_ATTR_NORMAL;
     }
-    (void)v;
 }
 
 /* Special tokens in the order llama.cpp tries them: longest text first (ties: lower id first). */
@@ -353,7 +352,6 @@ static int tokenizer_load_tokens(struct tokenizer *t, const struct tokenizer_voc
 
 static int tokenizer_load_merges(struct tokenizer *t, const struct tokenizer_vocab *v)
 {
-    uint32_t n_used = 0;
     for (uint32_t i = 0; i < v->n_merges; i++) {
         struct tokenizer_str s;
         if (v->merges)
@@ -371,12 +369,9 @@ static int tokenizer_load_merges(struct tokenizer *t, const struct tokenizer_voc
                 break;
             }
         }
-        if (m->left_len && m->right_len) {
+        if (m->left_len && m->right_len)
             merge_insert(t, i);
-            n_used++;
-        }
     }
-    (void)n_used;
     return 0;
 }
 
@@ -463,7 +458,7 @@ int tokenizer_init(struct tokenizer *t, const struct tokenizer_vocab *v)
         }
     }
 
-    tokenizer_find_eog(t, v);
+    tokenizer_find_eog(t);
     /* gpt-oss: these are always rendered */
     static const char *const always_user[] = {"<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"};
     for (size_t i = 0; i < sizeof always_user / sizeof always_user[0]; i++) {

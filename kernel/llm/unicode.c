@@ -94,15 +94,16 @@ static bool byte_is_printable(unsigned b)
     return (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae);
 }
 
+/* The other 68 bytes, numbered in byte order from U+0100: 0x00..0x20 (33), 0x7F..0xA0 (34), 0xAD. */
 uint32_t unicode_byte_to_cp(uint8_t b)
 {
     if (byte_is_printable(b))
         return b;
-    /* The 68 others are numbered in byte order from U+0100. */
-    unsigned n = 0;
-    for (unsigned x = 0; x < b; x++)
-        n += !byte_is_printable(x);
-    return 0x100u + n;
+    if (b <= 0x20)
+        return 0x100u + b;
+    if (b <= 0xa0)
+        return 0x100u + 33 + (b - 0x7fu);
+    return 0x100u + 67; /* 0xAD */
 }
 
 int unicode_cp_to_byte(uint32_t cp)
@@ -111,13 +112,10 @@ int unicode_cp_to_byte(uint32_t cp)
         return byte_is_printable(cp) ? (int)cp : -1;
     if (cp >= 0x100 + 68)
         return -1;
-    unsigned n = cp - 0x100;
-    for (unsigned x = 0; x < 256; x++) {
-        if (!byte_is_printable(x)) {
-            if (n == 0)
-                return (int)x;
-            n--;
-        }
-    }
-    return -1;
+    uint32_t n = cp - 0x100;
+    if (n < 33)
+        return (int)n;
+    if (n < 67)
+        return (int)(0x7f + (n - 33));
+    return 0xad;
 }
