@@ -29,6 +29,7 @@ ROLES = (SYSTEM, USER, ASSISTANT)
 CHATML_JINJA = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
                 "'<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
                 "{% endif %}")
+MAX_CANDIDATES = 40         # derivations verified before giving up (each renders ~10 conversations)
 LITERAL_CHUNK = 72          # bytes of source text per line of a split C string literal
 
 
@@ -213,19 +214,19 @@ def _common_suffix(a, b):
     return a[len(a) - n:]
 
 
-def _suffix_candidates(between, end, tail, eos):
-    """Where a turn's suffix ends inside `between` (suffix + next prefix), given `end` (suffix + what follows the
-    last message) and `tail` (the rendering's end when it stops after that turn without a generation prompt).
-    Any split renders the same for the kernel; the preferred one matches the template's own end of turn."""
+def _split_points(between, end, tail, eos):
+    """Where a turn's suffix may end inside `between` (suffix + next prefix) given `end` (suffix + generation
+    prompt): every common prefix of the two, best first: the template's own end of turn (`tail`, the rendering's
+    end when it stops after that turn without a generation prompt, or that without a trailing EOS), then cuts after
+    a newline, longest first. Any split renders the same between turns; only the end of the prompt tells."""
+    lcp = _common_prefix(between, end)
     out = []
     for t in (tail, tail[:-len(eos)] if eos and tail.endswith(eos) else None):
-        if t is not None and between.startswith(t) and end.startswith(t) and t not in out:
+        if t is not None and lcp.startswith(t) and t not in out:
             out.append(t)
-    lcp = _common_prefix(between, end)
-    cut = max(lcp.rfind("\n") + 1, 0)
-    for t in (lcp[:cut], lcp, ""):
-        if t not in out:
-            out.append(t)
+    for k in sorted(range(len(lcp) + 1), key=lambda k: (not (k == 0 or lcp[k - 1] == "\n"), -k)):
+        if lcp[:k] not in out:
+            out.append(lcp[:k])
     return out
 
 
@@ -274,16 +275,17 @@ def _derive(source, J, render, bos, eos):
         raise _Unrepresentable(f"the text before the first user message depends on the conversation's length "
                                f"({_q(H1)} vs {_q(H)})")
 
-    # The user prefix: a common suffix of Y (assistant suffix + user prefix) and H (BOS, default system, user prefix)
-    pu_cands = []
-    for sa in _suffix_candidates(Y, Ta, tail_a, eos):
-        pu = Y[len(sa):]
-        if H.endswith(pu) and pu not in pu_cands:
-            pu_cands.append(pu)
-    cs = _common_suffix(Y, H)
-    if cs not in pu_cands:
-        pu_cands.append(cs)
-
+    # Splits of X = user suffix + assistant prefix and Y = assistant suffix + user prefix such that the
+    # generation prompt is the same after a user turn (T = su + gen) and after an assistant turn (Ta = sa + gen),
+    # and the user prefix ends the text before the first message (H: BOS, default system, user prefix).
+    splits = []
+    for su in _split_points(X, T, tail_u, eos):
+        for sa in _split_points(Y, Ta, tail_a, eos):
+            if T[len(su):] == Ta[len(sa):] and H.endswith(Y[len(sa):]):
+                splits.append((su, sa))
+    if not splits:
+        raise _Unrepresentable(f"the generation prompt after a user turn ({_q(T)}) and after an assistant turn "
+                               f"({_q(Ta)}) cannot be told apart from the turns' suffixes")
     # The system message: its own turn, folded into the first user turn, or not supported
     sys_conv = [_msg(SYSTEM, s0), _msg(USER, u[1]), _msg(ASSISTANT, a[1]), _msg(USER, u[2])]
     notes = []
@@ -296,49 +298,46 @@ def _derive(source, J, render, bos, eos):
         rs = None
         notes.append(f"the template rejects system messages ({_line(e, 80)})")
 
-    su_cands = _suffix_candidates(X, T, tail_u, eos)
     candidates = []
-    for pu in pu_cands:
-        sa = Y[:len(Y) - len(pu)]
-        for su in su_cands:
-            pa, gen = X[len(su):], T[len(su):]
-            for bo in ([""] + ([bos] if bos else [])):
-                if not H.startswith(bo):
+    for su, sa in splits:
+        pu, pa, gen = Y[len(sa):], X[len(su):], T[len(su):]
+        for bo in ([""] + ([bos] if bos else [])):
+            if not H.startswith(bo):
+                continue
+            if rs is not None:
+                A, B, after = _split(rs, [s0, u[1]], "system and user messages")
+                if not A.startswith(bo):
                     continue
-                if rs is not None:
-                    A, B, after = _split(rs, [s0, u[1]], "system and user messages")
-                    if not A.startswith(bo):
-                        continue
-                    A = A[len(bo):]
-                    shapes = []
-                    if B.endswith(pu):                     # own turn: A = ps, B = ss + pu
-                        shapes.append((False, A, B[:len(B) - len(pu)]))
-                    if A.startswith(pu):                   # folded: A = pu + ps, B = ss
-                        shapes.append((True, A[len(pu):], B))
-                else:                                      # no system role: fold it in, separated by a blank line
-                    shapes = [(True, "", "\n\n")]
-                for fold, ps, ss in shapes:
-                    rest = H[len(bo):]
-                    dflt = None
-                    if rest == pu:
-                        dflt = ""
-                    elif rs is not None and not fold and rest.startswith(ps) and rest.endswith(ss + pu) and \
-                            len(rest) > len(ps) + len(ss + pu):
-                        dflt = rest[len(ps):len(rest) - len(ss + pu)]
-                    elif rs is not None and fold and rest.startswith(pu + ps) and rest.endswith(ss) and \
-                            len(rest) > len(pu + ps + ss):
-                        dflt = rest[len(pu + ps):len(rest) - len(ss)]
-                    if dflt is None:
-                        continue
-                    candidates.append(ChatTemplate(
-                        prefix={SYSTEM: ps, USER: pu, ASSISTANT: pa}, suffix={SYSTEM: ss, USER: su, ASSISTANT: sa},
-                        generation_prompt=gen, default_system=dflt, add_bos=bo != "", system_in_user=fold,
-                        bos_text=bos, source=source, notes=list(notes)))
+                A = A[len(bo):]
+                shapes = []
+                if B.endswith(pu):                     # own turn: A = ps, B = ss + pu
+                    shapes.append((False, A, B[:len(B) - len(pu)]))
+                if A.startswith(pu):                   # folded: A = pu + ps, B = ss
+                    shapes.append((True, A[len(pu):], B))
+            else:                                      # no system role: fold it in, separated by a blank line
+                shapes = [(True, "", "\n\n")]
+            for fold, ps, ss in shapes:
+                rest = H[len(bo):]
+                dflt = None
+                if rest == pu:
+                    dflt = ""
+                elif rs is not None and not fold and rest.startswith(ps) and rest.endswith(ss + pu) and \
+                        len(rest) > len(ps) + len(ss + pu):
+                    dflt = rest[len(ps):len(rest) - len(ss + pu)]
+                elif rs is not None and fold and rest.startswith(pu + ps) and rest.endswith(ss) and \
+                        len(rest) > len(pu + ps + ss):
+                    dflt = rest[len(pu + ps):len(rest) - len(ss)]
+                if dflt is None:
+                    continue
+                candidates.append(ChatTemplate(
+                    prefix={SYSTEM: ps, USER: pu, ASSISTANT: pa}, suffix={SYSTEM: ss, USER: su, ASSISTANT: sa},
+                    generation_prompt=gen, default_system=dflt, add_bos=bo != "", system_in_user=fold,
+                    bos_text=bos, source=source, notes=list(notes)))
     if not candidates:
         raise _Unrepresentable(f"the text before the first user message ({_q(H)}) is not BOS, a default system "
                                f"turn and the user prefix ({_q(Y)} between turns)")
     first_err = None
-    for c in candidates:
+    for c in candidates[:MAX_CANDIDATES]:
         err = _verify(c, render, with_system=rs is not None)
         if err is None:
             c.summary = _summary(c)
