@@ -99,7 +99,9 @@
 #define CLLM_HTTP_STREAM_BUF 65536          /* bytes of unsent stream data before stream writes are refused */
 #endif
 #ifndef CLLM_HTTP_MEMORY_BUDGET
-#define CLLM_HTTP_MEMORY_BUDGET (32 * 1024 * 1024) /* bytes of buffers all HTTP connections together may hold */
+#define CLLM_HTTP_MEMORY_BUDGET /* bytes of buffers all HTTP connections together may hold: 32 MiB, or room */ \
+    (2ull * (CLLM_HTTP_MAX_BODY + CLLM_HTTP_MAX_RESPONSE) > (32ull << 20) /* for two of the largest exchanges */ \
+         ? 2ull * (CLLM_HTTP_MAX_BODY + CLLM_HTTP_MAX_RESPONSE) : (32ull << 20))
 #endif
 #ifndef CLLM_HTTP_BUSY_IDLE_MS
 #define CLLM_HTTP_BUSY_IDLE_MS 2000         /* ms idle keep-alive timeout (head: twice that) with 7/8 of slots taken */
