@@ -344,3 +344,74 @@ def test_errors(guest):
     check_error(requests.get(u + "/no/such/route"), 404, "not_found_error")
     # still serving afterwards
     assert greedy(guest, "ok", 1)["tokens_predicted"] <= 1
+
+
+# ---- prompt cache, penalties, leaks ----
+
+def test_prompt_cache_reuses_prefix(guest):
+    prompt = "the quick brown fox jumps over the lazy dog " * 2
+    a = greedy(guest, prompt, 4, ignore_eos=True)
+    b = greedy(guest, prompt, 4, ignore_eos=True)
+    assert b["tokens"] == a["tokens"]
+    assert b["timings"]["cache_n"] == b["tokens_evaluated"] - 1     # all but the last prompt token reused
+    assert b["timings"]["prompt_n"] == 1
+    c = greedy(guest, prompt, 4, ignore_eos=True, cache_prompt=False)
+    assert c["tokens"] == a["tokens"] and c["timings"]["cache_n"] == 0
+
+
+def test_repeat_penalty_changes_output(guest):
+    a = greedy(guest, "ab ab ab", 30, ignore_eos=True)
+    b = greedy(guest, "ab ab ab", 30, ignore_eos=True, repeat_penalty=5.0, repeat_last_n=-1)
+    assert a["tokens"] != b["tokens"]
+    assert len(set(b["tokens"])) >= len(set(a["tokens"]))
+    assert b["generation_settings"]["repeat_penalty"] == 5.0
+
+
+def heap_used(g):
+    for line in requests.get(g.url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith("cllm_heap_used_bytes "):
+            return float(line.split()[1])
+    raise AssertionError("no cllm_heap_used_bytes")
+
+
+def test_no_heap_leak_across_requests(guest):
+    def mix():
+        greedy(guest, "leak check", 5, n_probs=2)
+        post(guest, "/completion", {"prompt": "x", "n_predict": 3, "stream": True, "stop": ["zz"]}).content
+        post(guest, "/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "max_tokens": 3,
+                                             "stream": True, "stream_options": {"include_usage": True}}).content
+        post(guest, "/v1/embeddings", {"input": "x"})
+        post(guest, "/tokenize", {"content": "abc", "with_pieces": True})
+        post(guest, "/completion", {"prompt": "x", "top_p": 7})
+        requests.post(guest.url + "/completion", data=b"{bad", timeout=10)
+        s, _ = apiboot.raw_request(guest.url, "/completion", {"prompt": "y", "n_predict": 100, "stream": True,
+                                                              "ignore_eos": True}, read_bytes=1)
+        s.close()
+        greedy(guest, "after", 1)
+    mix()
+    before = heap_used(guest)
+    for _ in range(3):
+        mix()
+    assert heap_used(guest) == before
+
+
+# ---- two slots ----
+
+@pytest.fixture(scope="module")
+def guest2(tmp_path_factory, tiny_model):
+    res = build_image(tmp_path_factory.mktemp("apitiny2-build") / "out", tiny_model,
+                      config={"n_slots": 2, "n_ctx": 128})
+    g = apiboot.boot(res.elf)
+    yield g
+    g.shutdown()
+
+
+def test_two_slots_run_side_by_side(guest2):
+    prompts = ["first prompt here", "a different one", "third", "and a fourth prompt"]
+    alone = [greedy(guest2, p, 40, ignore_eos=True)["tokens"] for p in prompts]
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        together = list(ex.map(lambda p: greedy(guest2, p, 40, ignore_eos=True), prompts))
+    # each slot's KV cache is its own: concurrent results equal the sequential ones
+    assert [j["tokens"] for j in together] == alone
+    assert {j["id_slot"] for j in together} == {0, 1}
+    assert requests.get(guest2.url + "/props").json()["total_slots"] == 2

@@ -3,6 +3,7 @@
    under cllm_*. */
 #include "api/api.h"
 #include "api/sched.h"
+#include "core/heap.h"
 #include "http/http_server.h"
 #include "net/net.h"
 #include "net/tcp.h"
@@ -24,6 +25,8 @@ static void metrics_handle(const struct http_request *req, http_reply reply, voi
     struct net_stats ns;
     struct tcp_stats ts;
     struct http_stats hs;
+    struct heap_stats heap;
+    heap_get_stats(&heap);                        /* before this reply allocates anything */
     sched_get_stats(&s);
     net_get_stats(&ns);
     tcp_get_stats(&ts);
@@ -57,6 +60,8 @@ static void metrics_handle(const struct http_request *req, http_reply reply, voi
            (double)s.requests_failed);
     metric(&b, "cllm_slots", "gauge", "Generation slots.", s.n_slots);
     metric(&b, "cllm_prefill_chunk_tokens", "gauge", "Current prefill chunk size.", s.prefill_chunk);
+    metric(&b, "cllm_heap_used_bytes", "gauge", "Kernel heap bytes allocated.", (double)heap.used);
+    metric(&b, "cllm_heap_total_bytes", "gauge", "Kernel heap bytes in all regions.", (double)heap.total);
     metric(&b, "cllm_net_frames_in_total", "counter", "Ethernet frames received.", (double)ns.frames_in);
     metric(&b, "cllm_net_frames_out_total", "counter", "Ethernet frames sent.", (double)ns.frames_out);
     metric(&b, "cllm_net_bytes_in_total", "counter", "Ethernet bytes received.", (double)ns.bytes_in);
