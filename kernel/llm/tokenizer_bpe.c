@@ -18,13 +18,14 @@ struct bpe_bigram {
     uint32_t size;        /* bytes of both pieces when queued: a changed size means the entry is stale */
 };
 
-/* Per-call scratch, grown to the longest word. */
+/* Per-call scratch, grown to the longest word; the queue grows as merges need it. */
 struct bpe_scratch {
     char *enc;
     size_t enc_cap;
-    struct bpe_sym *syms;
+    struct bpe_sym *syms;  /* at most one piece per byte of the mapped word: enc_cap entries */
     struct bpe_bigram *heap;
-    size_t sym_cap;
+    size_t n_heap, heap_cap;
+    bool nomem;            /* a queue push found no memory: the result is abandoned */
 };
 
 static bool bpe_before(const struct bpe_bigram *a, const struct bpe_bigram *b)
@@ -32,9 +33,20 @@ static bool bpe_before(const struct bpe_bigram *a, const struct bpe_bigram *b)
     return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
 }
 
-static void bpe_heap_push(struct bpe_bigram *h, size_t *n, struct bpe_bigram x)
+static void bpe_heap_push(struct bpe_scratch *sc, struct bpe_bigram x)
 {
-    size_t i = (*n)++;
+    if (sc->n_heap == sc->heap_cap) {
+        size_t cap = sc->heap_cap * 2 + 16;
+        struct bpe_bigram *h = krealloc(sc->heap, cap * sizeof *h);
+        if (!h) {
+            sc->nomem = true;
+            return;
+        }
+        sc->heap = h;
+        sc->heap_cap = cap;
+    }
+    struct bpe_bigram *h = sc->heap;
+    size_t i = sc->n_heap++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
         if (!bpe_before(&x, &h[parent]))
@@ -45,28 +57,29 @@ static void bpe_heap_push(struct bpe_bigram *h, size_t *n, struct bpe_bigram x)
     h[i] = x;
 }
 
-static struct bpe_bigram bpe_heap_pop(struct bpe_bigram *h, size_t *n)
+static struct bpe_bigram bpe_heap_pop(struct bpe_scratch *sc)
 {
-    struct bpe_bigram top = h[0], last = h[--*n];
-    size_t i = 0;
+    struct bpe_bigram *h = sc->heap;
+    struct bpe_bigram top = h[0], last = h[--sc->n_heap];
+    size_t n = sc->n_heap, i = 0;
     for (;;) {
         size_t c = 2 * i + 1;
-        if (c >= *n)
+        if (c >= n)
             break;
-        if (c + 1 < *n && bpe_before(&h[c + 1], &h[c]))
+        if (c + 1 < n && bpe_before(&h[c + 1], &h[c]))
             c++;
         if (!bpe_before(&h[c], &last))
             break;
         h[i] = h[c];
         i = c;
     }
-    if (*n > 0)
+    if (n > 0)
         h[i] = last;
     return top;
 }
 
 static void bpe_try_bigram(const struct tokenizer *t, const char *s, const struct bpe_sym *syms, int32_t left,
-                           int32_t right, struct bpe_bigram *heap, size_t *n_heap)
+                           int32_t right, struct bpe_scratch *sc)
 {
     if (left < 0 || right < 0)
         return;
@@ -74,22 +87,20 @@ static void bpe_try_bigram(const struct tokenizer *t, const char *s, const struc
     if (rank < 0)
         return;
     struct bpe_bigram b = {rank, (uint32_t)left, (uint32_t)right, syms[left].n + syms[right].n};
-    bpe_heap_push(heap, n_heap, b);
+    bpe_heap_push(sc, b);
 }
 
 static int scratch_reserve(struct bpe_scratch *sc, size_t enc_len)
 {
     if (enc_len > sc->enc_cap) {
-        size_t cap = enc_len < 64 ? 64 : enc_len * 2;
+        size_t cap = enc_len < 64 ? 64 : enc_len + enc_len / 2;
         kfree(sc->enc);
         kfree(sc->syms);
-        kfree(sc->heap);
         sc->enc = kmalloc(cap);
         sc->syms = kmalloc(cap * sizeof *sc->syms);
-        sc->heap = kmalloc(3 * cap * sizeof *sc->heap);
-        sc->enc_cap = sc->sym_cap = cap;
-        if (!sc->enc || !sc->syms || !sc->heap) {
-            sc->enc_cap = sc->sym_cap = 0;
+        sc->enc_cap = cap;
+        if (!sc->enc || !sc->syms) {
+            sc->enc_cap = 0;
             return TOKENIZER_ERR_NOMEM;
         }
     }
@@ -113,11 +124,11 @@ static void bpe_merge_word(const struct tokenizer *t, const char *s, size_t n, s
         syms[n_syms].next = off == n ? -1 : n_syms + 1;
         n_syms++;
     }
-    size_t n_heap = 0;
+    sc->n_heap = 0;
     for (int32_t i = 1; i < n_syms; i++)
-        bpe_try_bigram(t, s, syms, i - 1, i, sc->heap, &n_heap);
-    while (n_heap > 0) {
-        struct bpe_bigram b = bpe_heap_pop(sc->heap, &n_heap);
+        bpe_try_bigram(t, s, syms, i - 1, i, sc);
+    while (sc->n_heap > 0) {
+        struct bpe_bigram b = bpe_heap_pop(sc);
         struct bpe_sym *l = &syms[b.left], *r = &syms[b.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
             continue;
@@ -126,8 +137,8 @@ static void bpe_merge_word(const struct tokenizer *t, const char *s, size_t n, s
         l->next = r->next;
         if (r->next >= 0)
             syms[r->next].prev = (int32_t)b.left;
-        bpe_try_bigram(t, s, syms, l->prev, (int32_t)b.left, sc->heap, &n_heap);
-        bpe_try_bigram(t, s, syms, (int32_t)b.left, l->next, sc->heap, &n_heap);
+        bpe_try_bigram(t, s, syms, l->prev, (int32_t)b.left, sc);
+        bpe_try_bigram(t, s, syms, (int32_t)b.left, l->next, sc);
     }
     for (int32_t i = n_syms ? 0 : -1; i != -1; i = syms[i].next) {
         int32_t id = tokenizer_find_token(t, s + syms[i].off, syms[i].n);
@@ -188,7 +199,7 @@ int tokenizer_bpe_encode(const struct tokenizer *t, const char *text, size_t len
     uint32_t *cps = kmalloc(len * sizeof *cps);
     uint32_t *lens_a = kmalloc(len * sizeof *lens_a);
     uint32_t *lens_b = kmalloc(len * sizeof *lens_b);
-    struct bpe_scratch sc = {0, 0, 0, 0, 0};
+    struct bpe_scratch sc = {0, 0, 0, 0, 0, 0, false};
     int err = TOKENIZER_ERR_NOMEM;
     if (!cps || !lens_a || !lens_b)
         goto done;
@@ -203,7 +214,17 @@ int tokenizer_bpe_encode(const struct tokenizer *t, const char *text, size_t len
     for (size_t w = 0; w < n_words; w++) {
         size_t end = start + words[w];
         /* each code point: up to 4 UTF-8 bytes, each mapped to a 1- or 2-byte character */
-        if ((err = scratch_reserve(&sc, 8 * (end - start))) != 0)
+        size_t need = 0;
+        for (size_t i = start; i < end; i++) {
+            uint8_t u[4];
+            unsigned k = unicode_utf8_encode(cps[i], u);
+            if (t->pre.raw_bytes)
+                need += k;
+            else
+                for (unsigned j = 0; j < k; j++)
+                    need += t->byte_utf8_len[u[j]];
+        }
+        if ((err = scratch_reserve(&sc, need)) != 0)
             goto done;
         size_t n = 0;
         for (size_t i = start; i < end; i++) {
@@ -226,6 +247,10 @@ int tokenizer_bpe_encode(const struct tokenizer *t, const char *text, size_t len
             tokenizer_out_push(o, whole);
         else
             bpe_merge_word(t, sc.enc, n, &sc, o);
+        if (sc.nomem) {
+            err = TOKENIZER_ERR_NOMEM;
+            goto done;
+        }
         start = end;
     }
     err = 0;

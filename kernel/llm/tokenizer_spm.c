@@ -20,7 +20,8 @@ struct spm_bigram {
 
 struct spm_heap {
     struct spm_bigram *v;
-    size_t n;
+    size_t n, cap;
+    bool nomem;           /* a push found no memory: the result is abandoned */
 };
 
 /* a before b in the queue: higher score, then the leftmost */
@@ -31,6 +32,16 @@ static bool spm_before(const struct spm_bigram *a, const struct spm_bigram *b)
 
 static void spm_heap_push(struct spm_heap *h, struct spm_bigram x)
 {
+    if (h->n == h->cap) {
+        size_t cap = h->cap * 2 + 16;
+        struct spm_bigram *v = krealloc(h->v, cap * sizeof *v);
+        if (!v) {
+            h->nomem = true;
+            return;
+        }
+        h->v = v;
+        h->cap = cap;
+    }
     size_t i = h->n++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
@@ -79,15 +90,13 @@ int tokenizer_spm_encode(const struct tokenizer *t, const char *text, size_t len
                          struct tokenizer_out *o)
 {
     static const char sp[3] = {'\xe2', '\x96', '\x81'}; /* U+2581 */
-    /* the escaped text has at most 3 bytes per input byte (+ the prefix), and at most one piece per byte:
-       a lead byte before a space can take part of its U+2581 (invalid input), leaving its other bytes
-       single; the queue holds at most 3 entries per piece (one per pair, two per merge) */
+    /* the escaped text has at most 3 bytes per input byte (+ the prefix) */
     size_t cap = 3 * (len + 1);
     char *s = kmalloc(cap);
-    struct spm_sym *syms = kmalloc(cap * sizeof *syms);
-    struct spm_heap heap = {kmalloc(3 * cap * sizeof *heap.v), 0};
+    struct spm_sym *syms = 0;
+    struct spm_heap heap = {0, 0, 0, false};
     int err = TOKENIZER_ERR_NOMEM;
-    if (!s || !syms || !heap.v)
+    if (!s)
         goto done;
 
     /* escape: optional leading space, every ' ' -> U+2581 */
@@ -105,7 +114,16 @@ int tokenizer_spm_encode(const struct tokenizer *t, const char *text, size_t len
         }
     }
 
-    /* one piece per UTF-8 character (by its lead byte; a cut-off last character stays short) */
+    /* one piece per UTF-8 character (by its lead byte; a cut-off last character stays short); a lead byte
+       before a space can take part of its U+2581 (invalid input), so count them first */
+    size_t count = 0;
+    for (size_t off = 0; off < n; count++) {
+        size_t l = unicode_utf8_len((uint8_t)s[off]);
+        off += l < n - off ? l : n - off;
+    }
+    syms = kmalloc((count ? count : 1) * sizeof *syms);
+    if (!syms)
+        goto done;
     int32_t n_syms = 0;
     for (size_t off = 0; off < n;) {
         size_t l = unicode_utf8_len((uint8_t)s[off]);
@@ -134,6 +152,8 @@ int tokenizer_spm_encode(const struct tokenizer *t, const char *text, size_t len
         spm_try_bigram(t, s, syms, l->prev, (int32_t)b.left, &heap);
         spm_try_bigram(t, s, syms, (int32_t)b.left, l->next, &heap);
     }
+    if (heap.nomem)
+        goto done;
 
     for (int32_t i = n_syms ? 0 : -1; i != -1; i = syms[i].next) {
         int32_t id = tokenizer_find_token(t, s + syms[i].off, syms[i].n);
