@@ -415,3 +415,33 @@ def test_two_slots_run_side_by_side(guest2):
     assert [j["tokens"] for j in together] == alone
     assert {j["id_slot"] for j in together} == {0, 1}
     assert requests.get(guest2.url + "/props").json()["total_slots"] == 2
+
+
+def test_generation_stops_at_full_context(guest):
+    ids = post(guest, "/tokenize", {"content": "abc"}).json()["tokens"][:1] * 120
+    j = greedy(guest, ids, 100, ignore_eos=True)
+    assert j["stop_type"] == "limit" and j["tokens_evaluated"] == 120
+    assert 0 < j["tokens_predicted"] <= 128 - 120 + 1
+
+
+def test_slow_reader_backpressure(guest):
+    """A client that does not read while its stream fills every buffer gets the whole stream once it reads."""
+    s, got = apiboot.raw_request(guest.url, "/completion", {"prompt": "x", "n_predict": 120, "ignore_eos": True,
+                                                           "n_probs": 20, "stream": True, "temperature": 0},
+                                 read_bytes=1)
+    import time
+    time.sleep(2.0)                                   # ~120 events of ~4 KB: more than the stream buffers hold
+    assert requests.get(guest.url + "/health", timeout=5).status_code == 200
+    s.settimeout(30)
+    while not got.endswith(b"0\r\n\r\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    events = [json.loads(line[6:]) for line in got.split(b"\r\n") if line.startswith(b"data: ")]
+    assert events[-1]["stop"] is True
+    toks = [t for e in events[:-1] for t in e["tokens"]]
+    assert len(toks) == events[-1]["tokens_predicted"] == 120
+    assert len(got) > 2 * 65536                       # more than the stream buffer: backpressure was exercised
+    assert sum(len(e["completion_probabilities"]) for e in events[:-1]) == len(toks)
