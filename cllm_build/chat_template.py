@@ -104,9 +104,10 @@ def chatml():
 def c_literal(s):
     """C string literal(s) for s: quotes, backslashes and every byte outside printable ASCII escaped as three-digit
     octal (so a following digit cannot extend the escape), '?' too (no trigraphs), split into adjacent literals of
-    LITERAL_CHUNK bytes and after newlines, continued with backslash-newline inside a #define."""
+    LITERAL_CHUNK bytes and after runs of newlines, continued with backslash-newline inside a #define."""
     pieces, cur, n = [], [], 0
-    for b in s.encode("utf-8"):
+    raw = s.encode("utf-8")
+    for i, b in enumerate(raw):
         c = chr(b)
         if c in '"\\':
             cur.append("\\" + c)
@@ -117,7 +118,7 @@ def c_literal(s):
         else:
             cur.append("\\%03o" % b)
         n += 1
-        if c == "\n" or n >= LITERAL_CHUNK:
+        if (c == "\n" and raw[i + 1:i + 2] != b"\n") or n >= LITERAL_CHUNK:
             pieces.append('"' + "".join(cur) + '"')
             cur, n = [], 0
     if cur or not pieces:
