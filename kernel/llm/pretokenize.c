@@ -90,12 +90,14 @@ static void pass_gpt2(const uint32_t *cps, size_t s, size_t e, struct seg_out *o
    (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
    Qwen2: \p{N} instead of \p{N}{1,3}. Qwen3.5: [\p{L}\p{M}]+ for letters and no \p{M} in the punctuation run. */
 
+/* \p{L} (Qwen3.5: [\p{L}\p{M}]) and [^\s\p{L}\p{N}] (Qwen3.5: [^\s\p{L}\p{M}\p{N}]) */
+static inline bool f_letterish(unsigned f, bool marks) { return f_letter(f) || (marks && f_mark(f)); }
+static inline bool f_otherish(unsigned f, bool marks) { return f_other(f) && !(marks && f_mark(f)); }
+
 static void split_llama3_like(const uint32_t *cps, size_t s, size_t e, struct seg_out *o, size_t max_digits,
-                              bool marks_in_letters)
+                              bool marks)
 {
     size_t pos = s;
-#define LETTERISH(f) (f_letter(f) || (marks_in_letters && f_mark(f)))
-#define OTHERISH(f) (f_other(f) && !(marks_in_letters && f_mark(f)))
     while (pos < e) {
         size_t start = pos;
         uint32_t cp = cps[pos];
@@ -108,9 +110,9 @@ static void split_llama3_like(const uint32_t *cps, size_t s, size_t e, struct se
         }
         if (!(cp == '\r' || cp == '\n' || f_number(f))) {
             unsigned f1 = flags_at(cps, pos + 1, e);
-            if (LETTERISH(f) || LETTERISH(f1)) {
+            if (f_letterish(f, marks) || f_letterish(f1, marks)) {
                 pos++;
-                while (LETTERISH(flags_at(cps, pos, e)))
+                while (f_letterish(flags_at(cps, pos, e), marks))
                     pos++;
                 out_push(o, pos - start);
                 continue;
@@ -126,9 +128,9 @@ static void split_llama3_like(const uint32_t *cps, size_t s, size_t e, struct se
         }
         unsigned f2 = (cp == ' ') ? flags_at(cps, pos + 1, e) : f;
         /* llama.cpp's version accepts a lone space at the segment end here (f2 outside): same split as \s+ */
-        if (f2 == F_OUT || OTHERISH(f2)) {
+        if (f2 == F_OUT || f_otherish(f2, marks)) {
             pos += (cp == ' ');
-            while (OTHERISH(flags_at(cps, pos, e)))
+            while (f_otherish(flags_at(cps, pos, e), marks))
                 pos++;
             while (pos < e && (cps[pos] == '\r' || cps[pos] == '\n'))
                 pos++;
@@ -151,8 +153,6 @@ static void split_llama3_like(const uint32_t *cps, size_t s, size_t e, struct se
             pos += 1;
         out_push(o, pos - start);
     }
-#undef LETTERISH
-#undef OTHERISH
 }
 
 static void pass_llama3(const uint32_t *cps, size_t s, size_t e, struct seg_out *o) { split_llama3_like(cps, s, e, o, 3, false); }
@@ -306,36 +306,26 @@ static void pass_newlines(const uint32_t *cps, size_t s, size_t e, struct seg_ou
     }
 }
 
-#define FIND_PASS(name, matcher) \
-    static void name(const uint32_t *cps, size_t s, size_t e, struct seg_out *o) { find_split(cps, s, e, o, matcher); }
-FIND_PASS(pass_number, m_number)
-FIND_PASS(pass_number_run, m_number_run)
-FIND_PASS(pass_digit3, m_digit3)
-FIND_PASS(pass_crlf, m_crlf)
-FIND_PASS(pass_punct_default, m_punct_default)
-FIND_PASS(pass_punct_falcon, m_punct_falcon)
-FIND_PASS(pass_space_letters, m_space_letters)
-FIND_PASS(pass_space_punct, m_space_punct)
-FIND_PASS(pass_ds_latin, m_ds_latin)
-FIND_PASS(pass_ds_punct, m_ds_punct)
-FIND_PASS(pass_ds_cjk, m_ds_cjk)
-FIND_PASS(pass_space_end, m_space_end)
-#undef FIND_PASS
-
-typedef void (*pass_fn)(const uint32_t *cps, size_t s, size_t e, struct seg_out *o);
+/* One pass: a hand-written splitter, or the leftmost-match search with a matcher. */
+typedef void (*splitter_fn)(const uint32_t *cps, size_t s, size_t e, struct seg_out *o);
+struct pretok_pass {
+    splitter_fn split;
+    matcher_fn match;
+};
 
 #define MAX_PASSES 6
-static const pass_fn pretok_passes[][MAX_PASSES + 1] = {
-    [PRETOK_DEFAULT] = {pass_punct_default, pass_gpt2, pass_number_run, pass_digit3, 0},
-    [PRETOK_GPT2] = {pass_gpt2, 0},
-    [PRETOK_LLAMA3] = {pass_llama3, 0},
-    [PRETOK_QWEN2] = {pass_qwen2, 0},
-    [PRETOK_QWEN35] = {pass_qwen35, 0},
-    [PRETOK_STARCODER] = {pass_number, pass_gpt2, 0},
-    [PRETOK_FALCON] = {pass_punct_falcon, pass_gpt2, pass_digit3, 0},
-    [PRETOK_DEEPSEEK_LLM] = {pass_crlf, pass_ds_latin, pass_ds_punct, pass_space_end, pass_ds_cjk, pass_number_run, 0},
-    [PRETOK_DEEPSEEK_CODER] = {pass_crlf, pass_space_letters, pass_space_punct, pass_ds_cjk, pass_number, 0},
-    [PRETOK_NEWLINES] = {pass_newlines, 0},
+static const struct pretok_pass pretok_passes[][MAX_PASSES + 1] = {
+    [PRETOK_DEFAULT] = {{0, m_punct_default}, {pass_gpt2, 0}, {0, m_number_run}, {0, m_digit3}},
+    [PRETOK_GPT2] = {{pass_gpt2, 0}},
+    [PRETOK_LLAMA3] = {{pass_llama3, 0}},
+    [PRETOK_QWEN2] = {{pass_qwen2, 0}},
+    [PRETOK_QWEN35] = {{pass_qwen35, 0}},
+    [PRETOK_STARCODER] = {{0, m_number}, {pass_gpt2, 0}},
+    [PRETOK_FALCON] = {{0, m_punct_falcon}, {pass_gpt2, 0}, {0, m_digit3}},
+    [PRETOK_DEEPSEEK_LLM] = {{0, m_crlf}, {0, m_ds_latin}, {0, m_ds_punct}, {0, m_space_end}, {0, m_ds_cjk},
+                             {0, m_number_run}},
+    [PRETOK_DEEPSEEK_CODER] = {{0, m_crlf}, {0, m_space_letters}, {0, m_space_punct}, {0, m_ds_cjk}, {0, m_number}},
+    [PRETOK_NEWLINES] = {{pass_newlines, 0}},
 };
 
 size_t pretok_split(enum pretok_type type, const uint32_t *cps, size_t n,
@@ -345,11 +335,14 @@ size_t pretok_split(enum pretok_type type, const uint32_t *cps, size_t n,
     size_t n_cur = 0;
     if (n > 0)
         cur[n_cur++] = (uint32_t)n;
-    for (const pass_fn *pass = pretok_passes[type]; *pass; pass++) {
+    for (const struct pretok_pass *pass = pretok_passes[type]; pass->split || pass->match; pass++) {
         struct seg_out o = {other, 0};
         size_t s = 0;
         for (size_t i = 0; i < n_cur; i++) {
-            (*pass)(cps, s, s + cur[i], &o);
+            if (pass->split)
+                pass->split(cps, s, s + cur[i], &o);
+            else
+                find_split(cps, s, s + cur[i], &o, pass->match);
             s += cur[i];
         }
         other = cur;
