@@ -29,7 +29,7 @@ TYPES = ["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q2_k", "
 
 # K-quants need rows that are a multiple of 256: n_embd and n_ff are.
 DEFAULT_DIMS = dict(n_embd=256, n_head=4, n_head_kv=2, n_layer=2, n_ff=512, n_ctx=256, n_merges=125,
-                    rope_base=10000.0, rms_eps=1e-5)
+                    rope_base=10000.0, rms_eps=1e-5, rope_linear_factor=0.0)
 
 CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
           "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
@@ -167,6 +167,9 @@ def make_tiny(path: str, qtype: str = "q4_1", tied: bool = False, seed: int = 0,
     w.add_rope_dimension_count(head_dim)
     w.add_rope_freq_base(d["rope_base"])
     w.add_layer_norm_rms_eps(d["rms_eps"])
+    if d["rope_linear_factor"] > 0:  # llama.cpp: positions divided by the factor
+        w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+        w.add_rope_scaling_factor(d["rope_linear_factor"])
     w.add_vocab_size(n_vocab)
     w.add_file_type(int(gguf.LlamaFileType.ALL_F32) if qt == QT.F32 else 1)
     w.add_tokenizer_model("gpt2")

@@ -156,6 +156,18 @@ def test_hyperparameters_from_metadata(lib, tmp_path):
     eng.close()
 
 
+def test_rope_linear_scaling(lib, tmp_path):
+    path = make_tiny(str(tmp_path / "scaled.gguf"), "q8_0", rope_linear_factor=4.0)
+    plain = make_tiny(str(tmp_path / "plain.gguf"), "q8_0")
+    toks = prompt(384, n=40, seed=8)
+    c = llm_lib.Engine(lib, path, n_ctx=64, n_batch=16, kv_f16=0).forward(toks, 0, all_logits=True)
+    ref = LlamaRef(path)
+    assert ref.freq_scale == 0.25
+    assert rel_error(c, ref.forward(toks)) <= TOL_FLIP
+    p = llm_lib.Engine(lib, plain, n_ctx=64, n_batch=16, kv_f16=0).forward(toks, 0, all_logits=True)
+    assert rel_error(p, c) > 3 * TOL_FLIP   # the scaling changed the result
+
+
 def test_missing_tensor_is_reported(lib, tmp_path):
     import gguf
     src = make_tiny(str(tmp_path / "full.gguf"), "f32")

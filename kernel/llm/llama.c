@@ -309,12 +309,13 @@ int llama_scratch_init(struct llama_scratch *s, const struct llama_model *m, int
     s->scores = (float *)(base + off[7]);
     s->rope_cs = (float *)(base + off[8]);
     s->qbuf = base + off[9];
+    s->base = base;
     return 0;
 }
 
 void llama_scratch_free(struct llama_scratch *s)
 {
-    kfree(s->x);   /* the allocation's base */
+    kfree(s->base);
     memset(s, 0, sizeof *s);
 }
 

@@ -62,6 +62,7 @@ struct llama_scratch {
     float *scores;   /* (n_ctx) one attention row */
     float *rope_cs;  /* (n_batch, n_rot) cos/sin pairs per token */
     void *qbuf;      /* activations quantized to the vec_dot types: max over weights of ops_act_size */
+    void *base;      /* the one allocation all of the above live in */
 };
 
 /* Fill m from the GGUF: checks architecture, every hyper-parameter, every tensor's presence, type and shape.

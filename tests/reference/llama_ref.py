@@ -120,7 +120,7 @@ def q8_1_sum_correction(x: np.ndarray) -> np.ndarray:
 
 
 class LlamaRef:
-    def __init__(self, path: str, act_quant: bool = True, kv_f16: bool = False):
+    def __init__(self, path: str, act_quant: bool = True, kv_f16: bool = False, rope_neox: bool = False):
         r = gguf.GGUFReader(path)
         arch = _field(r, "general.architecture")
         if arch != "llama":
@@ -141,6 +141,7 @@ class LlamaRef:
         self.n_ctx_train = int(g("context_length", 2048))
         self.act_quant = act_quant
         self.kv_f16 = kv_f16
+        self.rope_neox = rope_neox  # the wrong mode for GGUF llama (pairs (i, i + n_rot/2)): for tests that show it
         self.bos = _field(r, "tokenizer.ggml.bos_token_id")
         self.eos = _field(r, "tokenizer.ggml.eos_token_id")
 
@@ -190,10 +191,14 @@ class LlamaRef:
             inv = inv / self.rope_freqs[: self.n_rot // 2].astype(np.float64)
         theta = (pos.astype(np.float64) * self.freq_scale)[:, None] * inv[None, :]  # (n, n_rot/2)
         c, s = np.cos(theta)[:, None, :], np.sin(theta)[:, None, :]
-        x0 = x[:, :, 0:self.n_rot:2].copy()
-        x1 = x[:, :, 1:self.n_rot:2].copy()
-        x[:, :, 0:self.n_rot:2] = x0 * c - x1 * s
-        x[:, :, 1:self.n_rot:2] = x0 * s + x1 * c
+        if self.rope_neox:
+            i0, i1 = slice(0, self.n_rot // 2), slice(self.n_rot // 2, self.n_rot)
+        else:
+            i0, i1 = slice(0, self.n_rot, 2), slice(1, self.n_rot, 2)
+        x0 = x[:, :, i0].copy()
+        x1 = x[:, :, i1].copy()
+        x[:, :, i0] = x0 * c - x1 * s
+        x[:, :, i1] = x0 * s + x1 * c
         return x.reshape(n, n_heads * self.head_dim).astype(np.float32)
 
     # -- the model --

@@ -185,3 +185,6 @@ int h_detokenize(struct h_engine *h, const int32_t *tokens, int n, int render_sp
     int k = detok_stream_flush(&ds, out + pos, out_len - pos);
     return k < 0 ? -1 : pos + k;
 }
+
+/* For benchmarks only (global table; tests keep the scalar references): install the SIMD kernels. */
+void h_init_simd(unsigned features) { ggml_types_init_simd(features); }

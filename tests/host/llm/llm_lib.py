@@ -12,10 +12,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[3]
 BUILD = ROOT / "tests" / ".build" / "llm"
-KERNEL_ONLY = {"kernel/llm/engine_boot.c"}  # needs the kernel's command line and power-off
-SOURCES = ["tests/host/llm/llm_host.c", "tests/host/shim.c", "kernel/lib/fmt.c", "kernel/lib/math.c",
-           "kernel/lib/parse.c"] + sorted(
-    str(p.relative_to(ROOT)) for p in (ROOT / "kernel" / "llm").glob("*.c") if str(p.relative_to(ROOT)) not in KERNEL_ONLY)
+LLM = ["gguf", "ggml_types", "ops", "kv_cache", "llama", "sampler", "engine", "tokenizer", "tokenizer_bpe",
+       "tokenizer_spm", "pretokenize", "unicode", "unicode_tables"]
+SOURCES = (["tests/host/llm/llm_host.c", "tests/host/shim.c", "kernel/lib/fmt.c", "kernel/lib/math.c",
+            "kernel/lib/parse.c"] + [f"kernel/llm/{m}.c" for m in LLM] +
+           # the type table links every quantized kernel (references and SIMD twins)
+           sorted(str(p.relative_to(ROOT)) for p in (ROOT / "kernel" / "llm").glob("quant_*.c")))
 CFLAGS = ["-DCLLM_HOST", "-I" + str(ROOT / "kernel"), "-I" + str(ROOT / "tests/host/include"), "-O2", "-g",
           "-Wall", "-Wextra", "-ffp-contract=off", "-shared", "-fPIC"]
 
