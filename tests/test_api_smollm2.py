@@ -80,6 +80,20 @@ def test_greedy_equals_numpy_reference(guest, model_path):
 
 # ---- the openai SDK ----
 
+def test_chat_uses_smollm2_template(guest, model_path):
+    """The toolchain's CLLM_CHAT_* strings reach the kernel: /apply-template equals jinja2 on SmolLM2's template
+    (which adds its default system message when there is none)."""
+    import gguf
+    import jinja2
+    tpl = gguf.GGUFReader(model_path).fields["tokenizer.chat_template"].contents()
+    assert requests.get(guest.url + "/props", timeout=10).json()["chat_template"] == tpl
+    for msgs in ([{"role": "user", "content": "Hi"}],
+                 [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi"},
+                  {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Bye"}]):
+        want = jinja2.Environment().from_string(tpl).render(messages=msgs, add_generation_prompt=True)
+        assert post(guest, "/apply-template", {"messages": msgs}).json()["prompt"] == want
+
+
 def test_openai_models(client):
     ms = client.models.list()
     assert [m.id for m in ms.data] == [ALIAS]

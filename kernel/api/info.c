@@ -83,7 +83,11 @@ static void props_handle(const struct http_request *req, http_reply reply, void 
     json_write_member_i64(&w, "total_slots", e->opt.n_slots);
     json_write_member_string(&w, "model_path", CLLM_MODEL_FILE);
     json_write_member_string(&w, "model_alias", CLLM_MODEL_ALIAS);
+#ifdef CLLM_CHAT_TEMPLATE
+    json_write_member_string(&w, "chat_template", CLLM_CHAT_TEMPLATE);   /* the one the build verified */
+#else
     json_write_member_string(&w, "chat_template", api_model_chat_template());
+#endif
     json_write_key(&w, "chat_template_caps");
     json_write_object_begin(&w);
     json_write_object_end(&w);
