@@ -6,6 +6,7 @@
 #include "arch/x86/cpu.h"
 #include "arch/x86/io.h"
 #include "arch/x86/irq.h"
+#include "arch/x86/smp.h"
 #include "core/clock.h"
 #include "core/cmdline.h"
 #include "core/heap.h"
@@ -35,6 +36,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     clock_init();                                   /* TSC frequency (CPUID, kvmclock or PIT) -> clock_ns */
     heap_init_from_mboot();                         /* kmalloc over all free RAM: not image, model, loader data */
     irq_init();                                     /* LAPIC on, 100 Hz tick, IOAPIC pins masked until routed */
+    smp_init();                                     /* MADT CPUs up (INIT-SIPI-SIPI); APs run the matmul workers */
     kprintf("cllm: model %u bytes at %p\n", (unsigned)(__model_end - __model_start), (const void *)__model_start);
     pci_init();                                     /* enumerate PCI, assign BARs the firmware left unset */
     if (net_init() < 0)                             /* e1000, then DHCP or the static address */

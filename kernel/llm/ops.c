@@ -2,6 +2,7 @@
    type table (llm/ggml_types.h, llm/quant_ref.c); this file only feeds them. Uses lib/math.h, never libm. */
 #include "llm/ops.h"
 #include "llm/fp16.h"
+#include "llm/workers.h"
 #include "lib/math.h"
 
 size_t ops_act_size(enum ggml_type t, int64_t n, int n_batch)
@@ -32,10 +33,19 @@ void ops_matmul_rows(float *out, const struct ops_weight *w, const void *qbuf, i
             tt->vec_dot(w->n_cols, &out[(size_t)b * w->n_rows + r], row, q + (size_t)b * qrow);
 }
 
+struct matmul_job { float *out; const struct ops_weight *w; const void *qbuf; int n_batch; };
+
+static void matmul_chunk(void *ctx, int64_t r0, int64_t r1)
+{
+    const struct matmul_job *j = ctx;
+    ops_matmul_rows(j->out, j->w, j->qbuf, j->n_batch, r0, r1);
+}
+
 void ops_matmul(float *out, const struct ops_weight *w, const float *x, int n_batch, void *qbuf)
 {
     ops_quantize_act(qbuf, w, x, n_batch);
-    ops_matmul_rows(out, w, qbuf, n_batch, 0, w->n_rows);
+    struct matmul_job j = {out, w, qbuf, n_batch};
+    workers_run(matmul_chunk, &j, w->n_rows, 16);   /* rows split across the CPUs (llm/workers.h) */
 }
 
 void ops_get_row(float *out, const struct ops_weight *w, int64_t row)

@@ -6,6 +6,7 @@
    Why CPL 3: on our hosts /dev/kvm is kvm-pvm, which runs only 64-bit user-mode guest code natively and
    emulates everything at CPL 0 (slowly, and without most SSE instructions). */
 #include "arch/x86/monitor.h"
+#include "arch/x86/smp.h"
 
 #define SEL_CODE32 0x08
 #define SEL_DATA0  0x10
@@ -49,6 +50,8 @@ _start:
     xorl %eax, %eax
     rep stosb
     movl %ebp, %edi
+    movzwl 0x40e, %eax              /* SMP: the BIOS data area's EBDA segment (ACPI RSDP search, arch/x86/acpi.c); */
+    movl %eax, bda_ebda_seg         /* page 0 is unmapped once paging is on, so read it now */
 
     /* Page tables: PML4[0] -> PDPT; PDPT[0..3] -> four page directories of 2 MiB pages covering 0..4 GiB,
        user-accessible (the kernel runs at CPL 3). The first 2 MiB use 4 KiB pages so that page 0 is absent
@@ -176,13 +179,21 @@ gdt:
     .globl gdt_tss
 gdt_tss:
     .quad 0, 0                      /* 0x40: 64-bit TSS, filled in by monitor_init */
+    /* SMP: one more 16-byte TSS slot per application processor (selector 0x40 + 16 * cpu), filled in by
+       arch/x86/smp.c before it starts that CPU; each AP loads its own with LTR (arch/x86/ap_boot.S) */
+    .skip 16 * (SMP_MAX_CPUS - 1)
 gdt_end:
+    .globl gdt_ptr32                /* also loaded by the AP trampoline (arch/x86/ap_boot.S) */
 gdt_ptr32:
     .word gdt_end - gdt - 1
     .long gdt
+    .globl bda_ebda_seg
+    .align 4
+bda_ebda_seg: .long 0
 
     .section .bss
     .align 4096
+    .globl pml4                     /* SMP: the APs load the same page tables */
 pml4:   .skip 4096
 pdpt:   .skip 4096
 pd_all: .skip 4 * 4096

@@ -180,6 +180,16 @@ mon_wait_irq:
     hlt
     cli
 1:  iretq
+/* SMP (arch/x86/smp.h, llm/workers.c): halt until an interrupt (the wake IPI) unless the quadword at RDI no
+   longer equals RSI; checked with interrupts off, and STI's shadow covers HLT, so a wake-up is never lost. */
+mon_wait_word:
+    xorl %eax, %eax
+    cmpq %rsi, (%rdi)
+    jne 1f
+    sti
+    hlt
+    cli
+1:  iretq
 mon_exit:
     movl %edi, %eax
     movl $0xf4, %edx                /* QEMU isa-debug-exit: status (code << 1) | 1 */
@@ -315,8 +325,9 @@ monitor_fault:
     .section .rodata
     .align 8
 mon_table:
-    .quad mon_outb, mon_outw, mon_outl, mon_inb, mon_inw, mon_inl, mon_wait_irq, mon_bad_op
+    .quad mon_outb, mon_outw, mon_outl, mon_inb, mon_inw, mon_inl, mon_wait_irq, mon_wait_word
     .quad mon_bad_op, mon_exit, mon_rdmsr, mon_wrmsr, mon_serial_write, mon_outsw
+    .globl idt_ptr                  /* SMP: the APs load the same IDT (arch/x86/ap_boot.S) */
 idt_ptr:
     .word 256 * 16 - 1
     .quad idt

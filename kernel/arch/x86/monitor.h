@@ -14,7 +14,8 @@
 #define MON_INW 4
 #define MON_INL 5
 #define MON_WAIT_IRQ 6     /* halt until an interrupt unless one is already pending */
-/* 7 and 8 are unused (were PIC mask operations; interrupts go through the APICs, see irq.h) */
+#define MON_WAIT_WORD 7    /* (addr, old): halt until an interrupt unless *(uint64_t *)addr != old (SMP workers) */
+/* 8 is unused (was a PIC mask operation; interrupts go through the APICs, see irq.h) */
 #define MON_EXIT 9         /* (code): isa-debug-exit, then power off; never returns */
 #define MON_RDMSR 10       /* (msr) -> value */
 #define MON_WRMSR 11       /* (msr, value) */

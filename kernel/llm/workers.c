@@ -1,0 +1,121 @@
+/* The worker pool (see workers.h). One job at a time, published by the boot CPU:
+   - job: fn, ctx, n, chunk (rows per grab);
+   - cursor: (generation << 32) | next row. Every CPU, the boot CPU included, grabs chunks with a CAS that
+     only succeeds while the generation matches and rows remain, so a worker that the host has not scheduled
+     (2 vCPUs on a busy 2-core host) simply gets no rows and the others do them: no CPU ever waits for another
+     to *start*, only for a chunk already taken to finish;
+   - done_rows: rows finished in this generation; the job is complete when it equals n. The boot CPU then closes
+     the cursor (row field CLOSED, with an atomic exchange) before writing the next job, so a late worker's CAS
+     can never succeed on stale fields;
+   - gen: the wake word. An idle worker spins on it for WORKER_SPIN_CYCLES (the gaps between the matrix
+     products of one forward pass are microseconds), then sets its `sleeping` flag and halts in the monitor
+     (MON_WAIT_WORD re-checks gen with interrupts off); the boot CPU sends the wake IPI only to sleepers. Both
+     sides order `sleeping` and `gen` sequentially consistently (Dekker), so no wake-up is lost.
+   Results never depend on which CPU computed which rows. */
+#include "llm/workers.h"
+#include <stdbool.h>
+#include "arch/x86/io.h"
+#include "arch/x86/monitor.h"
+#include "arch/x86/smp.h"
+
+#define WORKER_SPIN_CYCLES 20000000ull  /* TSC cycles (~5-10 ms) of spinning before halting */
+#define CURSOR_CLOSED 0xffffffffu
+
+struct worker_slot {
+    volatile uint64_t sleeping;  /* 1 while (about to be) halted */
+    uint8_t pad[56];
+} __attribute__((aligned(64)));
+
+static struct {
+    workers_fn fn;
+    void *ctx;
+    int64_t n, chunk;
+} job __attribute__((aligned(64)));
+static volatile uint64_t cursor __attribute__((aligned(64)));
+static volatile int64_t done_rows __attribute__((aligned(64)));
+static volatile uint64_t gen __attribute__((aligned(64)));
+static struct worker_slot slot[SMP_MAX_CPUS];
+static int n_workers = 1;        /* CPUs taking part in workers_run */
+
+void workers_init(int max_cpus)
+{
+    (void)max_cpus;
+    n_workers = 1;
+    cursor = CURSOR_CLOSED;
+}
+
+void workers_set_count(int n) { n_workers = n < 1 ? 1 : n > SMP_MAX_CPUS ? SMP_MAX_CPUS : n; }
+int workers_count(void) { return n_workers; }
+
+/* Grab and run chunks of generation g until none are left (or the job is closed). */
+static void work(uint32_t g)
+{
+    for (;;) {
+        uint64_t c = __atomic_load_n(&cursor, __ATOMIC_ACQUIRE);
+        uint32_t row = (uint32_t)c;
+        if ((uint32_t)(c >> 32) != g || row == CURSOR_CLOSED)
+            return;
+        workers_fn fn = job.fn;
+        void *ctx = job.ctx;
+        int64_t n = job.n, chunk = job.chunk;
+        if ((int64_t)row >= n)
+            return;
+        int64_t end = (int64_t)row + chunk < n ? (int64_t)row + chunk : n;
+        if (!__atomic_compare_exchange_n(&cursor, &c, ((uint64_t)g << 32) | (uint64_t)end, false, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE))
+            continue;
+        fn(ctx, row, end);     /* the fields read above are this generation's: it cannot complete without us */
+        __atomic_fetch_add(&done_rows, end - (int64_t)row, __ATOMIC_RELEASE);
+    }
+}
+
+void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align)
+{
+    if (n <= 0)
+        return;
+    int cpus = n_workers;
+    if (align < 1)
+        align = 1;
+    if (cpus <= 1 || n < 2 * align || n >= CURSOR_CLOSED) {
+        fn(ctx, 0, n);
+        return;
+    }
+    int64_t chunk = (n + 4 * cpus - 1) / (4 * cpus);          /* about four grabs per CPU */
+    chunk = (chunk + align - 1) / align * align;
+    job.fn = fn;
+    job.ctx = ctx;
+    job.n = n;
+    job.chunk = chunk;
+    __atomic_store_n(&done_rows, 0, __ATOMIC_RELAXED);
+    uint32_t g = (uint32_t)gen + 1;
+    __atomic_store_n(&cursor, (uint64_t)g << 32, __ATOMIC_SEQ_CST);   /* publishes the job fields */
+    __atomic_store_n(&gen, gen + 1, __ATOMIC_SEQ_CST);
+    for (int c = 1; c < cpus; c++)
+        if (__atomic_load_n(&slot[c].sleeping, __ATOMIC_SEQ_CST))
+            smp_wake(c);
+    work(g);
+    while (__atomic_load_n(&done_rows, __ATOMIC_ACQUIRE) != n)
+        cpu_relax();
+    __atomic_exchange_n(&cursor, ((uint64_t)g << 32) | CURSOR_CLOSED, __ATOMIC_ACQ_REL);
+}
+
+void workers_ap_loop(int cpu)
+{
+    uint64_t seen = __atomic_load_n(&gen, __ATOMIC_ACQUIRE);
+    for (;;) {
+        uint64_t t0 = rdtsc();
+        uint64_t g;
+        while ((g = __atomic_load_n(&gen, __ATOMIC_ACQUIRE)) == seen) {
+            cpu_relax();
+            if (rdtsc() - t0 > WORKER_SPIN_CYCLES) {
+                __atomic_store_n(&slot[cpu].sleeping, 1, __ATOMIC_SEQ_CST);
+                if (__atomic_load_n(&gen, __ATOMIC_SEQ_CST) == seen)
+                    monitor_call(MON_WAIT_WORD, (uint64_t)(uintptr_t)&gen, seen, 0);
+                __atomic_store_n(&slot[cpu].sleeping, 0, __ATOMIC_SEQ_CST);
+                t0 = rdtsc();
+            }
+        }
+        seen = g;
+        work((uint32_t)g);
+    }
+}
