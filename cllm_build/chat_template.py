@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import jinja2
 import jinja2.ext
+import jinja2.nodes
 import jinja2.sandbox
 
 from .errors import CllmError
@@ -141,11 +142,22 @@ def _tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False
     return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
 
+class _GenerationTag(jinja2.ext.Extension):
+    """`{% generation %}...{% endgeneration %}` (marks assistant text for training masks in some templates): renders
+    its body unchanged."""
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return jinja2.nodes.Scope(body, lineno=lineno)
+
+
 def jinja_renderer(source, bos_token="", eos_token=""):
     """A function(messages, add_generation_prompt) -> str rendering the template as chat front ends do (sandboxed,
-    trim_blocks and lstrip_blocks, loop controls, raise_exception, strftime_now, tojson)."""
+    trim_blocks and lstrip_blocks, loop controls, {% generation %}, raise_exception, strftime_now, tojson)."""
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                                       extensions=[jinja2.ext.loopcontrols])
+                                                       extensions=[jinja2.ext.loopcontrols, _GenerationTag])
     env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now

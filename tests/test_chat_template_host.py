@@ -28,7 +28,7 @@ SRCS = ["tests/host/chat/chat_render.c", "kernel/api/chat_template.c", "tests/ho
 DEPS = ["kernel/api/chat_template.h", "kernel/api/sbuf.h", "kernel/core/limits.h", "templates/config.h.j2"]
 ROLE_ID = {"system": 0, "user": 1, "assistant": 2}
 BOS, EOS = "<s>", "</s>"
-GOOD = ["chatml", "llama2", "llama3", "mistral", "gemma", "phi3", "escapes"]
+GOOD = ["chatml", "llama2", "llama3", "mistral", "gemma", "phi3", "qwen2", "escapes"]
 BAD = sorted(p.stem for p in DATA.glob("bad_*.jinja"))
 
 
@@ -216,6 +216,26 @@ def test_template_rejecting_system_folds_it():
     lib = build_lib(header_text(c.defines()))
     got = render_c(lib, [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])
     assert got == "<s>[INST] S\n\nU [/INST]"
+
+
+def test_generation_tag():
+    """`{% generation %}` blocks (training-mask markup some templates carry) render their body; the reference is the
+    same template with the tags removed."""
+    src = ("{% for message in messages %}{% if message['role'] == 'assistant' %}{{ '<|im_start|>assistant\\n' }}"
+           "{% generation %}{{ message['content'] + '<|im_end|>\\n' }}{% endgeneration %}{% else %}"
+           "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{% endif %}"
+           "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+    plain = src.replace("{% generation %}", "").replace("{% endgeneration %}", "")
+    c = ct.derive(src, BOS, EOS)
+    assert c.fields() == ct.derive(plain, BOS, EOS).fields()
+    ref = reference(plain)
+    for conv in FIXED + random_conversations(1, 20, True):
+        assert c.render(conv) == ref(conv)
+
+
+def test_qwen2_default_system():
+    c = ct.derive((DATA / "qwen2.jinja").read_text(encoding="utf-8"), BOS, EOS)
+    assert c.default_system == "You are a helpful assistant." and not c.system_in_user
 
 
 def test_c_literal_round_trip():
