@@ -251,8 +251,6 @@ def derive(source, bos_token="", eos_token=""):
     def render(conv, agp=True, what="a user/assistant conversation"):
         try:
             return J(conv, agp)
-        except jinja2.exceptions.TemplateError as e:
-            raise CllmError(_line(f"chat template: jinja2 fails on {what}: {type(e).__name__}: {e}")) from None
         except Exception as e:  # noqa: BLE001 - a template can raise anything; one line, never a traceback
             raise CllmError(_line(f"chat template: jinja2 fails on {what}: {type(e).__name__}: {e}")) from None
 
@@ -318,7 +316,7 @@ def _derive(source, J, render, bos, eos):
             if not H.startswith(bo):
                 continue
             if rs is not None:
-                A, B, after = _split(rs, [s0, u[1]], "system and user messages")
+                A, B, _ = _split(rs, [s0, u[1]], "system and user messages")
                 if not A.startswith(bo):
                     continue
                 A = A[len(bo):]
