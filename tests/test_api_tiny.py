@@ -445,3 +445,63 @@ def test_slow_reader_backpressure(guest):
     assert len(toks) == events[-1]["tokens_predicted"] == 120
     assert len(got) > 2 * 65536                       # more than the stream buffer: backpressure was exercised
     assert sum(len(e["completion_probabilities"]) for e in events[:-1]) == len(toks)
+
+
+# ---- random bodies ----
+
+def _rand_value(rng, depth=0):
+    kind = rng.integers(0, 9 if depth < 3 else 6)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return bool(rng.integers(0, 2))
+    if kind == 2:
+        return int(rng.choice([0, 1, -1, 2, 7, 255, 100000, 2**31, -2**31, 2**63 - 1, -2**63, 383, 384]))
+    if kind == 3:
+        return float(rng.choice([0.0, 0.5, -0.5, 1.0, 2.5, 1e308, -1e308, 1e-300, 3.0]))
+    if kind in (4, 5):
+        return "".join(rng.choice(list("ab \n\u00e9\u4e2d\U0001f600\"\\<|im_end|>\x00"), size=rng.integers(0, 12)))
+    if kind == 6:
+        return [_rand_value(rng, depth + 1) for _ in range(rng.integers(0, 4))]
+    if kind == 7:
+        return [int(x) for x in rng.integers(-2, 400, size=rng.integers(0, 6))]
+    return {k: _rand_value(rng, depth + 1) for k in rng.choice(KEYS, size=rng.integers(0, 4))}
+
+
+KEYS = ["prompt", "messages", "n_predict", "max_tokens", "temperature", "top_k", "top_p", "min_p", "seed", "stop",
+        "stream", "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "ignore_eos", "n_probs",
+        "cache_prompt", "n", "stream_options", "content", "tokens", "input", "role", "with_pieces", "add_special",
+        "encoding_format", "max_completion_tokens", "return_tokens"]
+ROUTES = ["/completion", "/v1/completions", "/v1/chat/completions", "/tokenize", "/detokenize", "/embedding",
+          "/v1/embeddings", "/apply-template"]
+
+
+def test_random_bodies_never_break_the_server(guest):
+    rng = np.random.default_rng(1234)
+    statuses = {}
+    for i in range(300):
+        if i % 2:       # a valid request with one random field
+            body = {"prompt": "hi", "messages": [{"role": "user", "content": "hi"}], "content": "x",
+                    "tokens": [1, 2], "input": "x", str(rng.choice(KEYS)): _rand_value(rng)}
+        else:
+            body = {k: _rand_value(rng) for k in rng.choice(KEYS, size=rng.integers(1, 7), replace=False)}
+        if i % 2 == 0 and rng.random() < 0.5:
+            body["prompt"] = _rand_value(rng)
+        if i % 2 == 0 and rng.random() < 0.3:
+            body["messages"] = [{"role": rng.choice(["user", "system", "assistant", "x"]),
+                                 "content": _rand_value(rng)} for _ in range(rng.integers(0, 3))]
+        for k in ("n_predict", "max_tokens", "max_completion_tokens"):
+            if isinstance(body.get(k), int) and not isinstance(body[k], bool) and body[k] > 8:
+                body[k] = 8
+        body.setdefault("n_predict", 4)
+        body.setdefault("max_tokens", 4)
+        route = ROUTES[(i // 2) % len(ROUTES)]
+        r = requests.post(guest.url + route, data=json.dumps(body), timeout=60,
+                          headers={"Content-Type": "application/json"})
+        r.content
+        statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+        assert r.status_code in (200, 400), (route, body, r.text)
+        if r.status_code == 400:
+            assert r.json()["error"]["type"] == "invalid_request_error"
+    assert statuses.get(200, 0) > 30 and statuses.get(400, 0) > 30, statuses
+    assert requests.get(guest.url + "/health", timeout=5).status_code == 200
