@@ -5,7 +5,7 @@ Both compute in float32 with different summation orders, and in a 30-layer model
 an activation across a quantization boundary: logits then differ by up to ~1 (of a ~55 range), which decides
 near-ties either way. So the exact-continuation prompts are ones where the reference's top-2 logit gap stays above
 TIE_GAP at every step (asserted, so a changed reference cannot silently weaken the test), and a teacher-forced check
-over more prompts compares the argmax at every step whose gap is above TIE_GAP."""
+over more prompts compares the argmax at every step whose gap is above FORCED_GAP."""
 import sys
 import time
 from pathlib import Path
@@ -22,6 +22,8 @@ from llama_ref import LlamaRef  # noqa: E402
 
 N_PREDICT = 32
 TIE_GAP = 0.25           # logits: a smaller top-2 gap is a near-tie that float32 noise may decide either way
+FORCED_GAP = 1.0         # the teacher-forced check compares argmaxes only where the gap exceeds the noise's worst case
+                         # (a batched pass against token by token: ~0.4 seen)
 EXACT_PROMPTS = ["1, 2, 3, 4,", "The alphabet: A, B, C, D,", "Q: What is 2 + 2?\nA:"]
 FORCED_PROMPTS = ["The capital of France is", "<|im_start|>user\nWrite a haiku about the sea.<|im_end|>\n"
                   "<|im_start|>assistant\n"]
@@ -102,10 +104,30 @@ def test_teacher_forced_argmax(engine, ref_runs):
     for text in FORCED_PROMPTS:
         ids, out, steps = ref_runs(text)
         c = engine.forward(ids + out, 0, all_logits=True)[len(ids) - 1:-1]
-        clear = top2_gap(steps) >= TIE_GAP
-        assert (c.argmax(1) == steps.argmax(1))[clear].all()
+        c[:, engine.eog_ids()] = -np.inf   # the reference's continuation bans them (ignore_eos)
+        clear = top2_gap(steps) >= FORCED_GAP
+        agree = c.argmax(1) == steps.argmax(1)
+        assert agree[clear].all(), (text, np.flatnonzero(~agree), top2_gap(steps)[~agree])
         checked += int(clear.sum())
-    assert checked >= 0.6 * len(FORCED_PROMPTS) * N_PREDICT
+    assert checked >= 0.4 * len(FORCED_PROMPTS) * N_PREDICT
+
+
+ROPE_TEXT = ("The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, France. It is named "
+             "after the engineer Gustave Eiffel, whose company designed and built the tower from 1887 to 1889.")
+
+
+def test_rope_mode_is_adjacent_pairs(engine, model_path):
+    """GGUF llama Q/K weights are permuted for rotation of adjacent pairs (x[2i], x[2i+1]): with that the reference
+    predicts real text far better than when it rotates (x[i], x[i + n_rot/2]) pairs (HF's layout)."""
+    ids = engine.tokenize(ROPE_TEXT)
+
+    def nll(neox):
+        l = LlamaRef(model_path, act_quant=False, rope_neox=neox).forward(ids).astype(np.float64)[:-1]
+        lse = l.max(1) + np.log(np.exp(l - l.max(1, keepdims=True)).sum(1))
+        return float(np.mean(lse - l[np.arange(len(l)), ids[1:]]))
+    right, wrong = nll(False), nll(True)
+    print(f"\nmean NLL per token: adjacent pairs {right:.2f}, half-split pairs {wrong:.2f}")
+    assert right < 3.0 and wrong > right + 1.0
 
 
 def test_stops_at_end_of_turn(engine):
