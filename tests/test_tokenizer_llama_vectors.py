@@ -117,3 +117,15 @@ def test_smollm2_metadata():
     found = {kw["tokens"][i] for i in range(tok.n_tokens) if tok.is_eog(i)}
     assert found == {b"<|endoftext|>", b"<|im_end|>", b"<reponame>"}
     assert tok.nl == 198 and kw["tokens"][198] == "\u010a".encode()
+
+
+def test_default_special_ids():
+    """llama.cpp's defaults when the GGUF names no BOS/EOS: 11/11 for gpt2 (Falcon's), none for chatglm and
+    gemma4, 1/2 (and UNK 0) for llama; out-of-range ids from the file are ignored."""
+    toks = [b"<%d>" % i for i in range(16)]
+    assert (tc.Tokenizer(toks, model="gpt2", pre="gpt-2").bos, tc.Tokenizer(toks, model="gpt2").eos) == (11, 11)
+    assert tc.Tokenizer(toks, model="gpt2", pre="chatglm-bpe").bos == -1
+    assert tc.Tokenizer(toks, model="gpt2", pre="chatglm-bpe", bos=3).bos == 3
+    assert tc.Tokenizer(toks, model="gemma4", add_bos=0, bos=2).add_bos  # llama.cpp forces BOS for Gemma 4
+    spm = tc.Tokenizer(toks, model="llama", eos=99)
+    assert (spm.bos, spm.eos, spm.unk, spm.add_bos, spm.add_space_prefix) == (1, 2, 0, True, True)

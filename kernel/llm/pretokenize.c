@@ -260,6 +260,19 @@ static const struct cp_range ds_cjk[] = {
     {0x4E00, 0x9FA5}, {0x0800, 0x4E00}, {0xAC00, 0xD7FF},
 };
 
+/* [^(\s|.,!?…。，、।۔،)] : std::wregex sees non-ASCII white space as '\v', which \s takes */
+static bool c_bloom_word(uint32_t cp)
+{
+    static const uint32_t stop[] = {'(', '|', '.', ',', '!', '?', ')', 0x2026, 0x3002, 0xFF0C, 0x3001, 0x0964, 0x06D4,
+                                    0x060C};
+    if (unicode_is_space(cp))
+        return false;
+    for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
+        if (cp == stop[i])
+            return false;
+    return true;
+}
+
 static bool c_ds_latin(uint32_t cp) { return in_ranges(wide_view(cp), ds_latin, sizeof ds_latin / sizeof ds_latin[0]); }
 static bool c_ds_punct(uint32_t cp) { return in_ranges(wide_view(cp), ds_punct, sizeof ds_punct / sizeof ds_punct[0]); }
 static bool c_ds_cjk(uint32_t cp) { return in_ranges(wide_view(cp), ds_cjk, sizeof ds_cjk / sizeof ds_cjk[0]); }
@@ -274,6 +287,15 @@ static size_t m_space_punct(const uint32_t *c, size_t p, size_t e, size_t *nx) {
 static size_t m_ds_latin(const uint32_t *c, size_t p, size_t e, size_t *nx) { (void)nx; return opt_space_run(c, p, e, c_ds_latin); }
 static size_t m_ds_punct(const uint32_t *c, size_t p, size_t e, size_t *nx) { (void)nx; return opt_space_run(c, p, e, c_ds_punct); }
 static size_t m_ds_cjk(const uint32_t *c, size_t p, size_t e, size_t *nx) { (void)nx; return run_of(c, p, e, c_ds_cjk); }
+
+/* " ?[^(\s|.,!?…。，、।۔،)]+" */
+static size_t m_bloom(const uint32_t *c, size_t p, size_t e, size_t *nx)
+{
+    (void)nx;
+    if (c[p] == ' ' && p + 1 < e && c_bloom_word(c[p + 1]))
+        return 1 + run_of(c, p + 1, e, c_bloom_word);
+    return run_of(c, p, e, c_bloom_word);
+}
 
 /* [0-9][0-9][0-9] */
 static size_t m_digit3(const uint32_t *c, size_t p, size_t e, size_t *nx)
@@ -326,6 +348,8 @@ static const struct pretok_pass pretok_passes[][MAX_PASSES + 1] = {
                              {0, m_number_run}},
     [PRETOK_DEEPSEEK_CODER] = {{0, m_crlf}, {0, m_space_letters}, {0, m_space_punct}, {0, m_ds_cjk}, {0, m_number}},
     [PRETOK_NEWLINES] = {{pass_newlines, 0}},
+    [PRETOK_BLOOM] = {{0, m_bloom}},
+    [PRETOK_VIKING] = {{0, m_bloom}, {0, m_number}},
 };
 
 size_t pretok_split(enum pretok_type type, const uint32_t *cps, size_t n,
@@ -358,59 +382,66 @@ size_t pretok_split(enum pretok_type type, const uint32_t *cps, size_t n,
 struct pretok_name {
     const char *name;
     enum pretok_type type;
-    bool ignore_merges, add_bos, clean_spaces, raw_bytes;
+    bool ignore_merges, add_bos, clean_spaces, raw_bytes, no_default_bos;
 };
 
 static const struct pretok_name pretok_names[] = {
-    {"default", PRETOK_DEFAULT, false, false, true, false},
-    {"llama3", PRETOK_LLAMA3, true, true, true, false},
-    {"llama-v3", PRETOK_LLAMA3, true, true, true, false},
-    {"llama-bpe", PRETOK_LLAMA3, true, true, true, false},
-    {"falcon3", PRETOK_LLAMA3, true, true, true, false},
-    {"falcon-h1", PRETOK_LLAMA3, true, true, true, false},
-    {"pixtral", PRETOK_LLAMA3, true, true, true, false},
-    {"midm-2.0", PRETOK_LLAMA3, true, true, true, false},
-    {"lfm2", PRETOK_LLAMA3, true, true, true, false},
-    {"dbrx", PRETOK_LLAMA3, false, false, true, false},
-    {"smaug-bpe", PRETOK_LLAMA3, false, false, true, false},
-    {"deepseek-llm", PRETOK_DEEPSEEK_LLM, false, false, false, false},
-    {"deepseek-coder", PRETOK_DEEPSEEK_CODER, false, false, false, false},
-    {"falcon", PRETOK_FALCON, false, false, true, false},
-    {"mpt", PRETOK_GPT2, false, false, true, false},
-    {"gpt-2", PRETOK_GPT2, false, false, true, false},
-    {"phi-2", PRETOK_GPT2, false, false, true, false},
-    {"jina-es", PRETOK_GPT2, false, false, true, false},
-    {"jina-de", PRETOK_GPT2, false, false, true, false},
-    {"gigachat", PRETOK_GPT2, false, false, true, false},
-    {"jina-v2-es", PRETOK_GPT2, false, false, true, false},
-    {"jina-v2-de", PRETOK_GPT2, false, false, true, false},
-    {"a.x-4.0", PRETOK_GPT2, false, false, true, false},
-    {"mellum", PRETOK_GPT2, false, false, true, false},
-    {"modern-bert", PRETOK_GPT2, false, false, true, false},
-    {"exaone4", PRETOK_GPT2, false, false, true, false},
-    {"olmo", PRETOK_GPT2, false, false, true, false},
-    {"jais", PRETOK_GPT2, false, false, true, false},
-    {"trillion", PRETOK_GPT2, false, false, false, false},
-    {"granite-docling", PRETOK_GPT2, false, false, false, false},
-    {"starcoder", PRETOK_STARCODER, false, false, true, false},
-    {"refact", PRETOK_STARCODER, false, false, true, false},
-    {"command-r", PRETOK_STARCODER, false, false, false, false},
-    {"smollm", PRETOK_STARCODER, false, false, false, false},
-    {"codeshell", PRETOK_STARCODER, false, false, true, false},
-    {"exaone", PRETOK_STARCODER, false, false, true, false},
-    {"minerva-7b", PRETOK_STARCODER, false, false, true, false},
-    {"mellum2", PRETOK_STARCODER, false, false, true, false},
-    {"qwen2", PRETOK_QWEN2, false, false, false, false},
-    {"deepseek-r1-qwen", PRETOK_QWEN2, false, false, false, false},
-    {"kormo", PRETOK_QWEN2, false, false, false, false},
-    {"f2llmv2", PRETOK_QWEN2, false, false, false, false},
-    {"megrez", PRETOK_QWEN2, false, false, true, false},
-    {"stablelm2", PRETOK_QWEN2, false, false, true, false},
-    {"hunyuan", PRETOK_QWEN2, false, false, false, false},
-    {"solar-open", PRETOK_QWEN2, false, false, false, false},
-    {"qwen35", PRETOK_QWEN35, false, false, false, false},
-    {"gemma4", PRETOK_NEWLINES, false, true, true, true},
-    {"granite-embed-multi-311m", PRETOK_NEWLINES, false, true, true, true},
+    {"default", PRETOK_DEFAULT, false, false, true, false, false},
+    {"llama3", PRETOK_LLAMA3, true, true, true, false, false},
+    {"llama-v3", PRETOK_LLAMA3, true, true, true, false, false},
+    {"llama-bpe", PRETOK_LLAMA3, true, true, true, false, false},
+    {"falcon3", PRETOK_LLAMA3, true, true, true, false, false},
+    {"falcon-h1", PRETOK_LLAMA3, true, true, true, false, false},
+    {"pixtral", PRETOK_LLAMA3, true, true, true, false, false},
+    {"midm-2.0", PRETOK_LLAMA3, true, true, true, false, false},
+    {"lfm2", PRETOK_LLAMA3, true, true, true, false, false},
+    {"dbrx", PRETOK_LLAMA3, false, false, true, false, false},
+    {"smaug-bpe", PRETOK_LLAMA3, false, false, true, false, false},
+    {"deepseek-llm", PRETOK_DEEPSEEK_LLM, false, false, false, false, false},
+    {"deepseek-coder", PRETOK_DEEPSEEK_CODER, false, false, false, false, false},
+    {"falcon", PRETOK_FALCON, false, false, true, false, false},
+    {"mpt", PRETOK_GPT2, false, false, true, false, false},
+    {"gpt-2", PRETOK_GPT2, false, false, true, false, false},
+    {"phi-2", PRETOK_GPT2, false, false, true, false, false},
+    {"jina-es", PRETOK_GPT2, false, false, true, false, false},
+    {"jina-de", PRETOK_GPT2, false, false, true, false, false},
+    {"gigachat", PRETOK_GPT2, false, false, true, false, false},
+    {"jina-v2-es", PRETOK_GPT2, false, false, true, false, false},
+    {"jina-v2-de", PRETOK_GPT2, false, false, true, false, false},
+    {"a.x-4.0", PRETOK_GPT2, false, false, true, false, false},
+    {"mellum", PRETOK_GPT2, false, false, true, false, false},
+    {"modern-bert", PRETOK_GPT2, false, false, true, false, false},
+    {"exaone4", PRETOK_GPT2, false, false, true, false, false},
+    {"olmo", PRETOK_GPT2, false, false, true, false, false},
+    {"jais", PRETOK_GPT2, false, false, true, false, false},
+    {"trillion", PRETOK_GPT2, false, false, false, false, false},
+    {"granite-docling", PRETOK_GPT2, false, false, false, false, false},
+    {"starcoder", PRETOK_STARCODER, false, false, true, false, false},
+    {"refact", PRETOK_STARCODER, false, false, true, false, false},
+    {"command-r", PRETOK_STARCODER, false, false, false, false, false},
+    {"smollm", PRETOK_STARCODER, false, false, false, false, false},
+    {"codeshell", PRETOK_STARCODER, false, false, true, false, false},
+    {"exaone", PRETOK_STARCODER, false, false, true, false, false},
+    {"minerva-7b", PRETOK_STARCODER, false, false, true, false, false},
+    {"mellum2", PRETOK_STARCODER, false, false, true, false, false},
+    {"qwen2", PRETOK_QWEN2, false, false, false, false, false},
+    {"deepseek-r1-qwen", PRETOK_QWEN2, false, false, false, false, false},
+    {"kormo", PRETOK_QWEN2, false, false, false, false, false},
+    {"f2llmv2", PRETOK_QWEN2, false, false, false, false, false},
+    {"megrez", PRETOK_QWEN2, false, false, true, false, false},
+    {"stablelm2", PRETOK_QWEN2, false, false, true, false, false},
+    {"hunyuan", PRETOK_QWEN2, false, false, false, false, false},
+    {"solar-open", PRETOK_QWEN2, false, false, false, false, false},
+    {"qwen35", PRETOK_QWEN35, false, false, false, false, false},
+    {"gemma4", PRETOK_NEWLINES, false, true, true, true, false},
+    {"granite-embed-multi-311m", PRETOK_NEWLINES, false, true, true, true, false},
+    {"poro-chat", PRETOK_BLOOM, false, false, false, false, false},
+    {"bloom", PRETOK_BLOOM, false, false, true, false, false},
+    {"gpt3-finnish", PRETOK_BLOOM, false, false, true, false, false},
+    {"viking", PRETOK_VIKING, false, false, false, false, false},
+    {"chatglm-bpe", PRETOK_LLAMA3, false, false, true, false, true},
+    {"glm4", PRETOK_LLAMA3, true, false, true, false, true},
+    {"glm5", PRETOK_LLAMA3, true, false, true, false, true},
 };
 
 int pretok_config_from_name(const char *name, size_t len, struct pretok_config *cfg)
@@ -433,5 +464,6 @@ int pretok_config_from_name(const char *name, size_t len, struct pretok_config *
     cfg->clean_spaces = hit->clean_spaces;
     cfg->raw_bytes = hit->raw_bytes;
     cfg->escape_spaces = hit->raw_bytes; /* the two go together in llama.cpp (gemma4) */
+    cfg->no_default_bos = hit->no_default_bos;
     return 0;
 }

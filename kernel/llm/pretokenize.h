@@ -19,6 +19,8 @@ enum pretok_type {
     PRETOK_DEEPSEEK_LLM,   /* DeepSeek LLM's six regexes */
     PRETOK_DEEPSEEK_CODER, /* DeepSeek Coder's five regexes */
     PRETOK_NEWLINES,       /* runs of '\n' and runs of everything else (Gemma 4's SentencePiece-like BPE) */
+    PRETOK_BLOOM,          /* " ?[^(\s|.,!?…。，、।۔،)]+" (bloom, poro-chat, gpt3-finnish) */
+    PRETOK_VIKING,         /* the same, then single digits */
 };
 
 struct pretok_config {
@@ -28,6 +30,7 @@ struct pretok_config {
     bool clean_spaces;    /* llama.cpp's detokenizer clean-up default (informational) */
     bool raw_bytes;       /* words stay raw UTF-8 (no GPT-2 byte map); fallback to <0xXX> tokens */
     bool escape_spaces;   /* ' ' is written U+2581 before splitting (and read back as ' ') */
+    bool no_default_bos;  /* no BOS unless the GGUF names one (chatglm) */
 };
 
 /* Look up a `tokenizer.ggml.pre` value (len bytes, not NUL-terminated; len 0 = absent). Returns 0, or -1 for

@@ -423,7 +423,7 @@ int tokenizer_init(struct tokenizer *t, const struct tokenizer_vocab *v)
 
     /* llama.cpp's defaults per model, then the GGUF keys (ids out of range are ignored) */
     uint32_t n = v->n_tokens;
-    t->bos_id = special_id(v->bos_id, spm ? 1 : gemma4 ? -1 : 11, n);
+    t->bos_id = special_id(v->bos_id, spm ? 1 : (gemma4 || t->pre.no_default_bos) ? -1 : 11, n);
     t->eos_id = special_id(v->eos_id, spm ? 2 : gemma4 ? -1 : 11, n);
     t->unk_id = special_id(v->unk_id, spm ? 0 : -1, n);
     t->eot_id = special_id(v->eot_id, -1, n);
