@@ -19,6 +19,7 @@
 #include "drivers/pci.h"
 #include "http/http_server.h"
 #include "llm/engine_boot.h"
+#include "llm/ggml_types.h"
 #include "net/net.h"
 
 extern const uint8_t __model_start[], __model_end[];
@@ -31,6 +32,10 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     if (vga_init() < 0)                             /* VGA text console: the log goes to both from here */
         kprintf("vga: no text mode (no VGA BIOS ran, e.g. qboot): serial console only\n");
     cpu_init();                                     /* CPUID: vendor, brand, SIMD features, TSC leaves */
+    ggml_types_init_simd(GGML_CPU_SSE2 |            /* quant kernels: SIMD twins by CPU feature */
+                         (cpu_features.ssse3 ? GGML_CPU_SSSE3 : 0) |
+                         (cpu_features.avx2 && cpu_features.avx_usable ? GGML_CPU_AVX2 : 0) |
+                         (cpu_features.fma && cpu_features.avx_usable ? GGML_CPU_FMA : 0));
     mboot_init(mb_magic, mb_info);                  /* Multiboot info: memory map, command line (copied) */
     cmdline_init();                                 /* key=value words of the command line */
     clock_init();                                   /* TSC frequency (CPUID, kvmclock or PIT) -> clock_ns */
