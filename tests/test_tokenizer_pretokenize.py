@@ -38,6 +38,8 @@ SEQUENCES = {
     "deepseek-llm": None,  # read from llama.cpp's source: its letter class is long
     "bloom": None,
     "viking": None,
+    "tekken": None,
+    "gpt-4o": None,
     "deepseek-coder": [r"[\r\n]", r"\s?\p{L}+", r"\s?\p{P}+", r"[一-龥ࠀ-一가-퟿]+", r"\p{N}"],
 }
 
@@ -46,6 +48,7 @@ POOL = (list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") *
         + list("éüßøñÅÆŒΑβγΔЖжЯяשלוםمرحباไทย中文字日本語カタカナ한국어ÀÖ") + list("²³½ⅧⅫ٣४０１")
         + list("\u0301\u0308\u093f\u0e31") + ["\u00a0", "\u3000", "\u2003", "\u2028", "\u0085"]
         + list("€£¥©®°±×÷→∀∑√∞♥☕😀👍🏽") + list("。、！？「」（）：；，…।۔،")
+        + ["HTTPServer", "camelCase", "ÀBcÉ", "xÉY", "ABCdef", "aBC", "ÑANDÚ", "İstanbul"]
         + ["'s", "'S", "'ll", "'LL", "'Re", "'ve", "'d", "'m", "'t", " 's", "  ", "\n\n", "\r\n", "   \n "])
 
 
@@ -96,7 +99,8 @@ def test_single_regex_pretokenizers(pre, pattern):
 @pytest.mark.parametrize("pre", sorted(SEQUENCES))
 def test_regex_sequence_pretokenizers(pre):
     patterns = SEQUENCES[pre] or llama_cpp_regexes({"deepseek-llm": "DEEPSEEK_LLM", "bloom": "BLOOM",
-                                                     "viking": "VIKING"}[pre])
+                                                     "viking": "VIKING", "tekken": "TEKKEN",
+                                                     "gpt-4o": "GPT4O"}[pre])
     assert patterns
     for text in random_texts(len(pre)):
         assert tc.pretokenize(pre, text) == sequence_words(patterns, text), repr(text)

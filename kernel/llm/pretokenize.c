@@ -159,6 +159,90 @@ static void pass_llama3(const uint32_t *cps, size_t s, size_t e, struct seg_out 
 static void pass_qwen2(const uint32_t *cps, size_t s, size_t e, struct seg_out *o) { split_llama3_like(cps, s, e, o, 1, false); }
 static void pass_qwen35(const uint32_t *cps, size_t s, size_t e, struct seg_out *o) { split_llama3_like(cps, s, e, o, 1, true); }
 
+/* ---- Tekken and GPT-4o (llama.cpp runs them through std::regex, ASCII case only):
+   [^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+C?
+   |[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*C?
+   |\p{N}{1,D}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+   with C the contractions (GPT-4o only). "Upper" = a letter that is not a-z, "lower" = not A-Z: letters
+   outside ASCII are both. */
+
+static inline bool cp_upperish(uint32_t cp) { return unicode_is_letter(cp) && !(cp >= 'a' && cp <= 'z'); }
+static inline bool cp_lowerish(uint32_t cp) { return unicode_is_letter(cp) && !(cp >= 'A' && cp <= 'Z'); }
+
+static void split_case_words(const uint32_t *cps, size_t s, size_t e, struct seg_out *o, size_t max_digits,
+                             bool contractions)
+{
+    size_t pos = s;
+    while (pos < e) {
+        size_t start = pos;
+        uint32_t cp = cps[pos];
+        unsigned f = flags_at(cps, pos, e);
+        /* the two letter alternatives, with their optional non-letter, non-digit, non-newline prefix */
+        size_t q = (!f_letter(f) && !f_number(f) && cp != '\r' && cp != '\n') ? pos + 1 : pos;
+        size_t k = 0; /* "upper" run */
+        while (q + k < e && cp_upperish(cps[q + k]))
+            k++;
+        size_t end = 0;
+        if (q + k < e && cp_lowerish(cps[q + k])) {
+            end = q + k; /* upper* lower+ */
+            while (end < e && cp_lowerish(cps[end]))
+                end++;
+        } else {
+            /* backtrack the upper run to its last letter that is also "lower" (a non-ASCII letter) */
+            size_t c = k;
+            while (c > 0 && !cp_lowerish(cps[q + c - 1]))
+                c--;
+            if (c > 0)
+                end = q + c;      /* upper* lower+ with a one-letter lower part */
+            else if (k > 0)
+                end = q + k;      /* upper+ lower* */
+        }
+        if (end) {
+            if (contractions)
+                end += match_contraction(cps, end, e, true);
+            pos = end;
+            out_push(o, pos - start);
+            continue;
+        }
+        if (f_number(f)) {
+            size_t run = 0;
+            while (f_number(flags_at(cps, pos + run, e)) && run < max_digits)
+                run++;
+            pos += run;
+            out_push(o, run);
+            continue;
+        }
+        unsigned f2 = (cp == ' ') ? flags_at(cps, pos + 1, e) : f;
+        if (f_other(f2)) {
+            pos += (cp == ' ');
+            while (f_other(flags_at(cps, pos, e)))
+                pos++;
+            while (pos < e && (cps[pos] == '\r' || cps[pos] == '\n' || cps[pos] == '/'))
+                pos++;
+            out_push(o, pos - start);
+            continue;
+        }
+        size_t n_ws = 0, end_rn = 0;
+        while (f_space(flags_at(cps, pos + n_ws, e))) {
+            if (cps[pos + n_ws] == '\r' || cps[pos + n_ws] == '\n')
+                end_rn = pos + n_ws + 1;
+            n_ws++;
+        }
+        if (end_rn > 0)
+            pos = end_rn;
+        else if (n_ws > 1 && pos + n_ws < e)
+            pos += n_ws - 1;
+        else if (n_ws > 0)
+            pos += n_ws;
+        else
+            pos += 1; /* cannot happen: every code point matches one alternative */
+        out_push(o, pos - start);
+    }
+}
+
+static void pass_tekken(const uint32_t *cps, size_t s, size_t e, struct seg_out *o) { split_case_words(cps, s, e, o, 1, false); }
+static void pass_gpt4o(const uint32_t *cps, size_t s, size_t e, struct seg_out *o) { split_case_words(cps, s, e, o, 3, true); }
+
 /* ---- single-regex passes, as std::regex_iterator finds them: leftmost match, gaps kept ----
    A matcher returns the match length at p (0: none) and may move *next to the next position worth trying. */
 
@@ -350,6 +434,8 @@ static const struct pretok_pass pretok_passes[][MAX_PASSES + 1] = {
     [PRETOK_NEWLINES] = {{pass_newlines, 0}},
     [PRETOK_BLOOM] = {{0, m_bloom}},
     [PRETOK_VIKING] = {{0, m_bloom}, {0, m_number}},
+    [PRETOK_TEKKEN] = {{pass_tekken, 0}},
+    [PRETOK_GPT4O] = {{pass_gpt4o, 0}},
 };
 
 size_t pretok_split(enum pretok_type type, const uint32_t *cps, size_t n,
@@ -442,6 +528,9 @@ static const struct pretok_name pretok_names[] = {
     {"chatglm-bpe", PRETOK_LLAMA3, false, false, true, false, true},
     {"glm4", PRETOK_LLAMA3, true, false, true, false, true},
     {"glm5", PRETOK_LLAMA3, true, false, true, false, true},
+    {"tekken", PRETOK_TEKKEN, true, true, false, false, false},
+    {"gpt-4o", PRETOK_GPT4O, false, false, false, false, false},
+    {"llama4", PRETOK_GPT4O, false, false, false, false, false},
 };
 
 int pretok_config_from_name(const char *name, size_t len, struct pretok_config *cfg)
