@@ -15,6 +15,8 @@ setup:
 	command -v gdb >/dev/null || missing="$$missing gdb"; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v clang >/dev/null || missing="$$missing clang"; \
+	command -v ip >/dev/null || missing="$$missing iproute2"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
 	dpkg -s gcc-multilib >/dev/null 2>&1 || missing="$$missing gcc-multilib"; \
 	$(PY) -m pip --version >/dev/null 2>&1 || missing="$$missing python3-pip"; \
 	if [ -n "$$missing" ]; then \
