@@ -126,6 +126,14 @@ def test_openai_chat_stream(client):
     assert fins == [full.choices[0].finish_reason]
 
 
+def test_openai_chat_logprobs(client):
+    c = client.chat.completions.create(model=ALIAS, messages=[{"role": "user", "content": "Say yes."}],
+                                       max_tokens=3, temperature=0, logprobs=True, top_logprobs=2)
+    lp = c.choices[0].logprobs.content
+    assert len(lp) == c.usage.completion_tokens and all(len(x.top_logprobs) == 2 for x in lp)
+    assert "".join(x.token for x in lp) == c.choices[0].message.content
+
+
 def test_openai_completions(client):
     c = client.completions.create(model=ALIAS, prompt="The capital of France is", max_tokens=5, temperature=0)
     assert c.object == "text_completion" and c.id.startswith("cmpl-")

@@ -505,3 +505,30 @@ def test_random_bodies_never_break_the_server(guest):
             assert r.json()["error"]["type"] == "invalid_request_error"
     assert statuses.get(200, 0) > 30 and statuses.get(400, 0) > 30, statuses
     assert requests.get(guest.url + "/health", timeout=5).status_code == 200
+
+
+def test_openai_logprobs(guest):
+    msgs = [{"role": "user", "content": "hi"}]
+    j = post(guest, "/v1/chat/completions", {"messages": msgs, "max_tokens": 4, "temperature": 0, "logprobs": True,
+                                             "top_logprobs": 3, "ignore_eos": True}).json()
+    content = j["choices"][0]["logprobs"]["content"]
+    assert len(content) == j["usage"]["completion_tokens"] == 4
+    for c in content:
+        assert isinstance(c["token"], str) and isinstance(c["bytes"], list) and c["logprob"] <= 0
+        assert len(c["top_logprobs"]) == 3 and math.isclose(c["top_logprobs"][0]["logprob"], c["logprob"])
+    assert post(guest, "/v1/chat/completions", {"messages": msgs, "max_tokens": 2}).json()["choices"][0][
+        "logprobs"] is None
+    # streamed: the same entries spread over the chunks
+    r = post(guest, "/v1/chat/completions", {"messages": msgs, "max_tokens": 4, "temperature": 0, "logprobs": True,
+                                             "top_logprobs": 3, "ignore_eos": True, "stream": True}, stream=True)
+    streamed = [c for e in apiboot.sse_json(r) for ch in e["choices"] if ch.get("logprobs")
+                for c in ch["logprobs"]["content"]]
+    assert [c["token"] for c in streamed] == [c["token"] for c in content]
+    # completions: logprobs = number of alternatives
+    k = post(guest, "/v1/completions", {"prompt": "hello", "max_tokens": 4, "temperature": 0, "logprobs": 2,
+                                        "ignore_eos": True}).json()["choices"][0]["logprobs"]
+    assert len(k["tokens"]) == len(k["token_logprobs"]) == len(k["top_logprobs"]) == len(k["text_offset"]) == 4
+    assert k["text_offset"] == sorted(k["text_offset"]) and k["text_offset"][0] == 0
+    assert all(len(d) <= 2 for d in k["top_logprobs"])
+    check_error(post(guest, "/v1/completions", {"prompt": "x", "logprobs": 9}), 400, "invalid_request_error",
+                "logprobs")

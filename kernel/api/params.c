@@ -154,6 +154,24 @@ bool params_parse(const struct json_value *body, struct task *t, char *err, size
         }
     }
 
+    /* OpenAI logprobs: chat has logprobs (bool) + top_logprobs (0..20), completions logprobs (0..5) */
+    if (t->api == TASK_API_OAI_CHAT) {
+        bool want = false;
+        i = 0;
+        if (!get_bool(body, "logprobs", &want, err, errlen) ||
+            !get_int(body, "top_logprobs", 0, TASK_MAX_PROBS, &i, err, errlen))
+            return false;
+        if (want)
+            p->oai_logprobs = (int)i;
+    } else if (t->api == TASK_API_OAI_COMPLETION) {
+        i = -1;
+        if (!get_int(body, "logprobs", 0, 5, &i, err, errlen))
+            return false;
+        p->oai_logprobs = (int)i;
+    }
+    if (p->oai_logprobs >= 0)
+        sp->n_probs = p->oai_logprobs > 0 ? p->oai_logprobs : 1;
+
     const struct json_value *stop = member(body, "stop");
     p->n_stop = 0;
     if (stop) {

@@ -112,6 +112,78 @@ static void write_probs(struct json_writer *w, const struct task *t, int from, i
     json_write_array_end(w);
 }
 
+/* OpenAI logprobs for generated tokens [from, to): chat {"content":[{token,logprob,bytes,top_logprobs}]},
+   completions {"tokens","token_logprobs","top_logprobs":[{token: logprob}],"text_offset"}. null when off. */
+static void write_oai_logprobs(struct json_writer *w, const struct task *t, int from, int to, size_t text_off)
+{
+    json_write_key(w, "logprobs");
+    if (t->par.oai_logprobs < 0 || !t->probs) {
+        json_write_null(w);
+        return;
+    }
+    const struct engine *e = api_model_engine();
+    int top = t->par.oai_logprobs;
+    json_write_object_begin(w);
+    if (t->api == TASK_API_OAI_CHAT) {
+        json_write_key(w, "content");
+        json_write_array_begin(w);
+        for (int i = from; i < to; i++) {
+            const struct task_prob *pr = &t->probs[i];
+            json_write_object_begin(w);
+            write_piece(w, pr->id, true);
+            json_write_member_double(w, "logprob", logprob(pr->p));
+            json_write_key(w, "top_logprobs");
+            json_write_array_begin(w);
+            for (int k = 0; k < pr->n && k < top; k++) {
+                json_write_object_begin(w);
+                write_piece(w, pr->top_id[k], true);
+                json_write_member_double(w, "logprob", logprob(pr->top_p[k]));
+                json_write_object_end(w);
+            }
+            json_write_array_end(w);
+            json_write_object_end(w);
+        }
+        json_write_array_end(w);
+    } else {
+        char buf[512];
+        json_write_key(w, "tokens");
+        json_write_array_begin(w);
+        for (int i = from; i < to; i++) {
+            int n = tokenizer_token_to_piece(&e->tok, t->probs[i].id, buf, sizeof buf, false);
+            json_write_string_n(w, buf, n > 0 ? (size_t)n : 0);
+        }
+        json_write_array_end(w);
+        json_write_key(w, "token_logprobs");
+        json_write_array_begin(w);
+        for (int i = from; i < to; i++)
+            json_write_double(w, logprob(t->probs[i].p));
+        json_write_array_end(w);
+        json_write_key(w, "top_logprobs");
+        json_write_array_begin(w);
+        for (int i = from; i < to; i++) {
+            const struct task_prob *pr = &t->probs[i];
+            json_write_object_begin(w);
+            for (int k = 0; k < pr->n && k < top; k++) {
+                int n = tokenizer_token_to_piece(&e->tok, pr->top_id[k], buf, sizeof buf, false);
+                json_write_key_n(w, buf, n > 0 ? (size_t)n : 0);
+                json_write_double(w, logprob(pr->top_p[k]));
+            }
+            json_write_object_end(w);
+        }
+        json_write_array_end(w);
+        json_write_key(w, "text_offset");
+        json_write_array_begin(w);
+        size_t off = text_off;
+        for (int i = from; i < to; i++) {
+            json_write_u64(w, off);
+            int n = tokenizer_token_to_piece(&e->tok, t->probs[i].id, buf, sizeof buf, false);
+            off += n > 0 ? (size_t)n : 0;
+        }
+        json_write_array_end(w);
+    }
+    json_write_object_end(w);
+}
+
 static void write_settings(struct json_writer *w, const struct task *t)
 {
     const struct engine *e = api_model_engine();
@@ -264,7 +336,7 @@ static void write_oai_final(struct json_writer *w, const struct task *t)
         json_write_key(w, "text");
         json_write_string_n(w, t->text.p ? t->text.p : "", t->text.len);
     }
-    json_write_member_null(w, "logprobs");
+    write_oai_logprobs(w, t, 0, t->n_out, 0);
     json_write_member_string(w, "finish_reason", respond_finish_reason(t));
     json_write_object_end(w);
     json_write_array_end(w);
@@ -276,7 +348,7 @@ static void write_oai_final(struct json_writer *w, const struct task *t)
 
 /* An OpenAI chunk: text (may be NULL for none), finish_reason (NULL while generating). */
 static void write_oai_chunk(struct json_writer *w, const struct task *t, const char *text, size_t n,
-                            const char *finish, bool role)
+                            const char *finish, bool role, int tok0, int tok1)
 {
     json_write_object_begin(w);
     write_oai_head(w, t, true);
@@ -299,7 +371,10 @@ static void write_oai_chunk(struct json_writer *w, const struct task *t, const c
         json_write_key(w, "text");
         json_write_string_n(w, text ? text : "", text ? n : 0);
     }
-    json_write_member_null(w, "logprobs");
+    if (tok1 > tok0)
+        write_oai_logprobs(w, t, tok0, tok1, text ? (size_t)(text - (t->text.p ? t->text.p : text)) : 0);
+    else
+        json_write_member_null(w, "logprobs");
     if (finish)
         json_write_member_string(w, "finish_reason", finish);
     else
@@ -327,7 +402,7 @@ bool respond_stream_open(struct task *t)
     if (t->api == TASK_API_OAI_CHAT) {
         struct json_writer w;
         json_writer_init(&w, RESPOND_MAX_JSON);
-        write_oai_chunk(&w, t, NULL, 0, NULL, true);
+        write_oai_chunk(&w, t, NULL, 0, NULL, true, 0, 0);
         return send_event(t, &w);
     }
     return true;
@@ -338,7 +413,7 @@ bool respond_stream_delta(struct task *t, const char *text, size_t n, int tok0, 
     struct json_writer w;
     json_writer_init(&w, RESPOND_MAX_JSON);
     if (is_oai(t)) {
-        write_oai_chunk(&w, t, text, n, NULL, false);
+        write_oai_chunk(&w, t, text, n, NULL, false, tok0, tok1);
     } else {
         json_write_object_begin(&w);
         json_write_member_i64(&w, "index", 0);
@@ -386,7 +461,7 @@ bool respond_finish(struct task *t)
         if (t->fin_stage == 0) {
             if (is_oai(t))
                 write_oai_chunk(&w, t, t->api == TASK_API_OAI_CHAT ? NULL : "", 0, respond_finish_reason(t),
-                                false);
+                                false, 0, 0);
             else
                 write_native(&w, t, true);
         } else if (t->fin_stage == 1) {

@@ -292,10 +292,12 @@ static bool task_decode(struct engine *e, struct sched_slot *s, struct task *t, 
         struct task_prob *pr = &t->probs[t->n_out];
         pr->id = tok;
         pr->n = sampler_top_probs(&seq->smp, t->par.sp.n_probs, pr->top_id, pr->top_p);
-        pr->p = 0.0f;
-        for (int k = 0; k < pr->n; k++)
-            if (pr->top_id[k] == tok)
-                pr->p = pr->top_p[k];
+        pr->p = 0.0f;                                /* the drawn token is one of the final candidates */
+        for (int k = 0; k < seq->smp.n_cand && seq->smp.probs_valid; k++)
+            if (seq->smp.cand[k].id == tok) {
+                pr->p = seq->smp.cand[k].p;
+                break;
+            }
     }
     t->out[t->n_out++] = tok;
     size_t old_len = t->text.len;

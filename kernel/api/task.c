@@ -27,6 +27,7 @@ struct task *task_new(enum task_api api)
     sp->seed = CLLM_DEFAULT_SEED < 0 ? params_random() : (uint64_t)CLLM_DEFAULT_SEED;
     t->par.n_predict = CLLM_DEFAULT_N_PREDICT;
     t->par.cache_prompt = true;
+    t->par.oai_logprobs = -1;
     sbuf_init(&t->text, CLLM_HTTP_MAX_RESPONSE / 2);
     return t;
 }

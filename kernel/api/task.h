@@ -44,6 +44,7 @@ struct task_params {
     bool ignore_eos;
     bool cache_prompt;
     bool return_tokens;
+    int oai_logprobs;              /* OpenAI logprobs: -1 off, else how many top alternatives per token */
     int n_stop;
     char stop[TASK_MAX_STOP][TASK_MAX_STOP_LEN + 1];
     size_t stop_len[TASK_MAX_STOP];
