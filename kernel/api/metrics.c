@@ -62,6 +62,7 @@ static void metrics_handle(const struct http_request *req, http_reply reply, voi
     metric(&b, "cllm_prefill_chunk_tokens", "gauge", "Current prefill chunk size.", s.prefill_chunk);
     metric(&b, "cllm_heap_used_bytes", "gauge", "Kernel heap bytes allocated.", (double)heap.used);
     metric(&b, "cllm_heap_total_bytes", "gauge", "Kernel heap bytes in all regions.", (double)heap.total);
+    metric(&b, "cllm_heap_peak_bytes", "gauge", "Most kernel heap bytes ever allocated.", (double)heap.peak);
     metric(&b, "cllm_net_frames_in_total", "counter", "Ethernet frames received.", (double)ns.frames_in);
     metric(&b, "cllm_net_frames_out_total", "counter", "Ethernet frames sent.", (double)ns.frames_out);
     metric(&b, "cllm_net_bytes_in_total", "counter", "Ethernet bytes received.", (double)ns.bytes_in);
