@@ -286,17 +286,21 @@ def _derive(source, J, render, bos, eos):
         raise _Unrepresentable(f"the text before the first user message depends on the conversation's length "
                                f"({_q(H1)} vs {_q(H)})")
 
-    # Splits of X = user suffix + assistant prefix and Y = assistant suffix + user prefix such that the
-    # generation prompt is the same after a user turn (T = su + gen) and after an assistant turn (Ta = sa + gen),
-    # and the user prefix ends the text before the first message (H: BOS, default system, user prefix).
-    splits = []
+    # Splits of X = user suffix + assistant prefix and Y = assistant suffix + user prefix. Strict: the generation
+    # prompt is the same after a user turn (T = su + gen) and after an assistant turn (Ta = sa + gen). Loose (for
+    # templates that add no generation prompt after an assistant message, or render the last one differently):
+    # only conversations that end with a user message can match. Either way the user prefix must end the text
+    # before the first message (H: BOS, default system, user prefix).
+    strict, loose = [], []
     for su in _split_points(X, T, tail_u, eos):
         for sa in _split_points(Y, Ta, tail_a, eos):
             if T[len(su):] == Ta[len(sa):] and H.endswith(Y[len(sa):]):
-                splits.append((su, sa))
-    if not splits:
-        raise _Unrepresentable(f"the generation prompt after a user turn ({_q(T)}) and after an assistant turn "
-                               f"({_q(Ta)}) cannot be told apart from the turns' suffixes")
+                strict.append((su, sa))
+    for su in _split_points(X, T, tail_u, eos)[:4]:
+        for sa in _split_points(Y, Y, tail_a, eos):
+            if H.endswith(Y[len(sa):]) and (su, sa) not in strict:
+                loose.append((su, sa))
+
     # The system message: its own turn, folded into the first user turn, or not supported
     sys_conv = [_msg(SYSTEM, s0), _msg(USER, u[1]), _msg(ASSISTANT, a[1]), _msg(USER, u[2])]
     notes = []
@@ -308,52 +312,87 @@ def _derive(source, J, render, bos, eos):
     except Exception as e:  # noqa: BLE001 - raise_exception or anything else: no system role
         rs = None
         notes.append(f"the template rejects system messages ({_line(e, 80)})")
+    if rs is not None and u[1] in rs and rs.index(u[1]) < rs.index(s0):
+        raise _Unrepresentable("the system message is placed after the first user message (the kernel puts it "
+                               "first or inside the first user turn)")
 
-    candidates = []
-    for su, sa in splits:
-        pu, pa, gen = Y[len(sa):], X[len(su):], T[len(su):]
-        for bo in ([""] + ([bos] if bos else [])):
-            if not H.startswith(bo):
-                continue
-            if rs is not None:
-                A, B, _ = _split(rs, [s0, u[1]], "system and user messages")
-                if not A.startswith(bo):
+    empty_system = []
+    def candidates(splits):
+        for su, sa in splits:
+            pu, pa, gen = Y[len(sa):], X[len(su):], T[len(su):]
+            for bo in ([""] + ([bos] if bos else [])):
+                if not H.startswith(bo):
                     continue
-                A = A[len(bo):]
-                shapes = []
-                if B.endswith(pu):                     # own turn: A = ps, B = ss + pu
-                    shapes.append((False, A, B[:len(B) - len(pu)]))
-                if A.startswith(pu):                   # folded: A = pu + ps, B = ss
-                    shapes.append((True, A[len(pu):], B))
-            else:                                      # no system role: fold it in, separated by a blank line
-                shapes = [(True, "", "\n\n")]
-            for fold, ps, ss in shapes:
-                rest = H[len(bo):]
-                dflt = None
-                if rest == pu:
-                    dflt = ""
-                elif rs is not None and not fold and rest.startswith(ps) and rest.endswith(ss + pu) and \
-                        len(rest) > len(ps) + len(ss + pu):
-                    dflt = rest[len(ps):len(rest) - len(ss + pu)]
-                elif rs is not None and fold and rest.startswith(pu + ps) and rest.endswith(ss) and \
-                        len(rest) > len(pu + ps + ss):
-                    dflt = rest[len(pu + ps):len(rest) - len(ss)]
-                if dflt is None:
-                    continue
-                candidates.append(ChatTemplate(
-                    prefix={SYSTEM: ps, USER: pu, ASSISTANT: pa}, suffix={SYSTEM: ss, USER: su, ASSISTANT: sa},
-                    generation_prompt=gen, default_system=dflt, add_bos=bo != "", system_in_user=fold,
-                    bos_text=bos, source=source, notes=list(notes)))
-    if not candidates:
+                if rs is not None:
+                    A, B, _ = _split(rs, [s0, u[1]], "system and user messages")
+                    if not A.startswith(bo):
+                        continue
+                    A = A[len(bo):]
+                    shapes = []
+                    if B.endswith(pu):                     # own turn: A = ps, B = ss + pu
+                        shapes.append((False, A, B[:len(B) - len(pu)]))
+                    if A.startswith(pu):                   # folded: A = pu + ps, B = ss
+                        shapes.append((True, A[len(pu):], B))
+                else:                                      # no system role: fold it in, separated by a blank line
+                    shapes = [(True, "", "\n\n")]
+                for fold, ps, ss in shapes:
+                    rest = H[len(bo):]
+                    dflt = None
+                    if rest == pu:
+                        dflt = ""
+                    elif rs is not None and not fold and rest.startswith(ps) and rest.endswith(ss + pu):
+                        dflt = rest[len(ps):len(rest) - len(ss + pu)] if len(rest) >= len(ps + ss + pu) else None
+                    elif rs is not None and fold and rest.startswith(pu + ps) and rest.endswith(ss):
+                        dflt = rest[len(pu + ps):len(rest) - len(ss)] if len(rest) >= len(pu + ps + ss) else None
+                    if dflt == "" and rest != pu:
+                        empty_system.append(True)          # a system turn with empty content: no default to hold it
+                        dflt = None
+                    if dflt is None:
+                        continue
+                    yield ChatTemplate(
+                        prefix={SYSTEM: ps, USER: pu, ASSISTANT: pa}, suffix={SYSTEM: ss, USER: su, ASSISTANT: sa},
+                        generation_prompt=gen, default_system=dflt, add_bos=bo != "", system_in_user=fold,
+                        bos_text=bos, source=source, notes=list(notes))
+
+    with_system = rs is not None
+    first_err, partial, tried = None, None, 0
+    for c in candidates(strict):
+        tried += 1
+        if tried > MAX_CANDIDATES:
+            break
+        err = _verify(c, render, _conversations(with_system))
+        if err is None:
+            tail_err = _verify(c, render, _tail_conversations(with_system))
+            if tail_err is None:
+                c.summary = _summary(c)
+                return c
+            partial = partial or (c, tail_err)
+        first_err = first_err or err
+    if partial is None:
+        tried = 0
+        for c in candidates(loose):
+            tried += 1
+            if tried > MAX_CANDIDATES:
+                break
+            err = _verify(c, render, _conversations(with_system))
+            if err is None:
+                partial = (c, _verify(c, render, _tail_conversations(with_system)))
+                break
+            first_err = first_err or err
+    if partial is not None:
+        c, (what, _, want, got) = partial
+        i = len(_common_prefix(want, got))
+        c.notes.append(f"conversations ending with an assistant message render differently (the template gives "
+                       f"{_q(want[max(0, i - 12):i + 24], 48)} where the kernel gives "
+                       f"{_q(got[max(0, i - 12):i + 24], 48)})")
+        c.summary = _summary(c)
+        return c
+    if first_err is None:
+        if empty_system:
+            raise _Unrepresentable("the template renders an empty system turn when there is no system message "
+                                   "(the kernel's default system message cannot be empty)")
         raise _Unrepresentable(f"the text before the first user message ({_q(H)}) is not BOS, a default system "
                                f"turn and the user prefix ({_q(Y)} between turns)")
-    first_err = None
-    for c in candidates[:MAX_CANDIDATES]:
-        err = _verify(c, render, with_system=rs is not None)
-        if err is None:
-            c.summary = _summary(c)
-            return c
-        first_err = first_err or err
     raise _Unrepresentable(_diagnose(J, first_err))
 
 
@@ -369,7 +408,7 @@ def _conversations(with_system):
     convs = [
         ("a single user message", [_msg(USER, t[0])]),
         ("a three-turn conversation", [_msg(USER, t[1]), _msg(ASSISTANT, t[6]), _msg(USER, t[2])]),
-        ("a conversation ending with an assistant message", [_msg(USER, t[3]), _msg(ASSISTANT, t[4])]),
+        ("a conversation with template-looking text", [_msg(USER, t[3]), _msg(ASSISTANT, t[4]), _msg(USER, t[5])]),
         ("a seven-turn conversation", [_msg(USER if i % 2 == 0 else ASSISTANT, t[(i + 3) % len(t)])
                                        for i in range(7)]),
         ("a user message with surrounding whitespace", [_msg(USER, t[2])]),
@@ -379,15 +418,28 @@ def _conversations(with_system):
             ("a system and a user message", [_msg(SYSTEM, t[7]), _msg(USER, t[0])]),
             ("a system message and three turns", [_msg(SYSTEM, t[1]), _msg(USER, t[5]), _msg(ASSISTANT, t[8]),
                                                   _msg(USER, t[9])]),
-            ("a system message and six turns", [_msg(SYSTEM, t[4])] + [
-                _msg(USER if i % 2 == 0 else ASSISTANT, t[(i + 5) % len(t)]) for i in range(6)]),
+            ("a system message and seven turns", [_msg(SYSTEM, t[4])] + [
+                _msg(USER if i % 2 == 0 else ASSISTANT, t[(i + 5) % len(t)]) for i in range(7)]),
             ("a system message with surrounding whitespace", [_msg(SYSTEM, t[2]), _msg(USER, t[0])]),
         ]
     return convs
 
 
-def _verify(c, render, with_system):
-    for what, conv in _conversations(with_system):
+def _tail_conversations(with_system):
+    """Conversations that end with an assistant message (a client continuing a reply): checked, but a template
+    that renders them its own way is still accepted, with a note in the build summary."""
+    t = _TEXTS
+    convs = [("a conversation ending with an assistant message", [_msg(USER, t[3]), _msg(ASSISTANT, t[4])]),
+             ("a longer conversation ending with an assistant message",
+              [_msg(USER, t[0]), _msg(ASSISTANT, t[6]), _msg(USER, t[1]), _msg(ASSISTANT, t[7])])]
+    if with_system:
+        convs.append(("a system message and a conversation ending with an assistant message",
+                      [_msg(SYSTEM, t[7]), _msg(USER, t[0]), _msg(ASSISTANT, t[5])]))
+    return convs
+
+
+def _verify(c, render, convs):
+    for what, conv in convs:
         want = render(conv, True, what)
         got = c.render(conv, True)
         if got != want:
@@ -409,6 +461,12 @@ def _diagnose(J, failure):
         r = J([_msg(SYSTEM, m), _msg(USER, "QZU1MARK")], True)
         if m not in r and m.strip() in r:
             return "system message content is trimmed (strip/trim); the kernel inserts content verbatim"
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        r = J([_msg(USER, "QZU1MARK"), _msg(ASSISTANT, m), _msg(USER, "QZU2MARK")], True)
+        if m not in r and m.strip() in r:
+            return "assistant message content is trimmed (strip/trim); the kernel inserts content verbatim"
     except Exception:  # noqa: BLE001
         pass
     i = len(_common_prefix(want, got))

@@ -5,6 +5,7 @@ render every conversation as jinja2 renders the original template. The reference
 here (sandboxed, trim_blocks/lstrip_blocks as chat front ends use), independent of the module's own renderer.
 Templates the kernel cannot represent must fail with one line that says why."""
 import ctypes
+import datetime
 import hashlib
 import json
 import random
@@ -39,6 +40,8 @@ def reference(source, bos=BOS, eos=EOS):
     def raise_exception(msg):
         raise jinja2.exceptions.TemplateError(msg)
     env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)
+    env.filters["tojson"] = lambda x, indent=None, **kw: json.dumps(x, ensure_ascii=False, indent=indent)
     tpl = env.from_string(source)
     return lambda msgs, agp=True: tpl.render(messages=msgs, add_generation_prompt=agp, bos_token=bos, eos_token=eos)
 

@@ -56,3 +56,38 @@ const char *h_chat_jinja(void) { return jinja_text; }
 #else
 const char *h_chat_jinja(void) { return ""; }
 #endif
+
+/* The same with the strings given at run time (system/user/assistant prefix and suffix pairs, generation prompt,
+   default system, bos text), for checking many templates with one build. */
+int h_chat_render_with(const char *const *strs, int add_bos, int system_in_user, int n, const int *roles,
+                       const char *const *contents, const int *lens, char *out, int outlen)
+{
+    struct chat_template t;
+    chat_template_default(&t);
+    for (int r = 0; r < CHAT_ROLE_COUNT; r++) {
+        t.prefix[r] = strs[2 * r];
+        t.suffix[r] = strs[2 * r + 1];
+    }
+    t.generation_prompt = strs[6];
+    t.default_system = strs[7];
+    t.bos_text = strs[8];
+    t.add_bos = add_bos != 0;
+    t.system_in_user = system_in_user != 0;
+    struct chat_message msgs[64];
+    if (n > 64)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        msgs[i].role = (enum chat_role)roles[i];
+        msgs[i].content = contents[i];
+        msgs[i].len = (size_t)lens[i];
+    }
+    struct sbuf b;
+    sbuf_init(&b, 1 << 20);
+    const char *why;
+    int rc = chat_template_render(&t, msgs, n, true, &b, &why);
+    int len = (int)b.len;
+    if (rc == 0 && len <= outlen && len > 0)
+        memcpy(out, b.p, (size_t)len);
+    sbuf_free(&b);
+    return rc != 0 ? -1 : len > outlen ? -2 : len;
+}
