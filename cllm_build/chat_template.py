@@ -391,6 +391,11 @@ def _derive(source, J, render, bos, eos):
         if empty_system:
             raise _Unrepresentable("the template renders an empty system turn when there is no system message "
                                    "(the kernel's default system message cannot be empty)")
+        pu = _common_suffix(Y, H)
+        if pu and pu != H:
+            raise _Unrepresentable(f"the prompt starts with {_q(H[:len(H) - len(pu)])} before the first user turn, "
+                                   f"which is neither the BOS token nor a default system message in the system "
+                                   f"turn's format")
         raise _Unrepresentable(f"the text before the first user message ({_q(H)}) is not BOS, a default system "
                                f"turn and the user prefix ({_q(Y)} between turns)")
     raise _Unrepresentable(_diagnose(J, first_err))
@@ -488,6 +493,8 @@ def _summary(c):
         bits.append("system folded into the first user turn")
     if c.default_system:
         bits.append(f"default system message {_q(c.default_system, 50)}")
+    if c.default_system and "strftime_now" in c.source:
+        bits.append("the default system message holds the build date (strftime_now)")
     bits += c.notes
     if not c.notes:
         bits.append("checked against jinja2")
