@@ -118,10 +118,12 @@ def bench_guest(elf, *, smp=1, accel="auto", memory_mb=1024, n_prompt=512, n_gen
         res["pp"], res["pp_wall"], res["tg"], res["tg_wall"] = max(pp), max(pp_wall), max(tg), max(tg_wall)
         try:
             _, raw = _http(guest.url + "/metrics")
-            peak = _metric(raw.decode("utf-8", "replace"), "cllm_heap_peak_bytes")
+            text = raw.decode("utf-8", "replace")
+            peak, total = _metric(text, "cllm_heap_peak_bytes"), _metric(text, "cllm_heap_total_bytes")
         except (urllib.error.URLError, OSError):
-            peak = None
-        res["heap_peak_bytes"] = peak
+            peak = total = None
+        res["heap_peak_bytes"], res["heap_total_bytes"] = peak, total
+        res["model_bytes"] = os.path.getsize(elf)
         res["qemu_rss_peak_bytes"] = _vm_hwm_bytes(guest.proc.pid)
     return res
 
@@ -176,7 +178,8 @@ def format_results(res, model_name, llama=None):
         out.append(f"CPUs online (serial log): {res['cpus_online']}")
     mem = []
     if res.get("heap_peak_bytes") is not None:
-        mem.append(f"guest heap peak {res['heap_peak_bytes'] / 2**20:.1f} MiB")
+        mem.append(f"guest heap peak {res['heap_peak_bytes'] / 2**20:.1f} MiB (plus the image, baked model included: "
+                   f"{res['model_bytes'] / 2**20:.1f} MiB)")
     if res.get("qemu_rss_peak_bytes") is not None:
         mem.append(f"QEMU peak RSS (guest pages touched incl. the baked model, plus QEMU) "
                    f"{res['qemu_rss_peak_bytes'] / 2**20:.1f} MiB")
@@ -186,7 +189,8 @@ def format_results(res, model_name, llama=None):
     return "\n".join(out)
 
 
-def bench(model_path, cfg, out_dir, *, smp=None, accel="auto", vs_llama_cpp=False, reps=2, echo=print):
+def bench(model_path, cfg, out_dir, *, smp=None, accel="auto", vs_llama_cpp=False, reps=2, n_prompt=512, n_gen=128,
+          echo=print):
     """Build (incrementally) into out_dir, boot, measure; return (results, llama results or None, text)."""
     from .build import build as do_build
     if not os.path.isfile(model_path):
@@ -195,7 +199,8 @@ def bench(model_path, cfg, out_dir, *, smp=None, accel="auto", vs_llama_cpp=Fals
         cfg["smp"] = smp
     r = do_build(model_path, cfg, out_dir, echo=echo)
     echo(f"built {r.elf}; booting with {cfg['smp']} vCPU(s)")
-    res = bench_guest(r.elf, smp=cfg["smp"], accel=accel, memory_mb=cfg["memory_mb"], reps=reps, echo=echo)
+    res = bench_guest(r.elf, smp=cfg["smp"], accel=accel, memory_mb=cfg["memory_mb"], reps=reps,
+                      n_prompt=n_prompt, n_gen=n_gen, echo=echo)
     llama = None
     if vs_llama_cpp:
         echo(f"running llama.cpp on the host with {cfg['smp']} thread(s)")

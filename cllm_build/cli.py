@@ -146,9 +146,11 @@ def debug(elf, model_path, config_path, out_dir, accel, breakpoint, no_gdb):
 @click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True)
 @click.option("--vs-llama-cpp", is_flag=True, help="Also run llama.cpp (llama-cpp-python) on the host; print ratios.")
 @click.option("--reps", type=int, default=2, show_default=True, help="Repetitions (the best is reported).")
+@click.option("--n-prompt", type=int, default=512, show_default=True, help="Prompt tokens (ppN).")
+@click.option("--n-gen", type=int, default=128, show_default=True, help="Generated tokens (tgN).")
 @_verbose_option
 @_errors_to_exit
-def bench(model_path, config_path, out_dir, smp, accel, vs_llama_cpp, reps):
+def bench(model_path, config_path, out_dir, smp, accel, vs_llama_cpp, reps, n_prompt, n_gen):
     """Build, boot and measure: boot time, pp512, tg128, peak memory (cllm_build/bench.py)."""
     from .bench import bench as do_bench
     from .config import load_config
@@ -157,5 +159,5 @@ def bench(model_path, config_path, out_dir, smp, accel, vs_llama_cpp, reps):
         model_path = default_model()
     cfg = load_config(config_path, _config_overrides(smp=smp))
     _, _, text = do_bench(model_path, cfg, out_dir, smp=smp, accel=accel, vs_llama_cpp=vs_llama_cpp, reps=reps,
-                          echo=lambda m: click.echo(m, err=True))
+                          n_prompt=n_prompt, n_gen=n_gen, echo=lambda m: click.echo(m, err=True))
     click.echo(text)
