@@ -23,6 +23,8 @@ static int q_len;
 static bool model_tried;
 static int prefill_chunk = 8;          /* adapted to max(CLLM_SCHED_STEP_US, a decode step) */
 static uint64_t decode_ns;             /* moving average of one decode step */
+static char *piece;                    /* detokenizer output: max_token_len + 8 bytes */
+static int piece_len;
 static struct sched_stats stats;
 static uint64_t net_seen, net_last_ns;  /* frames received at the last look, and when that count last moved */
 static uint64_t yield_since;            /* when the current run of yields to the network began, 0: none */
@@ -74,6 +76,12 @@ static void queue_remove(struct task *t)
 
 static void slots_open(struct engine *e)
 {
+    piece_len = (int)e->tok.max_token_len + 8;
+    piece = kmalloc((size_t)piece_len);
+    if (!piece) {
+        log_error("api: out of memory for the detokenizer buffer");
+        return;
+    }
     n_slots = e->opt.n_slots;
     slots = kcalloc((size_t)n_slots, sizeof *slots);
     if (!slots) {
@@ -117,6 +125,15 @@ static void slot_release(struct sched_slot *s)
     s->task = NULL;
 }
 
+/* Free a task whose reply is finished or given up: a reply still open (an answer that could not be queued)
+   is aborted first, so the connection never calls the cancel hook on freed memory. */
+static void task_drop(struct task *t)
+{
+    if (http_reply_alive(t->reply))
+        http_reply_abort(t->reply);
+    task_free(t);
+}
+
 /* Fail a task that is on a slot: 500 before the stream started, an aborted connection after. */
 static void task_fail(struct sched_slot *s, struct task *t, const char *why)
 {
@@ -127,7 +144,7 @@ static void task_fail(struct sched_slot *s, struct task *t, const char *why)
     else
         http_reply_error(t->reply, 500, why);
     slot_release(s);
-    task_free(t);
+    task_drop(t);
 }
 
 static bool task_start(struct engine *e, struct sched_slot *s, struct task *t, uint64_t now)
@@ -174,7 +191,7 @@ static bool task_start(struct engine *e, struct sched_slot *s, struct task *t, u
     detok_stream_init(&t->ds, &e->tok, false);
     if (t->par.stream && !respond_stream_open(t)) {
         slot_release(s);
-        task_free(t);                            /* the client is gone */
+        task_drop(t);                            /* the client is gone, or the stream could not start */
         return false;
     }
     return true;
@@ -301,8 +318,7 @@ static bool task_decode(struct engine *e, struct sched_slot *s, struct task *t, 
     }
     t->out[t->n_out++] = tok;
     size_t old_len = t->text.len;
-    char piece[600];
-    int n = detok_stream_push(&t->ds, tok, piece, sizeof piece);
+    int n = detok_stream_push(&t->ds, tok, piece, piece_len);
     if (n > 0)
         sbuf_add(&t->text, piece, (size_t)n);
     if (t->text.failed) {
@@ -378,7 +394,7 @@ static bool task_prefill(struct engine *e, struct sched_slot *s, struct task *t)
         respond_embedding(t, t->embd, e->model.hp.n_embd);
         seq->n_past = 0;                            /* its K/V are no generation prefix (no logits kept) */
         slot_release(s);
-        task_free(t);
+        task_drop(t);
         return true;
     }
     t->state = TASK_DECODE;
@@ -466,7 +482,7 @@ bool sched_step(uint64_t now)
             }
             if (respond_finish(t)) {
                 slot_release(s);
-                task_free(t);
+                task_drop(t);
             }
         }
     }
