@@ -232,3 +232,15 @@ def test_disconnect_mid_stream_frees_slot(guest):
     dt = time.monotonic() - t
     assert r.status_code == 200 and dt < 1.0 + 20 * tok_s, dt   # not after the other 479 tokens
     assert metrics(guest)["cllm_requests_cancelled_total"] == before + 1
+
+
+def test_disconnect_while_waiting_for_a_whole_answer(guest):
+    """A non-streaming client that gives up (closes) mid-generation frees the slot too."""
+    tok_s = token_seconds(guest)
+    before = metrics(guest)["cllm_requests_cancelled_total"]
+    s, _ = apiboot.raw_request(guest.url, "/completion", {"prompt": "Count to one thousand.", "n_predict": 480,
+                                                          "ignore_eos": True}, read_bytes=0)
+    wait_metric(guest, "llamacpp:requests_processing", 1)
+    s.close()
+    wait_metric(guest, "llamacpp:requests_processing", 0, timeout=1.0 + 20 * tok_s)
+    assert metrics(guest)["cllm_requests_cancelled_total"] == before + 1
