@@ -239,3 +239,43 @@ def test_ignore_eos_never_samples_eog(lib, tmp_path):
     assert stop2 == "limit" and 0 not in banned and 2 not in banned
     assert banned == ref.generate_greedy(toks, 40, ban=[0, 2])
     eng.close()
+
+
+def test_seeded_sampling_is_repeatable(lib, models):
+    eng = llm_lib.Engine(lib, models("q4_0"), n_ctx=128, kv_f16=0)
+    toks = prompt(eng.n_vocab, n=8, seed=10)
+    a, _ = eng.generate(toks, 24, ignore_eos=True, temp=0.9, seed=42)
+    b, _ = eng.generate(toks, 24, ignore_eos=True, temp=0.9, seed=42)
+    c, _ = eng.generate(toks, 24, ignore_eos=True, temp=0.9, seed=43)
+    assert a == b and a != c
+    eng.close()
+
+
+def test_greedy_with_repeat_penalty_counts_the_prompt(lib, models):
+    """Greedy decoding with penalties (llama.cpp: prompt tokens enter the window too) against the reference's
+    logits penalized in numpy. F32 weights: C and numpy agree to float rounding, so no near-tie flips."""
+    path = models("f32")
+    eng = llm_lib.Engine(lib, path, n_ctx=128, kv_f16=0)
+    toks = prompt(eng.n_vocab, n=12, seed=11)
+    kw = dict(repeat_penalty=3.0, presence=2.0, frequency=1.0, last_n=32)
+    got, _ = eng.generate(toks, 20, ignore_eos=True, temp=0.0, **kw)
+    ref = LlamaRef(path)
+    ban = eng.eog_ids()
+    hist, out = list(toks), []
+    logits = ref.forward(toks, all_logits=False)
+    for _ in range(20):
+        l = logits.astype(np.float32).copy()
+        window = hist[-kw["last_n"]:]
+        for t in set(window):
+            c = window.count(t)
+            l[t] = l[t] * kw["repeat_penalty"] if l[t] <= 0 else l[t] / kw["repeat_penalty"]
+            l[t] -= c * kw["frequency"] + kw["presence"]
+        l[ban] = -np.inf
+        t = int(np.argmax(l))
+        out.append(t)
+        hist.append(t)
+        logits = ref.forward([t], all_logits=False)
+    assert got == out
+    plain, _ = eng.generate(toks, 20, ignore_eos=True, temp=0.0)
+    assert plain != got      # the penalties changed the continuation
+    eng.close()
