@@ -406,6 +406,14 @@ def guest2(tmp_path_factory, tiny_model):
     g.shutdown()
 
 
+def test_slots_endpoint(guest2):
+    sl = requests.get(guest2.url + "/slots", timeout=10).json()
+    assert [s["id"] for s in sl] == [0, 1]
+    for s in sl:
+        assert s["n_ctx"] == 128 and isinstance(s["is_processing"], bool)
+        assert set(s["next_token"]) >= {"has_next_token", "n_remain", "n_decoded"}
+
+
 def test_two_slots_run_side_by_side(guest2):
     prompts = ["first prompt here", "a different one", "third", "and a fourth prompt"]
     alone = [greedy(guest2, p, 40, ignore_eos=True)["tokens"] for p in prompts]

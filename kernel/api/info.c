@@ -4,6 +4,7 @@
 #include "api/chat_template.h"
 #include "api/model.h"
 #include "api/respond.h"
+#include "api/sched.h"
 #include "api/task.h"
 #include "core/limits.h"
 
@@ -138,8 +139,43 @@ static void models_handle(const struct http_request *req, http_reply reply, void
     reply_writer(reply, &w);
 }
 
+/* GET /slots: llama.cpp's per-slot state (a subset: what this scheduler has). */
+static void slots_handle(const struct http_request *req, http_reply reply, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    const struct engine *e = api_model_engine();
+    if (!e) {
+        http_reply_error(reply, 503, "Loading model");
+        return;
+    }
+    struct json_writer w;
+    json_writer_init(&w, INFO_MAX_JSON);
+    json_write_array_begin(&w);
+    struct sched_slot_info si;
+    for (int i = 0; sched_slot_info(i, &si); i++) {
+        json_write_object_begin(&w);
+        json_write_member_i64(&w, "id", i);
+        json_write_member_i64(&w, "n_ctx", e->opt.n_ctx);
+        json_write_member_bool(&w, "speculative", false);
+        json_write_member_bool(&w, "is_processing", si.is_processing);
+        json_write_member_i64(&w, "n_past", si.n_past);
+        json_write_member_i64(&w, "n_prompt_tokens", si.n_prompt);
+        json_write_key(&w, "next_token");
+        json_write_object_begin(&w);
+        json_write_member_bool(&w, "has_next_token", si.is_processing);
+        json_write_member_i64(&w, "n_remain", si.n_remain);
+        json_write_member_i64(&w, "n_decoded", si.n_decoded);
+        json_write_object_end(&w);
+        json_write_object_end(&w);
+    }
+    json_write_array_end(&w);
+    reply_writer(reply, &w);
+}
+
 void info_init(void)
 {
+    router_add(HTTP_METHOD_BIT(HTTP_METHOD_GET), "/slots", slots_handle, 0);
     uint32_t get = HTTP_METHOD_BIT(HTTP_METHOD_GET);
     router_add(get, "/props", props_handle, 0);
     router_add(get, "/models", models_handle, 0);

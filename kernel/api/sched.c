@@ -505,3 +505,20 @@ void sched_get_stats(struct sched_stats *st)
     st->n_slots = n_slots;
     st->prefill_chunk = prefill_chunk;
 }
+
+bool sched_slot_info(int i, struct sched_slot_info *info)
+{
+    if (i < 0 || i >= n_slots)
+        return false;
+    const struct task *t = slots[i].task;
+    memset(info, 0, sizeof *info);
+    info->n_past = slots[i].seq.n_past;
+    if (t) {
+        info->is_processing = true;
+        info->n_prompt = t->n_prompt;
+        info->n_decoded = t->n_out;
+        info->n_remain = t->par.n_predict < 0 ? -1 : t->par.n_predict - t->n_out;
+        info->stream = t->par.stream;
+    }
+    return true;
+}

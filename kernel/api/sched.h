@@ -30,4 +30,13 @@ struct sched_stats {
 };
 void sched_get_stats(struct sched_stats *st);
 
+/* One slot's state for GET /slots: false when i is out of range. */
+struct sched_slot_info {
+    bool is_processing;
+    int n_past;                               /* tokens in its KV cache (the prompt cache when idle) */
+    int n_prompt, n_decoded, n_remain;        /* of the request on it (n_remain -1: until EOS) */
+    bool stream;
+};
+bool sched_slot_info(int i, struct sched_slot_info *info);
+
 #endif
