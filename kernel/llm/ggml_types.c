@@ -1,6 +1,6 @@
 /* The dispatch table of the ggml tensor formats, indexed by enum ggml_type: block size, bytes per block,
    dequantize, activation quantize, the activation type and the dot product. It starts out holding the
-   scalar references (llm/quant_ref.c); ggml_types_init_simd swaps in the SIMD twins (llm/quant_sse2.c)
+   scalar references (llm/quant_ref.c); ggml_types_init_simd swaps in the SIMD twins (llm/quant_sse2.c, then llm/quant_avx2.c)
    once at boot. Block layouts are in llm/ggml_types.h. */
 #include "llm/ggml_types.h"
 #include "llm/quant_simd.h"
@@ -104,5 +104,26 @@ void ggml_types_init_simd(uint32_t features)
         type_traits[GGML_TYPE_Q4_K].vec_dot = vec_dot_q4_K_q8_K_sse2;
         type_traits[GGML_TYPE_Q5_K].vec_dot = vec_dot_q5_K_q8_K_sse2;
         type_traits[GGML_TYPE_Q6_K].vec_dot = vec_dot_q6_K_q8_K_sse2;
+    }
+    if ((features & (GGML_CPU_AVX2 | GGML_CPU_FMA)) == (GGML_CPU_AVX2 | GGML_CPU_FMA) && quant_avx2_cpu_ok()) {
+        /* llm/quant_avx2.c (the caller checked that XCR0 enables AVX state) */
+        type_traits[GGML_TYPE_F16].to_float = dequantize_row_f16_avx2;
+        type_traits[GGML_TYPE_F16].vec_dot = vec_dot_f16_f16_avx2;
+        type_traits[GGML_TYPE_F32].vec_dot = vec_dot_f32_f32_avx2;
+        type_traits[GGML_TYPE_Q8_0].from_float = quantize_row_q8_0_avx2;
+        type_traits[GGML_TYPE_Q8_1].from_float = quantize_row_q8_1_avx2;
+        type_traits[GGML_TYPE_Q8_K].from_float = quantize_row_q8_K_avx2;
+        type_traits[GGML_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_avx2;
+        type_traits[GGML_TYPE_Q4_1].vec_dot = vec_dot_q4_1_q8_1_avx2;
+        type_traits[GGML_TYPE_Q5_0].vec_dot = vec_dot_q5_0_q8_0_avx2;
+        type_traits[GGML_TYPE_Q5_1].vec_dot = vec_dot_q5_1_q8_1_avx2;
+        type_traits[GGML_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_avx2;
+        type_traits[GGML_TYPE_Q4_K].vec_dot = vec_dot_q4_K_q8_K_avx2;
+        type_traits[GGML_TYPE_Q5_K].vec_dot = vec_dot_q5_K_q8_K_avx2;
+        type_traits[GGML_TYPE_Q6_K].vec_dot = vec_dot_q6_K_q8_K_avx2;
+        type_traits[GGML_TYPE_Q4_1].vec_dot_rows = vec_dot_rows_q4_1_q8_1_avx2;
+        type_traits[GGML_TYPE_Q8_0].vec_dot_rows = vec_dot_rows_q8_0_q8_0_avx2;
+        type_traits[GGML_TYPE_Q4_1].vec_dot_tile = vec_dot_tile_q4_1_q8_1_avx2;
+        type_traits[GGML_TYPE_Q8_0].vec_dot_tile = vec_dot_tile_q8_0_q8_0_avx2;
     }
 }

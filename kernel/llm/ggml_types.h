@@ -1,7 +1,7 @@
 /* ggml tensor formats: the type numbers GGUF uses, the quantized block layouts (byte for byte as ggml's),
    and the one dispatch table (block size, type size, dequantize, activation quantize, vec_dot).
    Scalar references live in llm/quant_ref.c, fp16/bf16 conversions in llm/fp16.h, SIMD twins in
-   llm/quant_sse2.c (installed into the table by ggml_types_init_simd). */
+   llm/quant_sse2.c and llm/quant_avx2.c (installed into the table by ggml_types_init_simd). */
 #ifndef LLM_GGML_TYPES_H
 #define LLM_GGML_TYPES_H
 #include <stddef.h>
@@ -159,6 +159,11 @@ typedef void (*ggml_vec_dot_fn)(int64_t n, float *s, const void *x, const void *
 /* nr dot products sharing one activation row: s[r] = dot(x + r * bx bytes, y), r < nr. */
 typedef void (*ggml_vec_dot_rows_fn)(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
 
+/* A 4x4 tile of a matrix product (prefill, llm/matmul.c): s[t * ls + r] = dot(x + r * bx bytes, y + t * by bytes)
+   for r < 4, t < 4: each weight block is loaded once for 4 activation rows. */
+typedef void (*ggml_vec_dot_tile_fn)(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                     size_t by);
+
 /* One row of the dispatch table. n is always in elements and a multiple of blck_size. */
 struct ggml_type_traits {
     const char *name;
@@ -169,6 +174,7 @@ struct ggml_type_traits {
     enum ggml_type vec_dot_type;       /* what the activations must be quantized to for vec_dot */
     ggml_vec_dot_fn vec_dot;           /* *s = dot(x, y); x: row of this type, y: row of vec_dot_type */
     ggml_vec_dot_rows_fn vec_dot_rows; /* several rows at once (SIMD twins only); NULL: vec_dot row by row */
+    ggml_vec_dot_tile_fn vec_dot_tile; /* 4 rows x 4 activation rows (SIMD twins only); NULL: none */
 };
 
 /* Matrix-vector step: s[r] = dot(row r of x, y) for r < nr, rows bx bytes apart, with the table's multi-row
@@ -190,7 +196,7 @@ const char *ggml_type_name(uint32_t t);   /* "?" for unsupported */
 #define GGML_CPU_SSE2 (1u << 0)
 #define GGML_CPU_SSSE3 (1u << 1)
 #define GGML_CPU_AVX2 (1u << 2)
-#define GGML_CPU_FMA (1u << 3)
+#define GGML_CPU_FMA (1u << 3)   /* AVX2 twins (llm/quant_avx2.c) need AVX2 | FMA (and F16C, checked inside) */
 /* Replace table entries with the fastest variants the features allow; 0 restores the references.
    Call once at boot (before any worker runs), never while a matrix product is running. */
 void ggml_types_init_simd(uint32_t features);

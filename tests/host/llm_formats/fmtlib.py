@@ -10,7 +10,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 BUILD = ROOT / "tests" / ".build" / "llm_formats"
 CFLAGS = ["-DCLLM_HOST", "-I" + str(ROOT / "kernel"), "-I" + str(ROOT / "tests/host/include"),
           "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off", "-msse2"]
-LLM_SOURCES = ["kernel/llm/gguf.c", "kernel/llm/ggml_types.c", "kernel/llm/quant_ref.c", "kernel/llm/quant_sse2.c"]
+LLM_SOURCES = ["kernel/llm/gguf.c", "kernel/llm/ggml_types.c", "kernel/llm/quant_ref.c", "kernel/llm/quant_sse2.c",
+               "kernel/llm/quant_avx2.c", "kernel/llm/matmul.c"]
 SOURCES = ["tests/host/shim.c", "kernel/lib/fmt.c", "kernel/lib/parse.c", *LLM_SOURCES,
            "tests/host/llm_formats/formats_api.c"]
 HEADER_DIRS = ["kernel/llm", "kernel/lib", "kernel/core", "tests/host/include"]
@@ -69,6 +70,9 @@ def load():
         "fmt_vec_dot_rows": (I, [I, I64, I64, P, P, U64, P]),
         "fmt_init_simd": (None, [ctypes.c_uint32]),
         "fmt_uses_ref": (I, [I]),
+        "fmt_matmul": (I, [I, I64, I64, P, P, I, P]),
+        "fmt_kernel_kind": (I, [I]),
+        "fmt_from_is_ref": (I, [I]),
         "fmt_sizeof_gguf_file": (U64, []),
         "fmt_sizeof_gguf_tensor": (U64, []),
         "fmt_arr_str_dump": (I64, [ctypes.POINTER(GgufFile), I64, P, P, U64]),

@@ -3,6 +3,7 @@
    The GGUF reader is called directly (tests/test_llm_gguf*.py mirror its structs with ctypes). */
 #include "llm/ggml_types.h"
 #include "llm/gguf.h"
+#include "llm/matmul.h"
 
 static const struct ggml_type_traits *traits(int type, int ref)
 {
@@ -97,4 +98,30 @@ int fmt_vec_dot_rows(int type, int64_t n, int64_t nr, float *s, const void *x, u
         return -1;
     ggml_vec_dot_rows(t, n, nr, s, x, (size_t)bx, y);
     return 0;
+}
+
+/* llm/matmul.c with the live table: out[t * n_rows + r] = dot(row r of w, activation row t). */
+int fmt_matmul(int type, int64_t n_rows, int64_t n_cols, const void *w, const void *act_q, int n_tok, float *out)
+{
+    const struct ggml_type_traits *t = traits(type, 0);
+    if (!t || !t->vec_dot || n_cols % t->blck_size)
+        return -1;
+    matmul_q(t, w, ggml_row_size((enum ggml_type)type, n_cols), n_rows, n_cols, act_q, n_tok, out);
+    return 0;
+}
+
+/* 1 when the live table has a 4x4 tile kernel for type, 2 a multi-row kernel only, 0 neither. */
+int fmt_kernel_kind(int type)
+{
+    const struct ggml_type_traits *t = traits(type, 0);
+    if (!t)
+        return -1;
+    return t->vec_dot_tile ? 1 : t->vec_dot_rows ? 2 : 0;
+}
+
+/* 1 when the live table's from_float for type is the scalar reference */
+int fmt_from_is_ref(int type)
+{
+    const struct ggml_type_traits *t = traits(type, 0), *r = traits(type, 1);
+    return t ? t->from_float == r->from_float : -1;
 }

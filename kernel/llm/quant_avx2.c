@@ -1,0 +1,664 @@
+/* AVX2 twins of the scalar references in llm/quant_ref.c, for CPUs with AVX2 + FMA + F16C (real hardware, and
+   the guest under kvm-pvm or TCG -cpu max: CPL-3 code runs them natively): vec_dot Q4_0 Q4_1 Q5_0 Q5_1 Q8_0
+   (within a named float tolerance of the references: 8 float lanes instead of one running sum), Q4_K Q5_K Q6_K
+   (bit-identical: exact integer sums and the references' final float expression), F16 and F32 rows, F16
+   dequantization, the activation quantizers Q8_0 Q8_1 Q8_K (bit-identical), 4-row kernels (vec_dot_rows) for
+   Q4_1 and Q8_0, and 4x4 tile kernels (vec_dot_tile: 4 weight rows x 4 activation rows per weight load) for the
+   prefill matrix product (llm/matmul.c).
+   Every function carries __attribute__((target(...))) so this file builds with the kernel's -msse2 flags and the
+   rest of the kernel stays SSE2; ggml_types_init_simd (llm/ggml_types.c) installs these only when CPUID says the
+   CPU has the features and XCR0 enables AVX state (quant_avx2_cpu_ok double-checks F16C). Neighbours: the SSE2
+   twins in llm/quant_sse2.c; tests: tests/test_llm_simd_avx2.py, tests/test_llm_simd_matmul.py. */
+#include <immintrin.h>
+#include "llm/fp16.h"
+#include "llm/ggml_types.h"
+#include "llm/quant_simd.h"
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* ---- helpers ---- */
+
+static inline uint32_t load_u32(const void *p)
+{
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+AVX2 static inline float hsum256_ps(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0x55));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static inline int hsum256_epi32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* [sum a, sum b, sum c, sum d] of four 8-lane vectors */
+AVX2 static inline __m128 hsum4_256_ps(__m256 a, __m256 b, __m256 c, __m256 d)
+{
+    __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);   /* per 128-bit lane: a01 a23 b01 b23 | ... */
+    __m256 abcd = _mm256_hadd_ps(ab, cd);                          /* a b c d (low half sums) | a b c d (high) */
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+/* The 32 nibbles of 16 bytes: element j (low nibble of byte j) in byte j, element j+16 (high nibble) in byte j+16. */
+AVX2 static inline __m256i unpack_nibbles(const uint8_t *qs)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)qs);
+    __m256i w = _mm256_inserti128_si256(_mm256_castsi128_si256(v), _mm_srli_epi16(v, 4), 1);
+    return _mm256_and_si256(w, _mm256_set1_epi8(0x0f));
+}
+
+/* sum over groups of 4 bytes of u (unsigned, 0..255 with |u * s| pair sums < 2^15) times s (signed) as 8 int32 */
+AVX2 static inline __m256i dot_u8_i8(__m256i u, __m256i s)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+/* signed x signed (a in -128..127, b in -127..127): |a| * (b with a's sign) */
+AVX2 static inline __m256i dot_i8_i8(__m256i a, __m256i b)
+{
+    return dot_u8_i8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a));
+}
+
+AVX2 static inline __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* two fp16 values packed in a u32 (low half first) plus two more: [a0 a1 b0 b1] as floats (F16C: exact, inf/NaN
+   and subnormals included, like fp16_to_fp32) */
+AVX2 static inline __m128 halves4(uint32_t a, uint32_t b)
+{
+    return _mm_cvtph_ps(_mm_unpacklo_epi32(_mm_cvtsi32_si128((int)a), _mm_cvtsi32_si128((int)b)));
+}
+
+/* The 32 fifth bits of a Q5 block (qh, little-endian u32, bit j = element j) as bytes of value 16 or 0. */
+AVX2 static inline __m256i q5_high_bits(const uint8_t *qh4)
+{
+    __m256i q = _mm256_set1_epi32((int)load_u32(qh4));
+    /* byte j takes byte j/8 of qh */
+    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                            2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    q = _mm256_shuffle_epi8(q, spread);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(q, bit), bit), _mm256_set1_epi8(16));
+}
+
+/* ---- Q4_1 x Q8_1 (SmolLM2's weights) ---- */
+
+void AVX2 vec_dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q4_1 *x = vx;
+    const block_q8_1 *y = vy;
+    const int64_t nb = n / QK4_1;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m128 macc = _mm_setzero_ps();   /* lane 1: the m_x * s_y terms */
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m128 f0 = halves4(load_u32(&x[b].d), load_u32(&y[b].d));         /* [dx mx dy sy] */
+        __m128 f1 = halves4(load_u32(&x[b + 1].d), load_u32(&y[b + 1].d));
+        __m128 p0 = _mm_mul_ps(f0, _mm_movehl_ps(f0, f0)), p1 = _mm_mul_ps(f1, _mm_movehl_ps(f1, f1));
+        macc = _mm_add_ps(macc, _mm_add_ps(p0, p1));
+        __m256i i0 = dot_u8_i8(unpack_nibbles(x[b].qs), load256(y[b].qs));
+        __m256i i1 = dot_u8_i8(unpack_nibbles(x[b + 1].qs), load256(y[b + 1].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_broadcastss_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_broadcastss_ps(p1), acc1);
+    }
+    if (b < nb) {
+        __m128 f0 = halves4(load_u32(&x[b].d), load_u32(&y[b].d));
+        __m128 p0 = _mm_mul_ps(f0, _mm_movehl_ps(f0, f0));
+        macc = _mm_add_ps(macc, p0);
+        __m256i i0 = dot_u8_i8(unpack_nibbles(x[b].qs), load256(y[b].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_broadcastss_ps(p0), acc0);
+    }
+    *s = hsum256_ps(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_shuffle_ps(macc, macc, 0x55));
+}
+
+/* ---- Q4_0 / Q8_0 / Q5_0 against Q8_0: one per-block int32x8 dot times dx*dy ---- */
+
+AVX2 static inline __m256i q4_0_dot(const block_q4_0 *x, const block_q8_0 *y)
+{
+    __m256i q = _mm256_sub_epi8(unpack_nibbles(x->qs), _mm256_set1_epi8(8));   /* -8..7 */
+    return dot_i8_i8(q, load256(y->qs));
+}
+
+AVX2 static inline __m256i q8_0_dot(const block_q8_0 *x, const block_q8_0 *y)
+{
+    return dot_i8_i8(load256(x->qs), load256(y->qs));
+}
+
+AVX2 static inline __m256i q5_0_dot(const block_q5_0 *x, const block_q8_0 *y)
+{
+    __m256i q = _mm256_or_si256(unpack_nibbles(x->qs), q5_high_bits(x->qh));
+    return dot_i8_i8(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), load256(y->qs));   /* -16..15 */
+}
+
+/* dx*dy of blocks b and b+1 (d is the first field of block_q4_0/q5_0/q8_0) in lanes 0 and 1 */
+#define PAIR_SCALES(x, y, b) \
+    ({ __m128 f_ = halves4((uint32_t)(x)[b].d | ((uint32_t)(x)[(b) + 1].d << 16), \
+                           (uint32_t)(y)[b].d | ((uint32_t)(y)[(b) + 1].d << 16)); \
+       _mm_mul_ps(f_, _mm_movehl_ps(f_, f_)); })
+
+#define VEC_DOT_Q8_PAIRED(name, xtype, dotfn) \
+    void AVX2 name(int64_t n, float *s, const void *vx, const void *vy) \
+    { \
+        const xtype *x = vx; \
+        const block_q8_0 *y = vy; \
+        const int64_t nb = n / QK8_0; \
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(); \
+        int64_t b = 0; \
+        for (; b + 2 <= nb; b += 2) { \
+            __m128 d = PAIR_SCALES(x, y, b); \
+            acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotfn(&x[b], &y[b])), _mm256_broadcastss_ps(d), acc0); \
+            acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotfn(&x[b + 1], &y[b + 1])), \
+                                   _mm256_broadcastss_ps(_mm_shuffle_ps(d, d, 0x55)), acc1); \
+        } \
+        if (b < nb) { \
+            float d = fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d); \
+            acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotfn(&x[b], &y[b])), _mm256_set1_ps(d), acc0); \
+        } \
+        *s = hsum256_ps(_mm256_add_ps(acc0, acc1)); \
+    }
+
+VEC_DOT_Q8_PAIRED(vec_dot_q4_0_q8_0_avx2, block_q4_0, q4_0_dot)
+VEC_DOT_Q8_PAIRED(vec_dot_q8_0_q8_0_avx2, block_q8_0, q8_0_dot)
+VEC_DOT_Q8_PAIRED(vec_dot_q5_0_q8_0_avx2, block_q5_0, q5_0_dot)
+
+void AVX2 vec_dot_q5_1_q8_1_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q5_1 *x = vx;
+    const block_q8_1 *y = vy;
+    const int64_t nb = n / QK5_1;
+    __m256 acc = _mm256_setzero_ps();
+    __m128 macc = _mm_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m128 f = halves4(load_u32(&x[b].d), load_u32(&y[b].d));
+        __m128 p = _mm_mul_ps(f, _mm_movehl_ps(f, f));
+        macc = _mm_add_ps(macc, p);
+        __m256i q = _mm256_or_si256(unpack_nibbles(x[b].qs), q5_high_bits(x[b].qh));   /* 0..31 */
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(q, load256(y[b].qs))), _mm256_broadcastss_ps(p), acc);
+    }
+    *s = hsum256_ps(acc) + _mm_cvtss_f32(_mm_shuffle_ps(macc, macc, 0x55));
+}
+
+/* ---- K-quants against Q8_K: exact int32 sums, then the reference's float expression (bit-identical) ---- */
+
+/* msum = sum_j m_j * (bsums[2j] + bsums[2j+1]) */
+AVX2 static inline int k_min_sum(const uint8_t *mn, const int16_t *bsums)
+{
+    __m256i m = _mm256_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3],
+                                  mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
+    return hsum256_epi32(_mm256_madd_epi16(load256(bsums), m));
+}
+
+static inline void k_unpack_scales(const uint8_t *sc6, uint8_t *sc, uint8_t *mn)
+{
+    for (int j = 0; j < 4; j++) {   /* quant_ref.c's k_scale_min */
+        sc[j] = sc6[j] & 63;
+        mn[j] = sc6[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((sc6[j + 8] & 0x0f) | ((sc6[j] >> 6) << 4));
+        mn[j + 4] = (uint8_t)((sc6[j + 8] >> 4) | ((sc6[j + 4] >> 6) << 4));
+    }
+}
+
+void AVX2 vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q4_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        uint8_t sc[8], mn[8];
+        k_unpack_scales(x[b].scales, sc, mn);
+        int msum = k_min_sum(mn, y[b].bsums);
+        __m256i acc = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {   /* 32 bytes: low nibbles = sub-block 2c, high nibbles = 2c+1 */
+            __m256i v = load256(x[b].qs + 32 * c);
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            __m256i plo = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * c));        /* |.| <= 2*15*128 */
+            __m256i phi = _mm256_maddubs_epi16(hi, load256(y[b].qs + 64 * c + 32));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+        }
+        int isum = hsum256_epi32(acc);
+        float dall = y[b].d * fp16_to_fp32(x[b].d), dmin = y[b].d * fp16_to_fp32(x[b].dmin);
+        sum += dall * (float)isum - dmin * (float)msum;
+    }
+    *s = sum;
+}
+
+void AVX2 vec_dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q5_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        uint8_t sc[8], mn[8];
+        k_unpack_scales(x[b].scales, sc, mn);
+        int msum = k_min_sum(mn, y[b].bsums);
+        __m256i qh = load256(x[b].qh);
+        __m256i acc = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i v = load256(x[b].qs + 32 * c);
+            /* bit 2c / 2c+1 of qh[l] is bit 4 of element l of sub-block 2c / 2c+1 */
+            __m256i b0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c)), one), 4);
+            __m256i b1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1)), one), 4);
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4), b0);
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), b1);
+            __m256i plo = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * c));        /* |.| <= 2*31*128 */
+            __m256i phi = _mm256_maddubs_epi16(hi, load256(y[b].qs + 64 * c + 32));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+        }
+        int isum = hsum256_epi32(acc);
+        float dall = y[b].d * fp16_to_fp32(x[b].d), dmin = y[b].d * fp16_to_fp32(x[b].dmin);
+        sum += dall * (float)isum - dmin * (float)msum;
+    }
+    *s = sum;
+}
+
+/* Q6_K: q - 32 with q = 0..63 unsigned: sum scale_k * (sum q*y - 32 * bsums[k]) over the 16 sub-blocks of 16 */
+void AVX2 vec_dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q6_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03);
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));   /* 16 int16 */
+        int bsum = hsum256_epi32(_mm256_madd_epi16(scales, load256(y[b].bsums)));
+        __m256i acc = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i qh = load256(x[b].qh + 32 * h);
+            for (int g = 0; g < 4; g++) {   /* elements 128h + 32g .. +31: sub-blocks 8h + 2g, 8h + 2g + 1 */
+                __m256i ql = load256(x[b].ql + 64 * h + 32 * (g & 1));
+                __m256i lo = _mm256_and_si256(_mm256_srl_epi16(ql, _mm_cvtsi32_si128(4 * (g >> 1))), m4);
+                __m256i hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g)), m3);
+                __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));                  /* 0..63 */
+                __m256i p = _mm256_maddubs_epi16(q, load256(y[b].qs + 128 * h + 32 * g));  /* |.| <= 2*63*128 */
+                int k = 8 * h + 2 * g;
+                __m256i sc = _mm256_inserti128_si256(_mm256_set1_epi16(x[b].scales[k]),
+                                                     _mm_set1_epi16(x[b].scales[k + 1]), 1);
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, sc));
+            }
+        }
+        int isum = hsum256_epi32(acc) - 32 * bsum;
+        sum += (y[b].d * fp16_to_fp32(x[b].d)) * (float)isum;
+    }
+    *s = sum;
+}
+
+/* ---- float rows ---- */
+
+void AVX2 dequantize_row_f16_avx2(const void *vx, float *y, int64_t n)
+{
+    const uint16_t *x = vx;
+    int64_t i = 0;
+    const __m128i e = _mm_set1_epi16(0x7c00);
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(x + i));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_and_si128(h, e), e))) {
+            dequantize_row_f16_ref(x + i, y + i, 8);   /* inf/NaN: vcvtph2ps quiets signalling NaNs; keep bits */
+            continue;
+        }
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(h));
+    }
+    if (i < n)
+        dequantize_row_f16_ref(x + i, y + i, n - i);
+}
+
+void AVX2 vec_dot_f32_f32_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const float *x = vx, *y = vy;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+    }
+    float tail = 0.0f;
+    if (i < n)
+        vec_dot_f32_f32_ref(n - i, &tail, x + i, y + i);
+    *s = hsum256_ps(_mm256_add_ps(a0, a1)) + tail;
+}
+
+void AVX2 vec_dot_f16_f16_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const uint16_t *x = vx, *y = vy;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))),
+                             _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i))), a0);
+        a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8))),
+                             _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i + 8))), a1);
+    }
+    float tail = 0.0f;
+    if (i < n)
+        vec_dot_f16_f16_ref(n - i, &tail, x + i, y + i);
+    *s = hsum256_ps(_mm256_add_ps(a0, a1)) + tail;
+}
+
+/* ---- activation quantizers (bit-identical to the references; blocks with inf/NaN or a scale whose inverse
+   overflows go through the reference) ---- */
+
+AVX2 static inline __m256 abs_ps(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+/* max |x| over 32 floats, ignoring NaN (as the reference's `>` does); *nan set when any element is NaN */
+AVX2 static inline float amax32(const float *x, int *nan)
+{
+    __m256 m = _mm256_setzero_ps(), un = _mm256_setzero_ps();
+    for (int j = 0; j < 32; j += 8) {
+        __m256 v = _mm256_loadu_ps(x + j);
+        m = _mm256_max_ps(abs_ps(v), m);   /* NaN in the first operand yields the second */
+        un = _mm256_or_ps(un, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    }
+    *nan = _mm256_movemask_ps(un);
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_shuffle_ps(s, s, 0x55));
+    return _mm_cvtss_f32(s);
+}
+
+/* round half away from zero of 8 floats with |v| < 2^31 (quant_ref.c's round_half_away), as int32 */
+AVX2 static inline __m256i round_half_away8(__m256 v)
+{
+    __m256 a = abs_ps(v);
+    __m256i t = _mm256_cvttps_epi32(a);
+    __m256 frac = _mm256_sub_ps(a, _mm256_cvtepi32_ps(t));               /* exact */
+    __m256i up = _mm256_castps_si256(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ));
+    t = _mm256_sub_epi32(t, up);                                          /* +1 where frac >= 0.5 */
+    return _mm256_sign_epi32(t, _mm256_castps_si256(v));                  /* negate where v < 0 (0 stays 0) */
+}
+
+/* 32 int32 (4 vectors of 8, element order) -> 32 int8 in order (values already in -127..127) */
+AVX2 static inline __m256i pack32_i8(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+    __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);   /* lane-interleaved */
+    __m256i p = _mm256_packs_epi16(ab, cd);
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* q of one block of 32 into qs; returns the int sum when want_sum */
+AVX2 static inline __m256i quant32(const float *x, float id, int8_t *qs)
+{
+    __m256 vid = _mm256_set1_ps(id);
+    __m256i q0 = round_half_away8(_mm256_mul_ps(_mm256_loadu_ps(x), vid));
+    __m256i q1 = round_half_away8(_mm256_mul_ps(_mm256_loadu_ps(x + 8), vid));
+    __m256i q2 = round_half_away8(_mm256_mul_ps(_mm256_loadu_ps(x + 16), vid));
+    __m256i q3 = round_half_away8(_mm256_mul_ps(_mm256_loadu_ps(x + 24), vid));
+    _mm256_storeu_si256((__m256i *)qs, pack32_i8(q0, q1, q2, q3));
+    return _mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3));
+}
+
+/* the fast path needs a finite amax whose inverse scale is finite (then |x * id| <= 127 + rounding) */
+static inline int q8_block_ok(float amax, int nan)
+{
+    return !nan && amax < 3.0e38f && (amax == 0.0f || amax / 127.0f >= 1.2e-38f);
+}
+
+void AVX2 quantize_row_q8_0_avx2(const float *x, void *vy, int64_t n)
+{
+    block_q8_0 *y = vy;
+    for (int64_t b = 0; b < n / QK8_0; b++, x += QK8_0) {
+        int nan;
+        float amax = amax32(x, &nan);
+        if (!q8_block_ok(amax, nan)) {
+            quantize_row_q8_0_ref(x, &y[b], QK8_0);
+            continue;
+        }
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = fp16_from_fp32(d);
+        quant32(x, id, y[b].qs);
+    }
+}
+
+void AVX2 quantize_row_q8_1_avx2(const float *x, void *vy, int64_t n)
+{
+    block_q8_1 *y = vy;
+    for (int64_t b = 0; b < n / QK8_1; b++, x += QK8_1) {
+        int nan;
+        float amax = amax32(x, &nan);
+        if (!q8_block_ok(amax, nan)) {
+            quantize_row_q8_1_ref(x, &y[b], QK8_1);
+            continue;
+        }
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int sum = hsum256_epi32(quant32(x, id, y[b].qs));
+        y[b].d = fp16_from_fp32(d);
+        y[b].s = fp16_from_fp32((float)sum * d);
+    }
+}
+
+/* Q8_K: max = the element of largest magnitude (first on ties), iscale = -127 / max,
+   q = min(127, nearest-even(iscale * x)), d = 1 / iscale, bsums over groups of 16. */
+void AVX2 quantize_row_q8_K_avx2(const float *x, void *vy, int64_t n)
+{
+    block_q8_K *y = vy;
+    for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
+        int nan = 0, nn;
+        float amax = 0.0f;
+        for (int j = 0; j < QK_K; j += 32) {
+            float a = amax32(x + j, &nn);
+            nan |= nn;
+            if (a > amax)
+                amax = a;
+        }
+        if (nan || !(amax > 0.0f) || !(amax < 3.0e38f) || amax < 1e-36f) {
+            quantize_row_q8_K_ref(x, &y[b], QK_K);
+            continue;
+        }
+        float max = 0.0f;
+        __m256 va = _mm256_set1_ps(amax);
+        for (int j = 0; j < QK_K; j += 8) {   /* the first element with |x| == amax */
+            int m = _mm256_movemask_ps(_mm256_cmp_ps(abs_ps(_mm256_loadu_ps(x + j)), va, _CMP_EQ_OQ));
+            if (m) {
+                max = x[j + __builtin_ctz((unsigned)m)];
+                break;
+            }
+        }
+        float iscale = -127.0f / max;
+        __m256 vs = _mm256_set1_ps(iscale);
+        const __m256i k127 = _mm256_set1_epi32(127);
+        for (int j = 0; j < QK_K; j += 32) {
+            __m256i q[4];
+            for (int k = 0; k < 4; k++) {
+                __m256 v = _mm256_round_ps(_mm256_mul_ps(vs, _mm256_loadu_ps(x + j + 8 * k)),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                q[k] = _mm256_min_epi32(_mm256_cvtps_epi32(v), k127);
+            }
+            __m256i p = pack32_i8(q[0], q[1], q[2], q[3]);
+            _mm256_storeu_si256((__m256i *)(y[b].qs + j), p);
+            /* the two groups of 16 (low and high 128 bits of p): widen to int16, pairwise to int32, sum */
+            const __m256i ones = _mm256_set1_epi16(1);
+            y[b].bsums[j / 16] =
+                (int16_t)hsum256_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(p)), ones));
+            y[b].bsums[j / 16 + 1] =
+                (int16_t)hsum256_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(p, 1)), ones));
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
+/* ---- several weight rows per activation row (matrix-vector: the decode step) ---- */
+
+/* broadcast lane k (0..3) of v to 8 lanes */
+AVX2 static inline __m256 lane_bcast(__m128 v, int k)
+{
+    return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v), _mm256_set1_epi32(k));
+}
+
+/* [d0 m0 d1 m1 d2 m2 d3 m3] of four Q4_1 blocks (or [d s] of four Q8_1 blocks) as floats */
+AVX2 static inline __m256 halves8(const void *p0, const void *p1, const void *p2, const void *p3)
+{
+    return _mm256_cvtph_ps(_mm_setr_epi32((int)load_u32(p0), (int)load_u32(p1), (int)load_u32(p2),
+                                          (int)load_u32(p3)));
+}
+
+void AVX2 vec_dot_rows_q4_1_q8_1_avx2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    const block_q8_1 *y = vy;
+    const int64_t nb = n / QK4_1;
+    const __m256i even_odd = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    int64_t r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        const block_q4_1 *x0 = (const block_q4_1 *)((const uint8_t *)vx + (size_t)r * bx);
+        const block_q4_1 *x1 = (const block_q4_1 *)((const uint8_t *)x0 + bx);
+        const block_q4_1 *x2 = (const block_q4_1 *)((const uint8_t *)x1 + bx);
+        const block_q4_1 *x3 = (const block_q4_1 *)((const uint8_t *)x2 + bx);
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        __m128 macc = _mm_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            __m128 fy = _mm_cvtph_ps(_mm_cvtsi32_si128((int)load_u32(&y[b].d)));   /* [dy sy . .] */
+            __m256 dm = _mm256_permutevar8x32_ps(halves8(&x0[b].d, &x1[b].d, &x2[b].d, &x3[b].d), even_odd);
+            __m128 dd = _mm_mul_ps(_mm256_castps256_ps128(dm), _mm_shuffle_ps(fy, fy, 0x00));   /* dx_k * dy */
+            macc = _mm_fmadd_ps(_mm256_extractf128_ps(dm, 1), _mm_shuffle_ps(fy, fy, 0x55), macc);   /* m_k * sy */
+            __m256i yq = load256(y[b].qs);
+            a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(unpack_nibbles(x0[b].qs), yq)), lane_bcast(dd, 0), a0);
+            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(unpack_nibbles(x1[b].qs), yq)), lane_bcast(dd, 1), a1);
+            a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(unpack_nibbles(x2[b].qs), yq)), lane_bcast(dd, 2), a2);
+            a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(unpack_nibbles(x3[b].qs), yq)), lane_bcast(dd, 3), a3);
+        }
+        _mm_storeu_ps(s + r, _mm_add_ps(hsum4_256_ps(a0, a1, a2, a3), macc));
+    }
+    for (; r < nr; r++)
+        vec_dot_q4_1_q8_1_avx2(n, &s[r], (const uint8_t *)vx + (size_t)r * bx, vy);
+}
+
+/* four fp16 scales as floats */
+AVX2 static inline __m128 halves_x4(uint16_t a, uint16_t b, uint16_t c, uint16_t d)
+{
+    return _mm_cvtph_ps(_mm_setr_epi16((short)a, (short)b, (short)c, (short)d, 0, 0, 0, 0));
+}
+
+void AVX2 vec_dot_rows_q8_0_q8_0_avx2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    const block_q8_0 *y = vy;
+    const int64_t nb = n / QK8_0;
+    int64_t r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        const block_q8_0 *x0 = (const block_q8_0 *)((const uint8_t *)vx + (size_t)r * bx);
+        const block_q8_0 *x1 = (const block_q8_0 *)((const uint8_t *)x0 + bx);
+        const block_q8_0 *x2 = (const block_q8_0 *)((const uint8_t *)x1 + bx);
+        const block_q8_0 *x3 = (const block_q8_0 *)((const uint8_t *)x2 + bx);
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t b = 0; b < nb; b++) {
+            __m128 dd = _mm_mul_ps(halves_x4(x0[b].d, x1[b].d, x2[b].d, x3[b].d), _mm_set1_ps(fp16_to_fp32(y[b].d)));
+            __m256i yq = load256(y[b].qs);   /* |x| * (y with x's sign): right for x = -128 too */
+            a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_i8(load256(x0[b].qs), yq)),
+                                 lane_bcast(dd, 0), a0);
+            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_i8(load256(x1[b].qs), yq)),
+                                 lane_bcast(dd, 1), a1);
+            a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_i8(load256(x2[b].qs), yq)),
+                                 lane_bcast(dd, 2), a2);
+            a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_i8(load256(x3[b].qs), yq)),
+                                 lane_bcast(dd, 3), a3);
+        }
+        _mm_storeu_ps(s + r, hsum4_256_ps(a0, a1, a2, a3));
+    }
+    for (; r < nr; r++)
+        vec_dot_q8_0_q8_0_avx2(n, &s[r], (const uint8_t *)vx + (size_t)r * bx, vy);
+}
+
+/* ---- 4x4 tiles (prefill, llm/matmul.c): s[t * ls + r] = dot(row r of x, row t of y), r, t < 4. Each weight
+   block is unpacked once for 4 activation rows; per row the 4 token sums are folded with hadd into
+   [t0 t1 t2 t3 | t0 t1 t2 t3] (low/high 16 elements), scaled by d_r * dy_t and accumulated. ---- */
+
+AVX2 static inline __m256i hadd4_epi32(__m256i i0, __m256i i1, __m256i i2, __m256i i3)
+{
+    return _mm256_hadd_epi32(_mm256_hadd_epi32(i0, i1), _mm256_hadd_epi32(i2, i3));
+}
+
+/* rows[k] = [row k, tokens 0..3] (8 lanes: two halves to add) + mk[k] -> s[t * ls + 0..3] */
+AVX2 static inline void tile_store(float *s, size_t ls, __m256 r0, __m256 r1, __m256 r2, __m256 r3, __m128 m0,
+                                   __m128 m1, __m128 m2, __m128 m3)
+{
+    __m128 v0 = _mm_add_ps(_mm_add_ps(_mm256_castps256_ps128(r0), _mm256_extractf128_ps(r0, 1)), m0);
+    __m128 v1 = _mm_add_ps(_mm_add_ps(_mm256_castps256_ps128(r1), _mm256_extractf128_ps(r1, 1)), m1);
+    __m128 v2 = _mm_add_ps(_mm_add_ps(_mm256_castps256_ps128(r2), _mm256_extractf128_ps(r2, 1)), m2);
+    __m128 v3 = _mm_add_ps(_mm_add_ps(_mm256_castps256_ps128(r3), _mm256_extractf128_ps(r3, 1)), m3);
+    _MM_TRANSPOSE4_PS(v0, v1, v2, v3);   /* now v_t = [rows 0..3] of token t */
+    _mm_storeu_ps(s, v0);
+    _mm_storeu_ps(s + ls, v1);
+    _mm_storeu_ps(s + 2 * ls, v2);
+    _mm_storeu_ps(s + 3 * ls, v3);
+}
+
+void AVX2 vec_dot_tile_q4_1_q8_1_avx2(int64_t n, float *s, size_t ls, const void *vx, size_t bx, const void *vy,
+                                     size_t by)
+{
+    const block_q4_1 *x[4];
+    const block_q8_1 *y[4];
+    for (int k = 0; k < 4; k++) {
+        x[k] = (const block_q4_1 *)((const uint8_t *)vx + (size_t)k * bx);
+        y[k] = (const block_q8_1 *)((const uint8_t *)vy + (size_t)k * by);
+    }
+    const int64_t nb = n / QK4_1;
+    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    __m256 macc01 = _mm256_setzero_ps(), macc23 = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256 ys = halves8(&y[0][b].d, &y[1][b].d, &y[2][b].d, &y[3][b].d);     /* dy0 sy0 dy1 sy1 ... */
+        __m256 dyv = _mm256_permutevar8x32_ps(ys, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
+        __m256 syv = _mm256_permutevar8x32_ps(ys, _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7));
+        __m256 xs = halves8(&x[0][b].d, &x[1][b].d, &x[2][b].d, &x[3][b].d);     /* d0 m0 d1 m1 ... */
+        macc01 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(xs, _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3)), syv, macc01);
+        macc23 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(xs, _mm256_setr_epi32(5, 5, 5, 5, 7, 7, 7, 7)), syv, macc23);
+        __m256i y0 = load256(y[0][b].qs), y1 = load256(y[1][b].qs), y2 = load256(y[2][b].qs),
+                y3 = load256(y[3][b].qs);
+        for (int k = 0; k < 4; k++) {
+            __m256i q = unpack_nibbles(x[k][b].qs);
+            __m256i h = hadd4_epi32(dot_u8_i8(q, y0), dot_u8_i8(q, y1), dot_u8_i8(q, y2), dot_u8_i8(q, y3));
+            __m256 scale = _mm256_mul_ps(_mm256_permutevar8x32_ps(xs, _mm256_set1_epi32(2 * k)), dyv);
+            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), scale, acc[k]);
+        }
+    }
+    tile_store(s, ls, acc[0], acc[1], acc[2], acc[3], _mm256_castps256_ps128(macc01), _mm256_extractf128_ps(macc01, 1),
+               _mm256_castps256_ps128(macc23), _mm256_extractf128_ps(macc23, 1));
+}
+
+void AVX2 vec_dot_tile_q8_0_q8_0_avx2(int64_t n, float *s, size_t ls, const void *vx, size_t bx, const void *vy,
+                                     size_t by)
+{
+    const block_q8_0 *x[4];
+    const block_q8_0 *y[4];
+    for (int k = 0; k < 4; k++) {
+        x[k] = (const block_q8_0 *)((const uint8_t *)vx + (size_t)k * bx);
+        y[k] = (const block_q8_0 *)((const uint8_t *)vy + (size_t)k * by);
+    }
+    const int64_t nb = n / QK8_0;
+    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    for (int64_t b = 0; b < nb; b++) {
+        __m128 dy = halves_x4(y[0][b].d, y[1][b].d, y[2][b].d, y[3][b].d);
+        __m256 dyv = _mm256_insertf128_ps(_mm256_castps128_ps256(dy), dy, 1);
+        __m128 dx = halves_x4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d);
+        __m256i y0 = load256(y[0][b].qs), y1 = load256(y[1][b].qs), y2 = load256(y[2][b].qs),
+                y3 = load256(y[3][b].qs);
+        for (int k = 0; k < 4; k++) {
+            __m256i q = load256(x[k][b].qs), qa = _mm256_sign_epi8(q, q);
+            __m256i h = hadd4_epi32(dot_u8_i8(qa, _mm256_sign_epi8(y0, q)), dot_u8_i8(qa, _mm256_sign_epi8(y1, q)),
+                                    dot_u8_i8(qa, _mm256_sign_epi8(y2, q)), dot_u8_i8(qa, _mm256_sign_epi8(y3, q)));
+            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_mul_ps(lane_bcast(dx, k), dyv), acc[k]);
+        }
+    }
+    const __m128 z = _mm_setzero_ps();
+    tile_store(s, ls, acc[0], acc[1], acc[2], acc[3], z, z, z, z);
+}
+
+/* 1 when this CPU has F16C too (AVX2 and FMA are the caller's flags): every AVX2 CPU has it, but a hypervisor
+   could mask it, and the kernels above convert fp16 with it. CPUID is unprivileged (CPL 3 and host). */
+int quant_avx2_cpu_ok(void)
+{
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    (void)a, (void)b, (void)d;
+    return (c >> 29) & 1;
+}

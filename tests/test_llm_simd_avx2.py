@@ -1,0 +1,214 @@
+"""AVX2 twins (kernel/llm/quant_avx2.c, installed by ggml_types_init_simd with AVX2|FMA) against their scalar
+references (quant_ref.c, themselves checked against gguf.quants/numpy in test_llm_quant.py): F16 dequantization
+and the activation quantizers Q8_0/Q8_1/Q8_K bit for bit (including ties, zeros, subnormal/inf/NaN blocks that
+take the reference path); vec_dot Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 within a named tolerance (8 float lanes and FMA instead
+of one running float sum; the per-block integer sums are exact); Q4_K/Q5_K/Q6_K bit for bit; the 4-row kernels;
+F32/F16 rows within the summation bound. Skipped (with the reason) on a host CPU without AVX2/FMA/F16C."""
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Q
+from gguf import quants
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent / "host" / "llm_formats"))
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import fmtlib  # noqa: E402
+from test_llm_quant import (ACT_TYPE, activations, c_dot, c_quant, ptr, random_blocks, random_floats,  # noqa: E402
+                            same_bits, weights)
+from test_llm_quant_sse2 import magnitude  # noqa: E402
+
+GGML_CPU_SSE2, GGML_CPU_SSSE3, GGML_CPU_AVX2, GGML_CPU_FMA = 1, 2, 4, 8
+ALL = GGML_CPU_SSE2 | GGML_CPU_SSSE3 | GGML_CPU_AVX2 | GGML_CPU_FMA
+DOT_TYPES = [Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q8_0]
+EXACT_TYPES = [Q.Q4_K, Q.Q5_K, Q.Q6_K]        # exact int32 sums + the reference's float expression
+# |avx2 - ref| relative to the magnitude of the summed terms, per block: both add exact per-block integer dots
+# scaled by the same float d_x * d_y, in different orders (8 lanes with FMA + a horizontal sum vs one running
+# sum); each order is within (blocks) * 2^-24 of the exact sum, so twice that, with margin (as for SSE2).
+TOL_SIMD_VS_REF_PER_BLOCK = 2 * 2.0 ** -24 * 1.5
+
+
+def host_has_avx2():
+    try:
+        flags = next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return False
+    return {"avx2", "fma", "f16c"} <= set(flags)
+
+
+pytestmark = pytest.mark.skipif(not host_has_avx2(), reason="host CPU lacks AVX2/FMA/F16C")
+
+
+@pytest.fixture(scope="module")
+def lib():
+    lib = fmtlib.load()
+    lib.fmt_init_simd(ALL)
+    yield lib
+    lib.fmt_init_simd(0)   # the library is shared by the other test modules of this process
+
+
+def test_avx2_installed_only_with_avx2_and_fma(lib):
+    for t in DOT_TYPES + EXACT_TYPES + [Q.F16, Q.F32]:
+        assert lib.fmt_uses_ref(int(t)) == 0, t.name
+    for t in [Q.Q8_0, Q.Q8_1, Q.Q8_K]:
+        assert lib.fmt_from_is_ref(int(t)) == 0, t.name
+    assert lib.fmt_kernel_kind(int(Q.Q4_1)) == 1 and lib.fmt_kernel_kind(int(Q.Q8_0)) == 1
+    for feats in [GGML_CPU_SSE2, GGML_CPU_SSE2 | GGML_CPU_AVX2, GGML_CPU_SSE2 | GGML_CPU_FMA]:
+        lib.fmt_init_simd(feats)   # SSE2 twins only: no tile kernels, reference quantizers
+        assert lib.fmt_kernel_kind(int(Q.Q4_1)) == 2 and lib.fmt_from_is_ref(int(Q.Q8_1)) == 1
+    lib.fmt_init_simd(0)
+    assert lib.fmt_kernel_kind(int(Q.Q4_1)) == 0
+    lib.fmt_init_simd(ALL)
+
+
+@pytest.mark.parametrize("n", [65536, 65536 - 3, 7, 8, 9, 17])
+def test_f16_avx2_bit_exact(lib, n):
+    h = np.roll(np.arange(1 << 16, dtype=np.uint32).astype(np.uint16), 4321)[:n].copy()
+    got = np.empty(n, dtype=np.float32)
+    assert lib.fmt_to_float(int(Q.F16), 0, ptr(h), ptr(got), n) == 0
+    assert same_bits(got, h.view(np.float16).astype(np.float32))
+
+
+def special_rows(rng, bs):
+    """Blocks that stress the quantizers: zeros, ties, subnormal amax, huge values, inf, NaN, -0.0."""
+    rows = []
+    x = np.zeros(bs, np.float32)
+    x[0] = 127.0
+    x[1:33 if bs > 32 else 32] = (np.arange(-15.5, 16.5, 1.0, dtype=np.float32)[:(32 if bs > 32 else 31)])
+    rows.append(x)
+    rows.append(np.zeros(bs, np.float32))
+    rows.append(np.full(bs, -0.0, np.float32))
+    rows.append((rng.standard_normal(bs) * 1e-39).astype(np.float32))   # subnormal: reference path
+    rows.append((rng.standard_normal(bs) * 1e-36).astype(np.float32))
+    rows.append((rng.standard_normal(bs) * 1e37).astype(np.float32))
+    for bad in [np.inf, -np.inf, np.nan]:
+        r = rng.standard_normal(bs).astype(np.float32)
+        r[bs // 3] = bad
+        rows.append(r)
+    r = np.full(bs, 3.0, np.float32)
+    r[5] = -3.0                                                        # first-on-ties max for Q8_K
+    rows.append(r)
+    return np.concatenate(rows)
+
+
+@pytest.mark.parametrize("t", [Q.Q8_0, Q.Q8_1, Q.Q8_K], ids=lambda t: t.name)
+def test_quantize_avx2_bit_exact(lib, t):
+    rng = np.random.default_rng(1100 + int(t))
+    bs = 256 if t == Q.Q8_K else 32
+    inputs = [activations(rng, n) for n in ([256, 4096, 256 * 5] if bs == 256 else [32, 64, 32 * 37, 4096, 576])]
+    inputs.append(random_floats(rng, (bs * 9,)).reshape(-1))
+    inputs.append(special_rows(rng, bs))
+    for x in inputs:
+        with np.errstate(all="ignore"):
+            fast, ref = c_quant(lib, t, x, ref=0), c_quant(lib, t, x, ref=1)
+        assert np.array_equal(fast, ref), (t.name, x.size)
+
+
+@pytest.mark.parametrize("t", DOT_TYPES, ids=lambda t: t.name)
+def test_vec_dot_avx2_vs_ref(lib, t):
+    rng = np.random.default_rng(1200 + int(t))
+    worst = 0.0
+    for cols in [32, 64, 96, 576, 1536, 32 * 99]:
+        rows = 3
+        raw, xw = weights(rng, t, rows, cols)
+        raw2 = random_blocks(rng, t, rows * cols // 32).reshape(rows, -1)   # every bit pattern of the blocks
+        xw2 = quants.dequantize(raw2, t)
+        if t == Q.Q8_0:
+            raw2[0, 2:34] = 0x80   # int8 -128 weights (the sign trick must hold for them)
+            xw2 = quants.dequantize(raw2, t)
+        y = activations(rng, cols)
+        yq = c_quant(lib, ACT_TYPE[t], y)
+        for raws, xs in [(raw, xw), (raw2, xw2)]:
+            for r in range(rows):
+                row = np.ascontiguousarray(raws[r])
+                fast = c_dot(lib, t, cols, row, yq, ref=0)
+                ref = c_dot(lib, t, cols, row, yq, ref=1)
+                worst = max(worst, abs(fast - ref) / magnitude(t, raws[r], xs[r], y, yq) / (cols // 32))
+    print(f"{t.name}: |avx2 - ref| <= {worst:.2e} of sum|xy| per block (tol {TOL_SIMD_VS_REF_PER_BLOCK:.2e})")
+    assert worst <= TOL_SIMD_VS_REF_PER_BLOCK
+
+
+@pytest.mark.parametrize("t", DOT_TYPES, ids=lambda t: t.name)
+def test_vec_dot_avx2_nonfinite_scales(lib, t):
+    """A block with an inf/NaN fp16 scale: the result is non-finite whenever the reference's is (the lanes hold
+    partial sums, so where the reference gets +-inf the lanes may meet inf * 0 = NaN)."""
+    rng = np.random.default_rng(1250 + int(t))
+    cols = 32 * 9
+    yq = c_quant(lib, ACT_TYPE[t], activations(rng, cols))
+    for bad in [0x7C00, 0xFC00, 0x7E00]:
+        for blk in [0, 3, 8]:
+            raw = random_blocks(rng, t, cols // 32)
+            raw[blk, 0:2] = np.array([bad], dtype=np.uint16).view(np.uint8)
+            row = np.ascontiguousarray(raw.reshape(-1))
+            fast, ref = c_dot(lib, t, cols, row, yq, ref=0), c_dot(lib, t, cols, row, yq, ref=1)
+            assert not np.isfinite(ref) and not np.isfinite(fast), (hex(bad), blk, fast, ref)
+
+
+@pytest.mark.parametrize("t", EXACT_TYPES, ids=lambda t: t.name)
+def test_vec_dot_avx2_kquants_bit_exact(lib, t):
+    rng = np.random.default_rng(1300 + int(t))
+    for cols in [256, 512, 256 * 3, 256 * 6]:
+        raw, _ = weights(rng, t, 5, cols)
+        yq = c_quant(lib, Q.Q8_K, activations(rng, cols))
+        for r in range(5):
+            row = np.ascontiguousarray(raw[r])
+            fast, ref = c_dot(lib, t, cols, row, yq, ref=0), c_dot(lib, t, cols, row, yq, ref=1)
+            assert np.float32(fast).tobytes() == np.float32(ref).tobytes(), (cols, r, fast, ref)
+    # every q8 at -127/127 and all quant/scale bits set stress the int16 pair sums and int32 lanes
+    raw = np.ascontiguousarray(weights(rng, t, 1, 256)[0][0])
+    raw[:] = 0xff
+    for off in [208] if t == Q.Q6_K else [0, 2]:
+        raw[off:off + 2] = np.array([0x3c00], dtype=np.uint16).view(np.uint8)
+    for sign in [1, -1]:
+        yq = c_quant(lib, Q.Q8_K, np.full(256, sign * 3.0, dtype=np.float32))
+        fast, ref = c_dot(lib, t, 256, raw, yq, ref=0), c_dot(lib, t, 256, raw, yq, ref=1)
+        assert fast == ref and np.isfinite(ref)
+    if t == Q.Q6_K:   # scales -128 (int8) with q = 0 (value -32): the largest negative products
+        raw[:] = 0
+        raw[192:208] = 0x80
+        raw[208:210] = np.array([0x3c00], dtype=np.uint16).view(np.uint8)
+        yq = c_quant(lib, Q.Q8_K, np.full(256, -3.0, dtype=np.float32))
+        assert c_dot(lib, t, 256, raw, yq, ref=0) == c_dot(lib, t, 256, raw, yq, ref=1)
+
+
+@pytest.mark.parametrize("t", DOT_TYPES + EXACT_TYPES, ids=lambda t: t.name)
+def test_vec_dot_rows_avx2_vs_ref(lib, t):
+    """ggml_vec_dot_rows (4-row AVX2 kernels for Q4_1/Q8_0, row-by-row twins otherwise) against the row-by-row
+    references, for row counts leaving 0..3 leftover rows."""
+    rng = np.random.default_rng(1400 + int(t))
+    bs, ts = GGML_QUANT_SIZES[t]
+    worst = 0.0
+    for cols in [bs, 576 if bs == 32 else 512, 1536]:
+        y = activations(rng, cols)
+        yq = c_quant(lib, ACT_TYPE[t], y)
+        for nr in [1, 3, 4, 5, 8, 9, 11]:
+            raw, xw = weights(rng, t, nr, cols)
+            raw = np.ascontiguousarray(raw)
+            out = np.empty(nr, dtype=np.float32)
+            assert lib.fmt_vec_dot_rows(int(t), cols, nr, ptr(out), ptr(raw), raw.shape[1], ptr(yq)) == 0
+            for r in range(nr):
+                ref = c_dot(lib, t, cols, np.ascontiguousarray(raw[r]), yq, ref=1)
+                err = abs(float(out[r]) - ref) / magnitude(t, raw[r], xw[r], y, yq) / (cols // 32)
+                worst = max(worst, err)
+    print(f"{t.name}: rows kernel within {worst:.2e} of sum|xy| per block of the reference")
+    assert worst <= (0 if t in EXACT_TYPES else TOL_SIMD_VS_REF_PER_BLOCK)
+
+
+# F32/F16 rows: 16 float lanes with FMA vs the references' double accumulation: within the recursive summation
+# bound (n/16 + 4) * 2^-24 of sum |x_i y_i|, with margin.
+@pytest.mark.parametrize("t", [Q.F32, Q.F16], ids=lambda t: t.name)
+def test_vec_dot_float_rows_avx2(lib, t):
+    rng = np.random.default_rng(1500 + int(t))
+    worst = 0.0
+    for n in [1, 7, 15, 16, 17, 64, 576, 1536, 4099]:
+        x = random_floats(rng, (n,)).astype(np.float32)
+        y = random_floats(rng, (n,)).astype(np.float32)
+        if t == Q.F16:
+            x, y = np.clip(x, -6e4, 6e4).astype(np.float16), np.clip(y, -6e4, 6e4).astype(np.float16)
+        fast, ref = c_dot(lib, t, n, x, y, ref=0), c_dot(lib, t, n, x, y, ref=1)
+        mag = float(np.sum(np.abs(x.astype(np.float64) * y.astype(np.float64)))) + 1e-30
+        bound = (n / 16 + 4) * 2.0 ** -24 * 1.5
+        worst = max(worst, abs(fast - ref) / mag / bound)
+    print(f"{t.name}: within {worst:.2f} of the summation bound")
+    assert worst <= 1.0
