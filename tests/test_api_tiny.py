@@ -540,3 +540,22 @@ def test_openai_logprobs(guest):
     assert all(len(d) <= 2 for d in k["top_logprobs"])
     check_error(post(guest, "/v1/completions", {"prompt": "x", "logprobs": 9}), 400, "invalid_request_error",
                 "logprobs")
+
+
+# ---- a model that cannot be opened: /health stays 503 ----
+
+def test_health_503_while_the_model_is_not_ready(tmp_path_factory):
+    # 64 slots x 2048 positions of f32 KV cache (256 MiB) fit the build's 1 GiB plan but not the 64 MiB this
+    # guest gets: engine_open fails, and the API says so instead of serving
+    from make_tiny import make_tiny
+    d = tmp_path_factory.mktemp("apitiny-oom")
+    model = make_tiny(str(d / "tiny-2k.gguf"), qtype="q8_0", n_ctx=2048)
+    res = build_image(d / "out", model, config={"n_slots": 64, "n_ctx": 2048, "kv_type": "f32"})
+    from cllm_build.qemu import Guest
+    with Guest(res.elf, accel=apiboot.accel(), memory_mb=64) as g:
+        g.wait_for_serial(r"cllm: listening", timeout=60)
+        g.wait_for_serial(r"api: cannot open the baked model", timeout=10)
+        r = requests.get(g.url + "/health", timeout=10)
+        check_error(r, 503, "unavailable_error", "Loading model")
+        check_error(post(g, "/completion", {"prompt": "x"}), 500, "server_error", "failed to load")
+        assert requests.get(g.url + "/v1/models", timeout=10).json()["data"][0]["meta"] is None
