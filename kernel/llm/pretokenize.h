@@ -22,7 +22,7 @@ enum pretok_type {
     PRETOK_BLOOM,          /* " ?[^(\s|.,!?…。，、।۔،)]+" (bloom, poro-chat, gpt3-finnish) */
     PRETOK_VIKING,         /* the same, then single digits */
     PRETOK_TEKKEN,         /* Mistral's Tekken: words split at lower -> upper case changes, single digits */
-    PRETOK_GPT4O,          /* the same with contractions and \p{N}{1,3} (gpt-4o, llama4) */
+    PRETOK_GPT4O,          /* the same with contractions and \p{N}{1,3} (gpt-4o, llama4); keep last */
 };
 
 struct pretok_config {

@@ -221,6 +221,31 @@ static void check_one(const struct loaded *l, const uint8_t *text, size_t len, b
     free(ids);
 }
 
+/* Every pre-tokenizer on the text: words cover it exactly, none empty. */
+static void check_pretokenizers(const uint8_t *text, size_t len)
+{
+    if (len == 0)
+        return;
+    uint32_t *cps = malloc(len * sizeof *cps), *a = malloc(len * sizeof *a), *b = malloc(len * sizeof *b);
+    size_t n = 0;
+    for (size_t pos = 0; pos < len;)
+        cps[n++] = unicode_utf8_decode(text, len, &pos);
+    for (int type = PRETOK_DEFAULT; type <= PRETOK_GPT4O; type++) {
+        const uint32_t *words;
+        size_t nw = pretok_split((enum pretok_type)type, cps, n, a, b, &words), sum = 0;
+        for (size_t i = 0; i < nw; i++) {
+            if (words[i] == 0)
+                die("empty word");
+            sum += words[i];
+        }
+        if (sum != n)
+            die("words do not cover the text");
+    }
+    free(cps);
+    free(a);
+    free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -230,5 +255,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 1;
     const struct loaded *l = &vocabs[sel % (unsigned)n_vocabs];
     check_one(l, text, len, sel & 0x10, sel & 0x20, sel & 0x40);
+    if (sel & 0x80)
+        check_pretokenizers(text, len);
     return 0;
 }
