@@ -37,7 +37,7 @@ static inline uint32_t ascii_lower(uint32_t c) { return (c >= 'A' && c <= 'Z') ?
 /* Length of a contraction ('s 't 'm 'd 're 've 'll) at cps[p], 0 if none. */
 static size_t match_contraction(const uint32_t *cps, size_t p, size_t e, bool any_case)
 {
-    if (cps[p] != '\'' || p + 1 >= e)
+    if (p + 1 >= e || cps[p] != '\'')
         return 0;
     uint32_t c1 = any_case ? ascii_lower(cps[p + 1]) : cps[p + 1];
     if (c1 == 's' || c1 == 't' || c1 == 'm' || c1 == 'd')
