@@ -38,7 +38,9 @@ def wait_health(url, proc, timeout=60.0):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            status, _ = _http(url + "/health", timeout=2.0)
+            # short timeout: a SYN that slirp forwarded before the guest listened is retransmitted only after
+            # a second or more, so a fresh connection measures the boot, not TCP's backoff
+            status, _ = _http(url + "/health", timeout=0.2)
             if status == 200:
                 return
         except (urllib.error.URLError, ConnectionError, OSError):

@@ -148,16 +148,17 @@ def debug(elf, model_path, config_path, out_dir, accel, breakpoint, no_gdb):
 @click.option("--reps", type=int, default=2, show_default=True, help="Repetitions (the best is reported).")
 @click.option("--n-prompt", type=int, default=512, show_default=True, help="Prompt tokens (ppN).")
 @click.option("--n-gen", type=int, default=128, show_default=True, help="Generated tokens (tgN).")
+@click.option("--static-ip", is_flag=True, help="network.mode static (no DHCP wait in the boot time).")
 @_verbose_option
 @_errors_to_exit
-def bench(model_path, config_path, out_dir, smp, accel, vs_llama_cpp, reps, n_prompt, n_gen):
+def bench(model_path, config_path, out_dir, smp, accel, vs_llama_cpp, reps, n_prompt, n_gen, static_ip):
     """Build, boot and measure: boot time, pp512, tg128, peak memory (cllm_build/bench.py)."""
     from .bench import bench as do_bench
     from .config import load_config
     if model_path is None:
         from .bench import default_model
         model_path = default_model()
-    cfg = load_config(config_path, _config_overrides(smp=smp))
+    cfg = load_config(config_path, {**_config_overrides(smp=smp), "network.mode": "static" if static_ip else None})
     _, _, text = do_bench(model_path, cfg, out_dir, smp=smp, accel=accel, vs_llama_cpp=vs_llama_cpp, reps=reps,
                           n_prompt=n_prompt, n_gen=n_gen, echo=lambda m: click.echo(m, err=True))
     click.echo(text)
