@@ -5,7 +5,7 @@ Both compute in float32 with different summation orders, and in a 30-layer model
 an activation across a quantization boundary: logits then differ by up to ~1 (of a ~55 range), which decides
 near-ties either way. So the exact-continuation prompts are ones where the reference's top-2 logit gap stays above
 TIE_GAP at every step (asserted, so a changed reference cannot silently weaken the test), and a teacher-forced check
-over more prompts compares the argmax at every step whose gap is above FORCED_GAP."""
+over free-form prompts compares the argmax at every step whose gap is above TIE_GAP."""
 import sys
 import time
 from pathlib import Path
@@ -21,10 +21,9 @@ import llm_lib  # noqa: E402
 from llama_ref import LlamaRef  # noqa: E402
 
 N_PREDICT = 32
-TIE_GAP = 0.25           # logits: a smaller top-2 gap is a near-tie that float32 noise may decide either way
-FORCED_GAP = 1.0         # the teacher-forced check compares argmaxes only where the gap exceeds the noise's worst case
-                         # (a batched pass against token by token: ~0.4 seen)
-EXACT_PROMPTS = ["1, 2, 3, 4,", "The alphabet: A, B, C, D,", "Q: What is 2 + 2?\nA:"]
+TIE_GAP = 1.0            # logits: a smaller top-2 gap is a near-tie that the float32 noise (~0.4 seen, batched pass
+                         # against token by token) may decide either way
+EXACT_PROMPTS = ["1, 2, 3, 4,", "a, b, c, d, e,", "10, 20, 30, 40,"]
 FORCED_PROMPTS = ["The capital of France is", "<|im_start|>user\nWrite a haiku about the sea.<|im_end|>\n"
                   "<|im_start|>assistant\n"]
 
@@ -105,7 +104,7 @@ def test_teacher_forced_argmax(engine, ref_runs):
         ids, out, steps = ref_runs(text)
         c = engine.forward(ids + out, 0, all_logits=True)[len(ids) - 1:-1]
         c[:, engine.eog_ids()] = -np.inf   # the reference's continuation bans them (ignore_eos)
-        clear = top2_gap(steps) >= FORCED_GAP
+        clear = top2_gap(steps) >= TIE_GAP
         agree = c.argmax(1) == steps.argmax(1)
         assert agree[clear].all(), (text, np.flatnonzero(~agree), top2_gap(steps)[~agree])
         checked += int(clear.sum())

