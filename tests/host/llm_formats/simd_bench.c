@@ -1,0 +1,133 @@
+/* Speed of the quantized kernels on SmolLM2-135M's matrix shapes (Q4_1 576x576, 1536x576, 576x1536 and the
+   Q8_0 output head 49152x576; rows x cols), single thread: matrix-vector (one activation row: scalar reference,
+   SSE2 and AVX2 vec_dot row by row and their 4-row kernels) and prefill with a batch of 64 activation rows (the
+   ops.c row-then-token loop with each table's vec_dot, and llm/matmul.c's matmul_q). Not a test: prints a table.
+   Best of N runs; on a loaded machine compare the ratios, not the absolute numbers.
+     gcc -DCLLM_HOST -Ikernel -Itests/host/include -O2 -msse2 -ffp-contract=off tests/host/llm_formats/simd_bench.c \
+       kernel/llm/ggml_types.c kernel/llm/quant_ref.c kernel/llm/quant_sse2.c kernel/llm/quant_avx2.c \
+       kernel/llm/matmul.c -o /tmp/simd_bench && /tmp/simd_bench */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "llm/fp16.h"
+#include "llm/ggml_types.h"
+#include "llm/matmul.h"
+
+#define N_TOK 64
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);   /* CPU time: the machine may be shared */
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct mat {
+    enum ggml_type type;
+    int64_t rows, cols;
+    size_t row_size;
+    uint8_t *w;
+    uint8_t *act;     /* N_TOK quantized activation rows */
+    size_t qrow;
+    float *out;
+};
+
+enum { K_LOOP, K_ROWS, K_LOOP_BATCH, K_MATMUL };
+
+static void run(const struct ggml_type_traits *t, struct mat *m, int kind)
+{
+    switch (kind) {
+    case K_LOOP:
+        for (int64_t r = 0; r < m->rows; r++)
+            t->vec_dot(m->cols, &m->out[r], m->w + (size_t)r * m->row_size, m->act);
+        break;
+    case K_ROWS:
+        ggml_vec_dot_rows(t, m->cols, m->rows, m->out, m->w, m->row_size, m->act);
+        break;
+    case K_LOOP_BATCH:   /* ops_matmul_rows today: each weight row against every token */
+        for (int64_t r = 0; r < m->rows; r++)
+            for (int b = 0; b < N_TOK; b++)
+                t->vec_dot(m->cols, &m->out[(size_t)b * m->rows + r], m->w + (size_t)r * m->row_size,
+                           m->act + (size_t)b * m->qrow);
+        break;
+    case K_MATMUL:
+        matmul_q(t, m->w, m->row_size, m->rows, m->cols, m->act, N_TOK, m->out);
+        break;
+    }
+}
+
+static double best_of(const struct ggml_type_traits *t, struct mat *m, int kind, double budget)
+{
+    double best = 1e9, spent = 0;
+    for (int k = 0; k < 50 && (k < 3 || spent < budget); k++) {
+        double t0 = now();
+        run(t, m, kind);
+        double dt = now() - t0;
+        spent += dt;
+        if (dt < best)
+            best = dt;
+    }
+    return best;
+}
+
+int main(void)
+{
+    struct { enum ggml_type t; int64_t rows, cols; const char *what; } shapes[] = {
+        { GGML_TYPE_Q4_1, 576, 576, "attn_q/o" },
+        { GGML_TYPE_Q4_1, 1536, 576, "ffn_gate/up" },
+        { GGML_TYPE_Q4_1, 576, 1536, "ffn_down" },
+        { GGML_TYPE_Q8_0, 49152, 576, "output" },
+    };
+    struct { const char *name; uint32_t feat; } sets[] = { { "ref", 0 }, { "sse2", 1 }, { "avx2", 1 | 2 | 4 | 8 } };
+    srand(1);
+    float *x = malloc(N_TOK * 1536 * sizeof(float));
+    for (int i = 0; i < N_TOK * 1536; i++)
+        x[i] = (float)rand() / RAND_MAX - 0.5f;
+    printf("single thread, thread CPU time, best of up to 50 runs; us per product; ratios vs the scalar reference\n");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        struct mat m = { .type = shapes[s].t, .rows = shapes[s].rows, .cols = shapes[s].cols };
+        m.row_size = ggml_row_size(m.type, m.cols);
+        size_t bytes = m.row_size * (size_t)m.rows;
+        m.w = malloc(bytes);
+        for (size_t i = 0; i < bytes; i++)
+            m.w[i] = (uint8_t)rand();
+        /* finite, modest fp16 scales: d (and m for Q4_1) at the start of every block */
+        size_t bsz = m.type == GGML_TYPE_Q4_1 ? sizeof(block_q4_1) : sizeof(block_q8_0);
+        for (size_t b = 0; b < bytes / bsz; b++) {
+            uint16_t d = fp16_from_fp32(0.001f + 0.01f * (float)rand() / RAND_MAX);
+            memcpy(m.w + b * bsz, &d, 2);
+            if (m.type == GGML_TYPE_Q4_1) {
+                uint16_t mn = fp16_from_fp32(-0.05f * (float)rand() / RAND_MAX);
+                memcpy(m.w + b * bsz + 2, &mn, 2);
+            }
+        }
+        ggml_types_init_simd(0);
+        enum ggml_type at = ggml_get_type_traits(m.type)->vec_dot_type;
+        m.qrow = ggml_row_size(at, m.cols);
+        m.act = malloc(m.qrow * N_TOK);
+        for (int b = 0; b < N_TOK; b++)
+            ggml_get_type_traits(at)->from_float(x + (size_t)b * m.cols, m.act + (size_t)b * m.qrow, m.cols);
+        m.out = malloc(sizeof(float) * (size_t)m.rows * N_TOK);
+        printf("\n%s %lldx%lld %s (%.2f MB)\n", ggml_type_name(m.type), (long long)m.rows, (long long)m.cols,
+               shapes[s].what, bytes / 1e6);
+        printf("  %-5s %10s %10s %9s | %12s %12s %10s %10s\n", "set", "matvec us", "rows4 us", "GB/s",
+               "pp64 loop us", "pp64 mm us", "loop tok/s", "mm tok/s");
+        double ref_mv = 0, ref_pp = 0;
+        for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
+            ggml_types_init_simd(sets[k].feat);
+            const struct ggml_type_traits *t = ggml_get_type_traits(m.type);
+            double budget = m.rows > 10000 ? 1.0 : 0.3;
+            double mv = best_of(t, &m, K_LOOP, budget), rows = best_of(t, &m, K_ROWS, budget);
+            double pl = best_of(t, &m, K_LOOP_BATCH, budget * 3), pm = best_of(t, &m, K_MATMUL, budget * 3);
+            if (k == 0)
+                ref_mv = mv, ref_pp = pl;
+            printf("  %-5s %10.1f %10.1f %9.2f | %12.0f %12.0f %10.0f %10.0f   matvec x%.2f (rows x%.2f), "
+                   "pp64 x%.2f (matmul x%.2f)\n",
+                   sets[k].name, mv * 1e6, rows * 1e6, bytes / (mv < rows ? mv : rows) * 1e-9, pl * 1e6, pm * 1e6,
+                   N_TOK / pl, N_TOK / pm, ref_mv / mv, ref_mv / rows, ref_pp / pl, ref_pp / pm);
+        }
+        free(m.w), free(m.act), free(m.out);
+    }
+    return 0;
+}
