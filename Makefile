@@ -33,7 +33,7 @@ run: setup
 	$(CLLM) run $(OUT)/cllm.elf --port $(PORT)
 
 test: setup
-	$(PY) -m pytest -q tests/
+	$(PY) -m pytest -q -rs --durations=15 tests/
 
 debug: setup
 	@model=$$($(PY) models/fetch.py smollm2) && \
