@@ -41,14 +41,6 @@ AVX2 static inline int hsum256_epi32(__m256i v)
     return _mm_cvtsi128_si32(s);
 }
 
-/* [sum a, sum b, sum c, sum d] of four 8-lane vectors */
-AVX2 static inline __m128 hsum4_256_ps(__m256 a, __m256 b, __m256 c, __m256 d)
-{
-    __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);   /* per 128-bit lane: a01 a23 b01 b23 | ... */
-    __m256 abcd = _mm256_hadd_ps(ab, cd);                          /* a b c d (low half sums) | a b c d (high) */
-    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
-}
-
 /* The 32 nibbles of 16 bytes: element j (low nibble of byte j) in byte j, element j+16 (high nibble) in byte j+16. */
 AVX2 static inline __m256i unpack_nibbles(const uint8_t *qs)
 {
@@ -71,13 +63,6 @@ AVX2 static inline __m256i dot_i8_i8(__m256i a, __m256i b)
 
 AVX2 static inline __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/* two fp16 values packed in a u32 (low half first) plus two more: [a0 a1 b0 b1] as floats (F16C: exact, inf/NaN
-   and subnormals included, like fp16_to_fp32) */
-AVX2 static inline __m128 halves4(uint32_t a, uint32_t b)
-{
-    return _mm_cvtph_ps(_mm_unpacklo_epi32(_mm_cvtsi32_si128((int)a), _mm_cvtsi32_si128((int)b)));
-}
-
 /* The 32 fifth bits of a Q5 block (qh, little-endian u32, bit j = element j) as bytes of value 16 or 0. */
 AVX2 static inline __m256i q5_high_bits(const uint8_t *qh4)
 {
@@ -90,37 +75,36 @@ AVX2 static inline __m256i q5_high_bits(const uint8_t *qh4)
     return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(q, bit), bit), _mm256_set1_epi8(16));
 }
 
-/* ---- Q4_1 x Q8_1 (SmolLM2's weights) ---- */
+/* ---- Q4_0 Q4_1 Q5_0 Q5_1 Q8_0: bit-identical to the references. Each block's integer dot is summed exactly
+   (int32 lanes folded with hadd), then the reference's float expression
+       term = (float)isum * (dx * dy)            (+ mx * sy for Q4_1/Q5_1)
+   is evaluated in 4 float lanes at once (no FMA: each operation rounds as the reference's), and the terms are
+   added in the reference's order: block by block for one row (vec_dot), lane-wise for 4 rows (vec_dot_rows)
+   or 4 activation rows (vec_dot_tile). So every kernel, batch shape and row split gives the same bits. ---- */
 
-void AVX2 vec_dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *vx, const void *vy)
+/* exact sums of four int32x8 vectors: [sum a, sum b, sum c, sum d] */
+AVX2 static inline __m128i hsum4_epi32(__m256i a, __m256i b, __m256i c, __m256i d)
 {
-    const block_q4_1 *x = vx;
-    const block_q8_1 *y = vy;
-    const int64_t nb = n / QK4_1;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m128 macc = _mm_setzero_ps();   /* lane 1: the m_x * s_y terms */
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        __m128 f0 = halves4(load_u32(&x[b].d), load_u32(&y[b].d));         /* [dx mx dy sy] */
-        __m128 f1 = halves4(load_u32(&x[b + 1].d), load_u32(&y[b + 1].d));
-        __m128 p0 = _mm_mul_ps(f0, _mm_movehl_ps(f0, f0)), p1 = _mm_mul_ps(f1, _mm_movehl_ps(f1, f1));
-        macc = _mm_add_ps(macc, _mm_add_ps(p0, p1));
-        __m256i i0 = dot_u8_i8(unpack_nibbles(x[b].qs), load256(y[b].qs));
-        __m256i i1 = dot_u8_i8(unpack_nibbles(x[b + 1].qs), load256(y[b + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_broadcastss_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i1), _mm256_broadcastss_ps(p1), acc1);
-    }
-    if (b < nb) {
-        __m128 f0 = halves4(load_u32(&x[b].d), load_u32(&y[b].d));
-        __m128 p0 = _mm_mul_ps(f0, _mm_movehl_ps(f0, f0));
-        macc = _mm_add_ps(macc, p0);
-        __m256i i0 = dot_u8_i8(unpack_nibbles(x[b].qs), load256(y[b].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i0), _mm256_broadcastss_ps(p0), acc0);
-    }
-    *s = hsum256_ps(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_shuffle_ps(macc, macc, 0x55));
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-/* ---- Q4_0 / Q8_0 / Q5_0 against Q8_0: one per-block int32x8 dot times dx*dy ---- */
+/* four fp16 scales as floats */
+AVX2 static inline __m128 halves_x4(uint16_t a, uint16_t b, uint16_t c, uint16_t d)
+{
+    return _mm_cvtph_ps(_mm_setr_epi16((short)a, (short)b, (short)c, (short)d, 0, 0, 0, 0));
+}
+
+/* the fp16 pairs (d, m) or (d, s) at four addresses: lo = [d0 d1 d2 d3], hi = [m0 m1 m2 m3] */
+AVX2 static inline void pairs_x4(const void *p0, const void *p1, const void *p2, const void *p3, __m128 *lo,
+                                 __m128 *hi)
+{
+    __m256 f = _mm256_cvtph_ps(_mm_setr_epi32((int)load_u32(p0), (int)load_u32(p1), (int)load_u32(p2),
+                                              (int)load_u32(p3)));
+    f = _mm256_permutevar8x32_ps(f, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+    *lo = _mm256_castps256_ps128(f);
+    *hi = _mm256_extractf128_ps(f, 1);
+}
 
 AVX2 static inline __m256i q4_0_dot(const block_q4_0 *x, const block_q8_0 *y)
 {
@@ -130,7 +114,7 @@ AVX2 static inline __m256i q4_0_dot(const block_q4_0 *x, const block_q8_0 *y)
 
 AVX2 static inline __m256i q8_0_dot(const block_q8_0 *x, const block_q8_0 *y)
 {
-    return dot_i8_i8(load256(x->qs), load256(y->qs));
+    return dot_i8_i8(load256(x->qs), load256(y->qs));   /* |x| * (y with x's sign): right for x = -128 too */
 }
 
 AVX2 static inline __m256i q5_0_dot(const block_q5_0 *x, const block_q8_0 *y)
@@ -139,53 +123,72 @@ AVX2 static inline __m256i q5_0_dot(const block_q5_0 *x, const block_q8_0 *y)
     return dot_i8_i8(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), load256(y->qs));   /* -16..15 */
 }
 
-/* dx*dy of blocks b and b+1 (d is the first field of block_q4_0/q5_0/q8_0) in lanes 0 and 1 */
-#define PAIR_SCALES(x, y, b) \
-    ({ __m128 f_ = halves4((uint32_t)(x)[b].d | ((uint32_t)(x)[(b) + 1].d << 16), \
-                           (uint32_t)(y)[b].d | ((uint32_t)(y)[(b) + 1].d << 16)); \
-       _mm_mul_ps(f_, _mm_movehl_ps(f_, f_)); })
+AVX2 static inline __m256i q4_1_dot(const block_q4_1 *x, const block_q8_1 *y)
+{
+    return dot_u8_i8(unpack_nibbles(x->qs), load256(y->qs));
+}
 
-#define VEC_DOT_Q8_PAIRED(name, xtype, dotfn) \
+AVX2 static inline __m256i q5_1_dot(const block_q5_1 *x, const block_q8_1 *y)
+{
+    return dot_u8_i8(_mm256_or_si256(unpack_nibbles(x->qs), q5_high_bits(x->qh)), load256(y->qs));   /* 0..31 */
+}
+
+/* adds the first cnt lanes of t to sum in lane order (the reference's block order) */
+AVX2 static inline float add_lanes(float sum, __m128 t, int cnt)
+{
+    float tt[4];
+    _mm_storeu_ps(tt, t);
+    for (int k = 0; k < cnt; k++)
+        sum += tt[k];
+    return sum;
+}
+
+/* one row, 4 blocks per step (a short last step repeats block b in the unused lanes, which are not added) */
+#define VEC_DOT_D(name, xtype, dotfn) \
     void AVX2 name(int64_t n, float *s, const void *vx, const void *vy) \
     { \
         const xtype *x = vx; \
         const block_q8_0 *y = vy; \
         const int64_t nb = n / QK8_0; \
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(); \
-        int64_t b = 0; \
-        for (; b + 2 <= nb; b += 2) { \
-            __m128 d = PAIR_SCALES(x, y, b); \
-            acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotfn(&x[b], &y[b])), _mm256_broadcastss_ps(d), acc0); \
-            acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotfn(&x[b + 1], &y[b + 1])), \
-                                   _mm256_broadcastss_ps(_mm_shuffle_ps(d, d, 0x55)), acc1); \
+        float sum = 0.0f; \
+        for (int64_t b = 0; b < nb; b += 4) { \
+            int cnt = nb - b < 4 ? (int)(nb - b) : 4; \
+            int64_t b1 = cnt > 1 ? b + 1 : b, b2 = cnt > 2 ? b + 2 : b, b3 = cnt > 3 ? b + 3 : b; \
+            __m128i is = hsum4_epi32(dotfn(&x[b], &y[b]), dotfn(&x[b1], &y[b1]), dotfn(&x[b2], &y[b2]), \
+                                     dotfn(&x[b3], &y[b3])); \
+            __m128 dd = _mm_mul_ps(halves_x4(x[b].d, x[b1].d, x[b2].d, x[b3].d), \
+                                   halves_x4(y[b].d, y[b1].d, y[b2].d, y[b3].d)); \
+            sum = add_lanes(sum, _mm_mul_ps(_mm_cvtepi32_ps(is), dd), cnt); \
         } \
-        if (b < nb) { \
-            float d = fp16_to_fp32(x[b].d) * fp16_to_fp32(y[b].d); \
-            acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dotfn(&x[b], &y[b])), _mm256_set1_ps(d), acc0); \
-        } \
-        *s = hsum256_ps(_mm256_add_ps(acc0, acc1)); \
+        *s = sum; \
     }
 
-VEC_DOT_Q8_PAIRED(vec_dot_q4_0_q8_0_avx2, block_q4_0, q4_0_dot)
-VEC_DOT_Q8_PAIRED(vec_dot_q8_0_q8_0_avx2, block_q8_0, q8_0_dot)
-VEC_DOT_Q8_PAIRED(vec_dot_q5_0_q8_0_avx2, block_q5_0, q5_0_dot)
-
-void AVX2 vec_dot_q5_1_q8_1_avx2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const block_q5_1 *x = vx;
-    const block_q8_1 *y = vy;
-    const int64_t nb = n / QK5_1;
-    __m256 acc = _mm256_setzero_ps();
-    __m128 macc = _mm_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        __m128 f = halves4(load_u32(&x[b].d), load_u32(&y[b].d));
-        __m128 p = _mm_mul_ps(f, _mm_movehl_ps(f, f));
-        macc = _mm_add_ps(macc, p);
-        __m256i q = _mm256_or_si256(unpack_nibbles(x[b].qs), q5_high_bits(x[b].qh));   /* 0..31 */
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(q, load256(y[b].qs))), _mm256_broadcastss_ps(p), acc);
+#define VEC_DOT_DM(name, xtype, dotfn) \
+    void AVX2 name(int64_t n, float *s, const void *vx, const void *vy) \
+    { \
+        const xtype *x = vx; \
+        const block_q8_1 *y = vy; \
+        const int64_t nb = n / QK8_1; \
+        float sum = 0.0f; \
+        for (int64_t b = 0; b < nb; b += 4) { \
+            int cnt = nb - b < 4 ? (int)(nb - b) : 4; \
+            int64_t b1 = cnt > 1 ? b + 1 : b, b2 = cnt > 2 ? b + 2 : b, b3 = cnt > 3 ? b + 3 : b; \
+            __m128i is = hsum4_epi32(dotfn(&x[b], &y[b]), dotfn(&x[b1], &y[b1]), dotfn(&x[b2], &y[b2]), \
+                                     dotfn(&x[b3], &y[b3])); \
+            __m128 dx, mx, dy, sy; \
+            pairs_x4(&x[b].d, &x[b1].d, &x[b2].d, &x[b3].d, &dx, &mx); \
+            pairs_x4(&y[b].d, &y[b1].d, &y[b2].d, &y[b3].d, &dy, &sy); \
+            __m128 t = _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(is), _mm_mul_ps(dx, dy)), _mm_mul_ps(mx, sy)); \
+            sum = add_lanes(sum, t, cnt); \
+        } \
+        *s = sum; \
     }
-    *s = hsum256_ps(acc) + _mm_cvtss_f32(_mm_shuffle_ps(macc, macc, 0x55));
-}
+
+VEC_DOT_D(vec_dot_q4_0_q8_0_avx2, block_q4_0, q4_0_dot)
+VEC_DOT_D(vec_dot_q8_0_q8_0_avx2, block_q8_0, q8_0_dot)
+VEC_DOT_D(vec_dot_q5_0_q8_0_avx2, block_q5_0, q5_0_dot)
+VEC_DOT_DM(vec_dot_q4_1_q8_1_avx2, block_q4_1, q4_1_dot)
+VEC_DOT_DM(vec_dot_q5_1_q8_1_avx2, block_q5_1, q5_1_dot)
 
 /* ---- K-quants against Q8_K: exact int32 sums, then the reference's float expression (bit-identical) ---- */
 
@@ -489,55 +492,33 @@ void AVX2 quantize_row_q8_K_avx2(const float *x, void *vy, int64_t n)
     }
 }
 
-/* ---- several weight rows per activation row (matrix-vector: the decode step) ---- */
-
-/* broadcast lane k (0..3) of v to 8 lanes */
-AVX2 static inline __m256 lane_bcast(__m128 v, int k)
-{
-    return _mm256_permutevar8x32_ps(_mm256_castps128_ps256(v), _mm256_set1_epi32(k));
-}
-
-/* [d0 m0 d1 m1 d2 m2 d3 m3] of four Q4_1 blocks (or [d s] of four Q8_1 blocks) as floats */
-AVX2 static inline __m256 halves8(const void *p0, const void *p1, const void *p2, const void *p3)
-{
-    return _mm256_cvtph_ps(_mm_setr_epi32((int)load_u32(p0), (int)load_u32(p1), (int)load_u32(p2),
-                                          (int)load_u32(p3)));
-}
+/* ---- several weight rows per activation row (matrix-vector: the decode step): lanes = 4 rows ---- */
 
 void AVX2 vec_dot_rows_q4_1_q8_1_avx2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
 {
     const block_q8_1 *y = vy;
     const int64_t nb = n / QK4_1;
-    const __m256i even_odd = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     int64_t r = 0;
     for (; r + 4 <= nr; r += 4) {
         const block_q4_1 *x0 = (const block_q4_1 *)((const uint8_t *)vx + (size_t)r * bx);
         const block_q4_1 *x1 = (const block_q4_1 *)((const uint8_t *)x0 + bx);
         const block_q4_1 *x2 = (const block_q4_1 *)((const uint8_t *)x1 + bx);
         const block_q4_1 *x3 = (const block_q4_1 *)((const uint8_t *)x2 + bx);
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        __m128 macc = _mm_setzero_ps();
+        __m128 acc = _mm_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
             __m128 fy = _mm_cvtph_ps(_mm_cvtsi32_si128((int)load_u32(&y[b].d)));   /* [dy sy . .] */
-            __m256 dm = _mm256_permutevar8x32_ps(halves8(&x0[b].d, &x1[b].d, &x2[b].d, &x3[b].d), even_odd);
-            __m128 dd = _mm_mul_ps(_mm256_castps256_ps128(dm), _mm_shuffle_ps(fy, fy, 0x00));   /* dx_k * dy */
-            macc = _mm_fmadd_ps(_mm256_extractf128_ps(dm, 1), _mm_shuffle_ps(fy, fy, 0x55), macc);   /* m_k * sy */
-            __m256i yq = load256(y[b].qs);
-            a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(unpack_nibbles(x0[b].qs), yq)), lane_bcast(dd, 0), a0);
-            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(unpack_nibbles(x1[b].qs), yq)), lane_bcast(dd, 1), a1);
-            a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(unpack_nibbles(x2[b].qs), yq)), lane_bcast(dd, 2), a2);
-            a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(unpack_nibbles(x3[b].qs), yq)), lane_bcast(dd, 3), a3);
+            __m128 dx, mx;
+            pairs_x4(&x0[b].d, &x1[b].d, &x2[b].d, &x3[b].d, &dx, &mx);
+            __m128i is = hsum4_epi32(q4_1_dot(&x0[b], &y[b]), q4_1_dot(&x1[b], &y[b]), q4_1_dot(&x2[b], &y[b]),
+                                     q4_1_dot(&x3[b], &y[b]));
+            __m128 t = _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(is), _mm_mul_ps(dx, _mm_shuffle_ps(fy, fy, 0x00))),
+                                  _mm_mul_ps(mx, _mm_shuffle_ps(fy, fy, 0x55)));
+            acc = _mm_add_ps(acc, t);
         }
-        _mm_storeu_ps(s + r, _mm_add_ps(hsum4_256_ps(a0, a1, a2, a3), macc));
+        _mm_storeu_ps(s + r, acc);
     }
     for (; r < nr; r++)
         vec_dot_q4_1_q8_1_avx2(n, &s[r], (const uint8_t *)vx + (size_t)r * bx, vy);
-}
-
-/* four fp16 scales as floats */
-AVX2 static inline __m128 halves_x4(uint16_t a, uint16_t b, uint16_t c, uint16_t d)
-{
-    return _mm_cvtph_ps(_mm_setr_epi16((short)a, (short)b, (short)c, (short)d, 0, 0, 0, 0));
 }
 
 void AVX2 vec_dot_rows_q8_0_q8_0_avx2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
@@ -550,43 +531,26 @@ void AVX2 vec_dot_rows_q8_0_q8_0_avx2(int64_t n, int64_t nr, float *s, const voi
         const block_q8_0 *x1 = (const block_q8_0 *)((const uint8_t *)x0 + bx);
         const block_q8_0 *x2 = (const block_q8_0 *)((const uint8_t *)x1 + bx);
         const block_q8_0 *x3 = (const block_q8_0 *)((const uint8_t *)x2 + bx);
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        __m128 acc = _mm_setzero_ps();
         for (int64_t b = 0; b < nb; b++) {
-            __m128 dd = _mm_mul_ps(halves_x4(x0[b].d, x1[b].d, x2[b].d, x3[b].d), _mm_set1_ps(fp16_to_fp32(y[b].d)));
-            __m256i yq = load256(y[b].qs);   /* |x| * (y with x's sign): right for x = -128 too */
-            a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_i8(load256(x0[b].qs), yq)),
-                                 lane_bcast(dd, 0), a0);
-            a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_i8(load256(x1[b].qs), yq)),
-                                 lane_bcast(dd, 1), a1);
-            a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_i8(load256(x2[b].qs), yq)),
-                                 lane_bcast(dd, 2), a2);
-            a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_i8(load256(x3[b].qs), yq)),
-                                 lane_bcast(dd, 3), a3);
+            __m128 dd = _mm_mul_ps(halves_x4(x0[b].d, x1[b].d, x2[b].d, x3[b].d),
+                                   _mm_cvtph_ps(_mm_set1_epi16((short)y[b].d)));
+            __m128i is = hsum4_epi32(q8_0_dot(&x0[b], &y[b]), q8_0_dot(&x1[b], &y[b]), q8_0_dot(&x2[b], &y[b]),
+                                     q8_0_dot(&x3[b], &y[b]));
+            acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(is), dd));
         }
-        _mm_storeu_ps(s + r, hsum4_256_ps(a0, a1, a2, a3));
+        _mm_storeu_ps(s + r, acc);
     }
     for (; r < nr; r++)
         vec_dot_q8_0_q8_0_avx2(n, &s[r], (const uint8_t *)vx + (size_t)r * bx, vy);
 }
 
 /* ---- 4x4 tiles (prefill, llm/matmul.c): s[t * ls + r] = dot(row r of x, row t of y), r, t < 4. Each weight
-   block is unpacked once for 4 activation rows; per row the 4 token sums are folded with hadd into
-   [t0 t1 t2 t3 | t0 t1 t2 t3] (low/high 16 elements), scaled by d_r * dy_t and accumulated. ---- */
+   block is unpacked once for 4 activation rows; lanes = the 4 activation rows of one weight row. ---- */
 
-AVX2 static inline __m256i hadd4_epi32(__m256i i0, __m256i i1, __m256i i2, __m256i i3)
+AVX2 static inline void tile_store(float *s, size_t ls, __m128 v0, __m128 v1, __m128 v2, __m128 v3)
 {
-    return _mm256_hadd_epi32(_mm256_hadd_epi32(i0, i1), _mm256_hadd_epi32(i2, i3));
-}
-
-/* rows[k] = [row k, tokens 0..3] (8 lanes: two halves to add) + mk[k] -> s[t * ls + 0..3] */
-AVX2 static inline void tile_store(float *s, size_t ls, __m256 r0, __m256 r1, __m256 r2, __m256 r3, __m128 m0,
-                                   __m128 m1, __m128 m2, __m128 m3)
-{
-    __m128 v0 = _mm_add_ps(_mm_add_ps(_mm256_castps256_ps128(r0), _mm256_extractf128_ps(r0, 1)), m0);
-    __m128 v1 = _mm_add_ps(_mm_add_ps(_mm256_castps256_ps128(r1), _mm256_extractf128_ps(r1, 1)), m1);
-    __m128 v2 = _mm_add_ps(_mm_add_ps(_mm256_castps256_ps128(r2), _mm256_extractf128_ps(r2, 1)), m2);
-    __m128 v3 = _mm_add_ps(_mm_add_ps(_mm256_castps256_ps128(r3), _mm256_extractf128_ps(r3, 1)), m3);
-    _MM_TRANSPOSE4_PS(v0, v1, v2, v3);   /* now v_t = [rows 0..3] of token t */
+    _MM_TRANSPOSE4_PS(v0, v1, v2, v3);   /* v_k = [rows 0..3] of activation row k */
     _mm_storeu_ps(s, v0);
     _mm_storeu_ps(s + ls, v1);
     _mm_storeu_ps(s + 2 * ls, v2);
@@ -603,26 +567,23 @@ void AVX2 vec_dot_tile_q4_1_q8_1_avx2(int64_t n, float *s, size_t ls, const void
         y[k] = (const block_q8_1 *)((const uint8_t *)vy + (size_t)k * by);
     }
     const int64_t nb = n / QK4_1;
-    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
-    __m256 macc01 = _mm256_setzero_ps(), macc23 = _mm256_setzero_ps();
+    __m128 acc[4] = { _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps() };
     for (int64_t b = 0; b < nb; b++) {
-        __m256 ys = halves8(&y[0][b].d, &y[1][b].d, &y[2][b].d, &y[3][b].d);     /* dy0 sy0 dy1 sy1 ... */
-        __m256 dyv = _mm256_permutevar8x32_ps(ys, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
-        __m256 syv = _mm256_permutevar8x32_ps(ys, _mm256_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7));
-        __m256 xs = halves8(&x[0][b].d, &x[1][b].d, &x[2][b].d, &x[3][b].d);     /* d0 m0 d1 m1 ... */
-        macc01 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(xs, _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3)), syv, macc01);
-        macc23 = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(xs, _mm256_setr_epi32(5, 5, 5, 5, 7, 7, 7, 7)), syv, macc23);
+        __m128 dy, sy, dx, mx;
+        pairs_x4(&y[0][b].d, &y[1][b].d, &y[2][b].d, &y[3][b].d, &dy, &sy);
+        pairs_x4(&x[0][b].d, &x[1][b].d, &x[2][b].d, &x[3][b].d, &dx, &mx);
         __m256i y0 = load256(y[0][b].qs), y1 = load256(y[1][b].qs), y2 = load256(y[2][b].qs),
                 y3 = load256(y[3][b].qs);
         for (int k = 0; k < 4; k++) {
             __m256i q = unpack_nibbles(x[k][b].qs);
-            __m256i h = hadd4_epi32(dot_u8_i8(q, y0), dot_u8_i8(q, y1), dot_u8_i8(q, y2), dot_u8_i8(q, y3));
-            __m256 scale = _mm256_mul_ps(_mm256_permutevar8x32_ps(xs, _mm256_set1_epi32(2 * k)), dyv);
-            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), scale, acc[k]);
+            __m128i is = hsum4_epi32(dot_u8_i8(q, y0), dot_u8_i8(q, y1), dot_u8_i8(q, y2), dot_u8_i8(q, y3));
+            __m128 dk = _mm_permutevar_ps(dx, _mm_set1_epi32(k));
+            __m128 mk = _mm_permutevar_ps(mx, _mm_set1_epi32(k));
+            __m128 t = _mm_add_ps(_mm_mul_ps(_mm_cvtepi32_ps(is), _mm_mul_ps(dk, dy)), _mm_mul_ps(mk, sy));
+            acc[k] = _mm_add_ps(acc[k], t);
         }
     }
-    tile_store(s, ls, acc[0], acc[1], acc[2], acc[3], _mm256_castps256_ps128(macc01), _mm256_extractf128_ps(macc01, 1),
-               _mm256_castps256_ps128(macc23), _mm256_extractf128_ps(macc23, 1));
+    tile_store(s, ls, acc[0], acc[1], acc[2], acc[3]);
 }
 
 void AVX2 vec_dot_tile_q8_0_q8_0_avx2(int64_t n, float *s, size_t ls, const void *vx, size_t bx, const void *vy,
@@ -635,22 +596,21 @@ void AVX2 vec_dot_tile_q8_0_q8_0_avx2(int64_t n, float *s, size_t ls, const void
         y[k] = (const block_q8_0 *)((const uint8_t *)vy + (size_t)k * by);
     }
     const int64_t nb = n / QK8_0;
-    __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+    __m128 acc[4] = { _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps() };
     for (int64_t b = 0; b < nb; b++) {
         __m128 dy = halves_x4(y[0][b].d, y[1][b].d, y[2][b].d, y[3][b].d);
-        __m256 dyv = _mm256_insertf128_ps(_mm256_castps128_ps256(dy), dy, 1);
         __m128 dx = halves_x4(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d);
         __m256i y0 = load256(y[0][b].qs), y1 = load256(y[1][b].qs), y2 = load256(y[2][b].qs),
                 y3 = load256(y[3][b].qs);
         for (int k = 0; k < 4; k++) {
             __m256i q = load256(x[k][b].qs), qa = _mm256_sign_epi8(q, q);
-            __m256i h = hadd4_epi32(dot_u8_i8(qa, _mm256_sign_epi8(y0, q)), dot_u8_i8(qa, _mm256_sign_epi8(y1, q)),
-                                    dot_u8_i8(qa, _mm256_sign_epi8(y2, q)), dot_u8_i8(qa, _mm256_sign_epi8(y3, q)));
-            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(h), _mm256_mul_ps(lane_bcast(dx, k), dyv), acc[k]);
+            __m128i is = hsum4_epi32(dot_u8_i8(qa, _mm256_sign_epi8(y0, q)), dot_u8_i8(qa, _mm256_sign_epi8(y1, q)),
+                                     dot_u8_i8(qa, _mm256_sign_epi8(y2, q)), dot_u8_i8(qa, _mm256_sign_epi8(y3, q)));
+            __m128 dk = _mm_permutevar_ps(dx, _mm_set1_epi32(k));
+            acc[k] = _mm_add_ps(acc[k], _mm_mul_ps(_mm_cvtepi32_ps(is), _mm_mul_ps(dk, dy)));
         }
     }
-    const __m128 z = _mm_setzero_ps();
-    tile_store(s, ls, acc[0], acc[1], acc[2], acc[3], z, z, z, z);
+    tile_store(s, ls, acc[0], acc[1], acc[2], acc[3]);
 }
 
 /* 1 when this CPU has F16C too (AVX2 and FMA are the caller's flags): every AVX2 CPU has it, but a hypervisor
