@@ -1,4 +1,4 @@
-/* GET /health (interface: api/health.h). The reply shapes are llama.cpp server's. */
+/* GET /health and /v1/health (interface: api/health.h). The reply shapes are llama.cpp server's. */
 #include "api/health.h"
 #include "http/router.h"
 
@@ -17,4 +17,8 @@ static void health_handle(const struct http_request *req, http_reply reply, void
         http_reply_error(reply, 503, "Loading model");
 }
 
-void health_init(void) { router_add(HTTP_METHOD_BIT(HTTP_METHOD_GET), "/health", health_handle, 0); }
+void health_init(void)
+{
+    router_add(HTTP_METHOD_BIT(HTTP_METHOD_GET), "/health", health_handle, 0);
+    router_add(HTTP_METHOD_BIT(HTTP_METHOD_GET), "/v1/health", health_handle, 0); /* llama.cpp answers both */
+}
