@@ -47,27 +47,59 @@ void workers_init(int max_cpus)
 void workers_set_count(int n) { n_workers = n < 1 ? 1 : n > SMP_MAX_CPUS ? SMP_MAX_CPUS : n; }
 int workers_count(void) { return n_workers; }
 
-/* Grab and run chunks of generation g until none are left (or the job is closed). */
-static void work(uint32_t g)
+/* Grab and run chunks of generation g until none are left (or the job is closed); returns the rows done. */
+static int64_t work(uint32_t g)
 {
+    int64_t rows = 0;
     for (;;) {
         uint64_t c = __atomic_load_n(&cursor, __ATOMIC_ACQUIRE);
         uint32_t row = (uint32_t)c;
         if ((uint32_t)(c >> 32) != g || row == CURSOR_CLOSED)
-            return;
+            return rows;
         workers_fn fn = job.fn;
         void *ctx = job.ctx;
         int64_t n = job.n, chunk = job.chunk;
         if ((int64_t)row >= n)
-            return;
+            return rows;
         int64_t end = (int64_t)row + chunk < n ? (int64_t)row + chunk : n;
         if (!__atomic_compare_exchange_n(&cursor, &c, ((uint64_t)g << 32) | (uint64_t)end, false, __ATOMIC_ACQ_REL,
                                          __ATOMIC_ACQUIRE))
             continue;
         fn(ctx, row, end);     /* the fields read above are this generation's: it cannot complete without us */
         __atomic_fetch_add(&done_rows, end - (int64_t)row, __ATOMIC_RELEASE);
+        rows += end - (int64_t)row;
     }
 }
+
+/* Solo fallback. When the host does not run the vCPUs together (more runnable threads than cores), a worker
+   that took a chunk and was preempted makes the boot CPU wait a whole host time slice. The boot CPU therefore
+   compares each parallel product's time per row with its own time per row in that product (what running alone
+   would have cost); after WORKERS_BAD_LIMIT products in a row where parallel lost, it runs the next
+   WORKERS_SOLO_RUN products alone (the workers fall asleep), then tries parallel again. Results are the same
+   either way; only the speed differs. */
+#define WORKERS_BAD_LIMIT 4
+#define WORKERS_SOLO_RUN 256
+static int bad_in_row;
+static int solo_left;
+static uint64_t solo_runs;     /* times the fallback engaged (for the log / debugging) */
+
+static void note_parallel(uint64_t t_all, uint64_t t_own, int64_t rows_own, int64_t n)
+{
+    if (rows_own <= 0)
+        return;
+    /* parallel per row: t_all / n; solo estimate per row: t_own / rows_own */
+    if ((unsigned __int128)t_all * (uint64_t)rows_own > (unsigned __int128)t_own * (uint64_t)n) {
+        if (++bad_in_row >= WORKERS_BAD_LIMIT) {
+            bad_in_row = 0;
+            solo_left = WORKERS_SOLO_RUN;
+            solo_runs++;
+        }
+    } else {
+        bad_in_row = 0;
+    }
+}
+
+uint64_t workers_solo_runs(void) { return solo_runs; }
 
 void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align)
 {
@@ -80,6 +112,12 @@ void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align)
         fn(ctx, 0, n);
         return;
     }
+    if (solo_left > 0) {
+        solo_left--;
+        fn(ctx, 0, n);
+        return;
+    }
+    uint64_t t0 = rdtsc();
     int64_t chunk = (n + 4 * cpus - 1) / (4 * cpus);          /* about four grabs per CPU */
     chunk = (chunk + align - 1) / align * align;
     job.fn = fn;
@@ -93,10 +131,12 @@ void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align)
     for (int c = 1; c < cpus; c++)
         if (__atomic_load_n(&slot[c].sleeping, __ATOMIC_SEQ_CST))
             smp_wake(c);
-    work(g);
+    int64_t own = work(g);
+    uint64_t t1 = rdtsc();
     while (__atomic_load_n(&done_rows, __ATOMIC_ACQUIRE) != n)
         cpu_relax();
     __atomic_exchange_n(&cursor, ((uint64_t)g << 32) | CURSOR_CLOSED, __ATOMIC_ACQ_REL);
+    note_parallel(rdtsc() - t0, t1 - t0, own, n);
 }
 
 void workers_ap_loop(int cpu)
