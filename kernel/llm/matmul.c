@@ -2,7 +2,10 @@
    MATMUL_TOK_BLOCK (their quantized rows stay in L2), weight rows in groups of 4 (one L1-resident weight tile per
    pass over the token block), 4 activation rows per kernel call. Each weight byte comes from memory once per
    token block; the kernel reuses each unpacked weight block for 4 tokens in registers. Edges (rows or tokens not
-   a multiple of 4) and types without a tile kernel use the 4-row vec_dot_rows per activation row. */
+   a multiple of 4), fewer than 4 tokens and types without a tile kernel use the 4-row vec_dot_rows per activation
+   row over groups of MATMUL_ROW_BLOCK weight rows. Row groups start at multiples of 4 from w, so a caller that
+   splits rows at multiples of 4 gets the same bits for any split; each activation row's result does not depend
+   on the batch with the AVX2 kernels (bit-identical to the references) nor with the rows kernels alone. */
 #include "llm/matmul.h"
 
 #define MATMUL_TOK_BLOCK 64   /* activation rows per block: 64 x 1.7 KB (1536 Q8_1 columns) = 110 KB */
@@ -15,7 +18,7 @@ void matmul_q_ld(const struct ggml_type_traits *tt, const void *w, size_t row_si
     const uint8_t *wb = w, *qb = act_q;
     for (int t0 = 0; t0 < n_tok; t0 += MATMUL_TOK_BLOCK) {
         int t1 = t0 + MATMUL_TOK_BLOCK < n_tok ? t0 + MATMUL_TOK_BLOCK : n_tok;
-        if (tt->vec_dot_tile) {
+        if (tt->vec_dot_tile && t1 - t0 >= 4) {
             int64_t r = 0;
             for (; r + 4 <= n_rows; r += 4) {
                 const uint8_t *wr = wb + (size_t)r * row_size;

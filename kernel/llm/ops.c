@@ -2,6 +2,7 @@
    type table (llm/ggml_types.h, llm/quant_ref.c); this file only feeds them. Uses lib/math.h, never libm. */
 #include "llm/ops.h"
 #include "llm/fp16.h"
+#include "llm/matmul.h"
 #include "llm/workers.h"
 #include "lib/math.h"
 
@@ -24,13 +25,9 @@ void ops_quantize_act(void *qbuf, const struct ops_weight *w, const float *x, in
 
 void ops_matmul_rows(float *out, const struct ops_weight *w, const void *qbuf, int n_batch, int64_t r0, int64_t r1)
 {
-    const struct ggml_type_traits *tt = ggml_get_type_traits(w->type);
-    size_t qrow = ggml_row_size(tt->vec_dot_type, w->n_cols);
-    const uint8_t *q = qbuf;
-    const uint8_t *row = (const uint8_t *)w->data + (size_t)r0 * w->row_size;
-    for (int64_t r = r0; r < r1; r++, row += w->row_size)
-        for (int b = 0; b < n_batch; b++)       /* the weight row stays in L1 across the batch */
-            tt->vec_dot(w->n_cols, &out[(size_t)b * w->n_rows + r], row, q + (size_t)b * qrow);
+    /* llm/matmul.c: 4x4 tiles (each weight block loaded once per 4 tokens) or 4-row kernels per token */
+    matmul_q_ld(ggml_get_type_traits(w->type), (const uint8_t *)w->data + (size_t)r0 * w->row_size, w->row_size,
+                r1 - r0, w->n_cols, qbuf, n_batch, out + r0, (size_t)w->n_rows);
 }
 
 struct matmul_job { float *out; const struct ops_weight *w; const void *qbuf; int n_batch; };
