@@ -60,9 +60,11 @@ def test_avx2_installed_only_with_avx2_and_fma(lib):
     for feats in [GGML_CPU_SSE2, GGML_CPU_SSE2 | GGML_CPU_AVX2, GGML_CPU_SSE2 | GGML_CPU_FMA]:
         lib.fmt_init_simd(feats)   # SSE2 twins only: no tile kernels, reference quantizers
         assert lib.fmt_kernel_kind(int(Q.Q4_1)) == 2 and lib.fmt_from_is_ref(int(Q.Q8_1)) == 1
+    assert lib.fmt_simd_name() == b"sse2"
     lib.fmt_init_simd(0)
-    assert lib.fmt_kernel_kind(int(Q.Q4_1)) == 0
+    assert lib.fmt_kernel_kind(int(Q.Q4_1)) == 0 and lib.fmt_simd_name() == b"ref"
     lib.fmt_init_simd(ALL)
+    assert lib.fmt_simd_name() == b"avx2"
 
 
 @pytest.mark.parametrize("n", [65536, 65536 - 3, 7, 8, 9, 17])

@@ -86,11 +86,20 @@ void ggml_vec_dot_rows(const struct ggml_type_traits *tt, int64_t n, int64_t nr,
         tt->vec_dot(n, &s[r], (const uint8_t *)x + (size_t)r * bx, y);
 }
 
+static const char *simd_name = "ref";
+
+const char *ggml_types_simd_name(void)
+{
+    return simd_name;
+}
+
 void ggml_types_init_simd(uint32_t features)
 {
     for (int t = 0; t < GGML_TYPE_COUNT; t++)
         type_traits[t] = type_traits_ref[t];
+    simd_name = "ref";
     if (features & GGML_CPU_SSE2) {   /* llm/quant_sse2.c */
+        simd_name = "sse2";
         type_traits[GGML_TYPE_F16].to_float = dequantize_row_f16_sse2;
         type_traits[GGML_TYPE_F16].vec_dot = vec_dot_f16_f16_sse2;
         type_traits[GGML_TYPE_F32].vec_dot = vec_dot_f32_f32_sse2;
@@ -107,6 +116,7 @@ void ggml_types_init_simd(uint32_t features)
     }
     if ((features & (GGML_CPU_AVX2 | GGML_CPU_FMA)) == (GGML_CPU_AVX2 | GGML_CPU_FMA) && quant_avx2_cpu_ok()) {
         /* llm/quant_avx2.c (the caller checked that XCR0 enables AVX state) */
+        simd_name = "avx2";
         type_traits[GGML_TYPE_F16].to_float = dequantize_row_f16_avx2;
         type_traits[GGML_TYPE_F16].vec_dot = vec_dot_f16_f16_avx2;
         type_traits[GGML_TYPE_F32].vec_dot = vec_dot_f32_f32_avx2;

@@ -200,6 +200,8 @@ const char *ggml_type_name(uint32_t t);   /* "?" for unsupported */
 /* Replace table entries with the fastest variants the features allow; 0 restores the references.
    Call once at boot (before any worker runs), never while a matrix product is running. */
 void ggml_types_init_simd(uint32_t features);
+/* What the last ggml_types_init_simd installed: "avx2", "sse2" or "ref" (for the boot log). */
+const char *ggml_types_simd_name(void);
 
 /* The scalar references (llm/quant_ref.c), with the signatures of the table. */
 void dequantize_row_f32_ref(const void *x, float *y, int64_t n);

@@ -73,6 +73,7 @@ def load():
         "fmt_matmul": (I, [I, I64, I64, P, P, I, P]),
         "fmt_kernel_kind": (I, [I]),
         "fmt_from_is_ref": (I, [I]),
+        "fmt_simd_name": (ctypes.c_char_p, []),
         "fmt_sizeof_gguf_file": (U64, []),
         "fmt_sizeof_gguf_tensor": (U64, []),
         "fmt_arr_str_dump": (I64, [ctypes.POINTER(GgufFile), I64, P, P, U64]),

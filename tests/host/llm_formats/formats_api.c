@@ -125,3 +125,5 @@ int fmt_from_is_ref(int type)
     const struct ggml_type_traits *t = traits(type, 0), *r = traits(type, 1);
     return t ? t->from_float == r->from_float : -1;
 }
+
+const char *fmt_simd_name(void) { return ggml_types_simd_name(); }
