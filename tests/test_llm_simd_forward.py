@@ -1,6 +1,7 @@
 """The whole forward pass (host build of kernel/llm, tests/host/llm/llm_lib.py) with the SIMD kernels installed as
-the booted kernel installs them (ggml_types_init_simd): with AVX2 the quantized kernels, the activation quantizers
-and the tiled prefill product (llm/matmul.c via ops_matmul) are bit-identical to the scalar references, so the
+the booted kernel installs them (ggml_types_init_simd): with AVX2 the quantized kernels, the activation quantizers,
+the tiled prefill product (llm/matmul.c via ops_matmul) and the attention (llm/attn_avx2.c, f32 and f16 KV cache)
+are bit-identical to the scalar references, so the
 logits equal the reference table's bit for bit, for a batch of 1 and of 16 (4x4 tiles plus leftovers); with SSE2
 only, each token's logits still do not depend on its batch. Tiny models (models/make_tiny.py), every quantized
 weight type the AVX2 set covers."""
@@ -28,9 +29,9 @@ def lib():
     lib.lib.h_init_simd(0)   # the library is shared with the other llm test modules of this process
 
 
-def logits(lib, path, features, n_batch, toks):
+def logits(lib, path, features, n_batch, toks, kv_f16=0):
     lib.lib.h_init_simd(features)
-    eng = llm_lib.Engine(lib, path, n_ctx=64, n_batch=n_batch, kv_f16=0)
+    eng = llm_lib.Engine(lib, path, n_ctx=64, n_batch=n_batch, kv_f16=kv_f16)
     try:
         return eng.forward(toks, 0, all_logits=True)
     finally:
@@ -41,12 +42,13 @@ def logits(lib, path, features, n_batch, toks):
 @pytest.mark.parametrize("qtype", AVX2_EXACT)
 def test_avx2_forward_bit_identical_to_references(lib, tmp_path, qtype):
     path = make_tiny(str(tmp_path / f"tiny-{qtype}.gguf"), qtype, tied=(qtype == "q8_0"), seed=7)
-    toks = [int(t) for t in np.random.default_rng(5).integers(0, 200, 23)]
-    ref = logits(lib, path, 0, 16, toks)
-    assert np.all(np.isfinite(ref))
-    for n_batch in [1, 16]:
-        got = logits(lib, path, ALL, n_batch, toks)
-        assert np.array_equal(got.view(np.uint32), ref.view(np.uint32)), (qtype, n_batch)
+    toks = [int(t) for t in np.random.default_rng(5).integers(0, 200, 43)]
+    for kv_f16 in [0, 1]:   # attention (llm/attn_avx2.c) over an f32 and an f16 KV cache, 8 positions per vector
+        ref = logits(lib, path, 0, 16, toks, kv_f16)
+        assert np.all(np.isfinite(ref))
+        for n_batch in [1, 16]:
+            got = logits(lib, path, ALL, n_batch, toks, kv_f16)
+            assert np.array_equal(got.view(np.uint32), ref.view(np.uint32)), (qtype, n_batch, kv_f16)
 
 
 @pytest.mark.parametrize("qtype", ["q4_1", "q8_0", "q4_k"])

@@ -93,6 +93,11 @@ const char *ggml_types_simd_name(void)
     return simd_name;
 }
 
+int ggml_types_simd_avx2(void)
+{
+    return simd_name[0] == 'a';
+}
+
 void ggml_types_init_simd(uint32_t features)
 {
     for (int t = 0; t < GGML_TYPE_COUNT; t++)

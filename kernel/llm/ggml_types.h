@@ -202,6 +202,8 @@ const char *ggml_type_name(uint32_t t);   /* "?" for unsupported */
 void ggml_types_init_simd(uint32_t features);
 /* What the last ggml_types_init_simd installed: "avx2", "sse2" or "ref" (for the boot log). */
 const char *ggml_types_simd_name(void);
+/* 1 when the AVX2 set is installed (ops.c then also uses llm/attn_avx2.c). */
+int ggml_types_simd_avx2(void);
 
 /* The scalar references (llm/quant_ref.c), with the signatures of the table. */
 void dequantize_row_f32_ref(const void *x, float *y, int64_t n);

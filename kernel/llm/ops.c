@@ -3,6 +3,7 @@
 #include "llm/ops.h"
 #include "llm/fp16.h"
 #include "llm/matmul.h"
+#include "llm/quant_simd.h"
 #include "llm/workers.h"
 #include "lib/math.h"
 
@@ -111,6 +112,10 @@ void ops_swiglu(float *gate, const float *up, int n)
 void ops_attention_head(float *out, const float *q, const void *k, const void *v, size_t stride, int kv_f16,
                         int n_pos, int head_dim, float scale, float *scores)
 {
+    if (head_dim % 8 == 0 && ggml_types_simd_avx2()) {   /* llm/attn_avx2.c: the same bits, vectorised */
+        attention_head_avx2(out, q, k, v, stride, kv_f16, n_pos, head_dim, scale, scores);
+        return;
+    }
     for (int t = 0; t < n_pos; t++) {
         float s = 0.0f;
         if (kv_f16) {

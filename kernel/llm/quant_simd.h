@@ -43,4 +43,8 @@ void vec_dot_rows_q8_0_q8_0_avx2(int64_t n, int64_t nr, float *s, const void *x,
 void vec_dot_tile_q4_1_q8_1_avx2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
 void vec_dot_tile_q8_0_q8_0_avx2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
 
+/* ops_attention_head's AVX2 twin, bit-identical (llm/attn_avx2.c); head_dim a multiple of 8 */
+void attention_head_avx2(float *out, const float *q, const void *k, const void *v, size_t stride, int kv_f16,
+                         int n_pos, int head_dim, float scale, float *scores);
+
 #endif
