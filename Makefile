@@ -23,7 +23,7 @@ setup:
 		echo "setup: installing$$missing"; \
 		$(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
-	@$(PY) -c 'import cllm_build.cli, elftools, gguf, click, jinja2, qemu.qmp, pytest, numpy, tokenizers, requests, openai, h11' 2>/dev/null \
+	@$(PY) -c 'import cllm_build.cli, elftools, gguf, click, jinja2, qemu.qmp, pytest, numpy, tokenizers, requests, openai, h11, regex, unicodedata2' 2>/dev/null \
 		|| $(PY) -m pip install -q -e '.[test]' \
 		|| $(PY) -m pip install -q --break-system-packages -e '.[test]'   # Debian's python3 (PEP 668)
 
