@@ -139,18 +139,28 @@ def bench_guest(elf, *, smp=1, accel="auto", memory_mb=1024, n_prompt=512, n_gen
     return res
 
 
-def bench_llama_cpp(model_path, tokens, n_gen=128, threads=1, reps=2):
-    """The same prompt tokens through llama.cpp on the host (llama-cpp-python's low-level eval). Returns a dict
-    with pp and tg tokens/s, or raises CllmError when llama_cpp is not installed."""
-    try:
-        import llama_cpp
-    except ImportError:
-        raise CllmError("--vs-llama-cpp: llama-cpp-python is not installed "
-                        "(pip install llama-cpp-python==0.3.36)") from None
+def _llama_child():
+    """Runs in a child process (a crash inside llama.cpp must not lose cllm's results): reads the request as JSON
+    on stdin, prints the result as JSON."""
+    import sys
     import numpy as np
-    llm = llama_cpp.Llama(model_path=model_path, n_ctx=max(1024, len(tokens) + n_gen + 8), n_batch=len(tokens),
-                          n_ubatch=len(tokens), n_threads=threads, n_threads_batch=threads, verbose=False,
-                          logits_all=False)
+    import llama_cpp
+    import llama_cpp.llama_cpp as lc
+    req = json.load(sys.stdin)
+    tokens, n_gen, threads, reps = req["tokens"], req["n_gen"], req["threads"], req["reps"]
+    # The extra buffer types (weight repacking, AMX) of llama.cpp 0.3.36 built with -march=native segfault on
+    # this host for batches > 1; the plain CPU buffers work (docs/BENCHMARKS.md).
+    default_params = lc.llama_model_default_params
+
+    def model_params():
+        p = default_params()
+        if req.get("no_extra_bufts", True) and hasattr(p, "use_extra_bufts"):
+            p.use_extra_bufts = False
+        return p
+    lc.llama_model_default_params = model_params
+    llm = llama_cpp.Llama(model_path=req["model"], n_ctx=max(1024, len(tokens) + n_gen + 8), n_batch=len(tokens),
+                          n_ubatch=len(tokens), n_threads=threads, n_threads_batch=threads, verbose=False)
+    llm.eval(tokens[:8])  # warm-up (first decode builds the graph and touches the weights)
     pp, tg = [], []
     for _ in range(reps):
         llm.reset()
@@ -161,10 +171,29 @@ def bench_llama_cpp(model_path, tokens, n_gen=128, threads=1, reps=2):
         llm.eval(tokens[:1])
         t = time.perf_counter()
         for _ in range(n_gen):
-            tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
-            llm.eval([tok])
+            llm.eval([int(np.argmax(llm.scores[llm.n_tokens - 1]))])
         tg.append(n_gen / (time.perf_counter() - t))
-    return {"pp": max(pp), "tg": max(tg), "threads": threads, "version": getattr(llama_cpp, "__version__", "?")}
+    print(json.dumps({"pp": max(pp), "tg": max(tg), "threads": threads,
+                      "version": getattr(llama_cpp, "__version__", "?")}))
+
+
+def bench_llama_cpp(model_path, tokens, n_gen=128, threads=1, reps=2):
+    """The same prompt tokens through llama.cpp on the host (llama-cpp-python's low-level eval, in a child
+    process). Returns a dict with pp and tg tokens/s; raises CllmError when llama_cpp is missing or crashes."""
+    import subprocess
+    import sys
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        raise CllmError("--vs-llama-cpp: llama-cpp-python is not installed "
+                        "(pip install llama-cpp-python==0.3.36)") from None
+    from . import ROOT
+    req = json.dumps({"model": model_path, "tokens": tokens, "n_gen": n_gen, "threads": threads, "reps": reps})
+    p = subprocess.run([sys.executable, "-c", "from cllm_build.bench import _llama_child; _llama_child()"],
+                       input=req, capture_output=True, text=True, cwd=ROOT)
+    if p.returncode != 0:
+        raise CllmError(f"llama.cpp run failed (status {p.returncode}): {(p.stderr or '').strip()[-300:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def format_results(res, model_name, llama=None):
@@ -217,6 +246,7 @@ def bench(model_path, cfg, out_dir, *, smp=None, accel="auto", vs_llama_cpp=Fals
                       n_prompt=n_prompt, n_gen=n_gen, echo=echo)
     llama = None
     if vs_llama_cpp:
+        echo(format_results(res, os.path.basename(model_path)))
         echo(f"running llama.cpp on the host with {cfg['smp']} thread(s)")
         llama = bench_llama_cpp(os.path.abspath(model_path), res["prompt_tokens"], res["n_gen"], cfg["smp"], reps)
     return res, llama, format_results(res, os.path.basename(model_path), llama)
