@@ -14,7 +14,8 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Q
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "host" / "llm_formats"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import fmtlib  # noqa: E402
-from test_llm_quant import ACT_TYPE, act_dequant, activations, c_dot, c_quant, dot_same_operands, ptr, weights  # noqa: E402,E501
+from test_llm_quant import (ACT_TYPE, act_dequant, activations, c_dot, c_quant, dot_same_operands, ptr,  # noqa: E402
+                            weights)
 from test_llm_quant_sse2 import magnitude  # noqa: E402
 from test_llm_simd_avx2 import ALL, GGML_CPU_SSE2, TOL_SIMD_VS_REF_PER_BLOCK, host_has_avx2  # noqa: E402
 

@@ -1,7 +1,7 @@
 /* The dispatch table of the ggml tensor formats, indexed by enum ggml_type: block size, bytes per block,
    dequantize, activation quantize, the activation type and the dot product. It starts out holding the
-   scalar references (llm/quant_ref.c); ggml_types_init_simd swaps in the SIMD twins (llm/quant_sse2.c, then llm/quant_avx2.c)
-   once at boot. Block layouts are in llm/ggml_types.h. */
+   scalar references (llm/quant_ref.c); ggml_types_init_simd swaps in the SIMD twins (llm/quant_sse2.c, then
+   llm/quant_avx2.c) once at boot. Block layouts are in llm/ggml_types.h. */
 #include "llm/ggml_types.h"
 #include "llm/quant_simd.h"
 

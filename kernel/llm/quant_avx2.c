@@ -1,14 +1,14 @@
 /* AVX2 twins of the scalar references in llm/quant_ref.c, for CPUs with AVX2 + FMA + F16C (real hardware, and
    the guest under kvm-pvm or TCG -cpu max: CPL-3 code runs them natively): vec_dot Q4_0 Q4_1 Q5_0 Q5_1 Q8_0
-   (within a named float tolerance of the references: 8 float lanes instead of one running sum), Q4_K Q5_K Q6_K
-   (bit-identical: exact integer sums and the references' final float expression), F16 and F32 rows, F16
-   dequantization, the activation quantizers Q8_0 Q8_1 Q8_K (bit-identical), 4-row kernels (vec_dot_rows) for
-   Q4_1 and Q8_0, and 4x4 tile kernels (vec_dot_tile: 4 weight rows x 4 activation rows per weight load) for the
-   prefill matrix product (llm/matmul.c).
+   Q4_K Q5_K Q6_K, the activation quantizers Q8_0 Q8_1 Q8_K and F16 dequantization - all bit-identical to the
+   references (exact integer sums, then the references' float expressions in their order) - plus F16 and F32
+   rows (FMA, 16 lanes: within the summation bound), 4-row kernels (vec_dot_rows) and 4x4 tiles (vec_dot_tile:
+   4 weight rows x 4 activation rows per weight load, for llm/matmul.c) for Q4_1 and Q8_0, also bit-identical.
    Every function carries __attribute__((target(...))) so this file builds with the kernel's -msse2 flags and the
-   rest of the kernel stays SSE2; ggml_types_init_simd (llm/ggml_types.c) installs these only when CPUID says the
-   CPU has the features and XCR0 enables AVX state (quant_avx2_cpu_ok double-checks F16C). Neighbours: the SSE2
-   twins in llm/quant_sse2.c; tests: tests/test_llm_simd_avx2.py, tests/test_llm_simd_matmul.py. */
+   rest of the kernel stays SSE2; ggml_types_init_simd (llm/ggml_types.c) installs these only with AVX2 | FMA
+   from the caller (who checked that XCR0 enables AVX state) and F16C (quant_avx2_cpu_ok). Neighbours: the SSE2
+   twins in llm/quant_sse2.c, the attention twin in llm/attn_avx2.c; tests: tests/test_llm_simd_avx2.py,
+   tests/test_llm_simd_matmul.py, tests/test_llm_simd_forward.py. */
 #include <immintrin.h>
 #include "llm/fp16.h"
 #include "llm/ggml_types.h"
@@ -251,8 +251,10 @@ void AVX2 vec_dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void
         for (int c = 0; c < 4; c++) {
             __m256i v = load256(x[b].qs + 32 * c);
             /* bit 2c / 2c+1 of qh[l] is bit 4 of element l of sub-block 2c / 2c+1 */
-            __m256i b0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c)), one), 4);
-            __m256i b1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1)), one), 4);
+            __m256i h0 = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c));
+            __m256i h1 = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1));
+            __m256i b0 = _mm256_slli_epi16(_mm256_and_si256(h0, one), 4);
+            __m256i b1 = _mm256_slli_epi16(_mm256_and_si256(h1, one), 4);
             __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4), b0);
             __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), b1);
             __m256i plo = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * c));        /* |.| <= 2*31*128 */

@@ -1,5 +1,6 @@
 /* The SIMD twins of the scalar references (llm/quant_ref.c), same signatures as the dispatch table
-   (llm/ggml_types.h), which ggml_types_init_simd installs by CPU feature. SSE2: llm/quant_sse2.c; AVX2 (+FMA, F16C): llm/quant_avx2.c. */
+   (llm/ggml_types.h), which ggml_types_init_simd installs by CPU feature. SSE2: llm/quant_sse2.c;
+   AVX2 (+FMA, F16C): llm/quant_avx2.c and llm/attn_avx2.c. */
 #ifndef LLM_QUANT_SIMD_H
 #define LLM_QUANT_SIMD_H
 #include <stddef.h>
