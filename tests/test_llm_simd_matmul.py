@@ -1,6 +1,6 @@
 """The tiled prefill product (kernel/llm/matmul.c, matmul_q) against the row-by-row scalar references
 (n_tok * n_rows calls of vec_dot from quant_ref.c) and against numpy float64 on the dequantized operands, with the
-SIMD set the host allows (AVX2 4x8 tile kernels for Q4_1/Q8_0 when the CPU has AVX2/FMA/F16C), with SSE2 only
+SIMD set the host allows (AVX2 4x4 tile kernels for Q4_1/Q8_0 when the CPU has AVX2/FMA/F16C), with SSE2 only
 (4-row kernels) and with the references only (the plain loop). Odd shapes: row counts and token counts that
 leave 1..3 leftover rows/tokens, more than one 64-token block, single-block rows. With AVX2 (and with the
 references) every product is bit-identical to the reference, whatever the batch shape."""
