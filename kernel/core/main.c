@@ -4,6 +4,7 @@
 #include "api/api.h"
 #include "api/sched.h"
 #include "arch/x86/cpu.h"
+#include "arch/x86/fault.h"
 #include "arch/x86/io.h"
 #include "arch/x86/irq.h"
 #include "arch/x86/smp.h"
@@ -38,6 +39,8 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
                          (cpu_features.fma && cpu_features.avx_usable ? GGML_CPU_FMA : 0));
     mboot_init(mb_magic, mb_info);                  /* Multiboot info: memory map, command line (copied) */
     cmdline_init();                                 /* key=value words of the command line */
+    if (cmdline_get("fault"))                       /* fault=pf|ud|de|gp: the exception path's self-test */
+        fault_selftest(cmdline_get("fault"));
     clock_init();                                   /* TSC frequency (CPUID, kvmclock or PIT) -> clock_ns */
     heap_init_from_mboot();                         /* kmalloc over all free RAM: not image, model, loader data */
     irq_init();                                     /* LAPIC on, 100 Hz tick, IOAPIC pins masked until routed */

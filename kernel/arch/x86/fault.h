@@ -13,5 +13,8 @@ struct fault_frame { /* order fixed by monitor.S */
 _Static_assert(sizeof(struct fault_frame) == 23 * 8, "fault_frame layout is shared with monitor.S");
 
 void arch_fault_entry(struct fault_frame *f) __attribute__((noreturn));
+/* Boot self-test (command line fault=pf|ud|de|gp): raise that CPU exception on purpose so the tests can check the
+   dump and the exit status. Returns only for an unknown kind. */
+void fault_selftest(const char *kind);
 
 #endif

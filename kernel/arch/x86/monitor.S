@@ -1,5 +1,5 @@
 /* The ring-0 monitor: IDT, TSS, masking the 8259 PICs, and the handlers that run at CPL 0.
-   - UD2 from CPL 3 (#UD, vector 6): privileged operations for the CPL-3 kernel (arch/x86/monitor.h).
+   - UD1 %eax,%eax from CPL 3 (#UD, vector 6): privileged operations for the CPL-3 kernel (arch/x86/monitor.h).
    - IRQs (vectors 0x20..0x3f, arch/x86/irq.h): set the bit in irq_pending, mask an IOAPIC pin, LAPIC EOI.
    - CPU exceptions from CPL 3: save the registers in fault_frame and resume CPL 3 in arch_fault_entry
      (arch/x86/fault.c), which prints the dump and exits non-zero. Exceptions at CPL 0 (a monitor bug) print a
@@ -118,16 +118,19 @@ isr_stubs:
     .set vec, vec + 1
     .endr
 
-/* ---- #UD: a UD2 at CPL 3 is a monitor call. RAX = op, RDI/RSI/RDX = arguments, RCX/RDX/RSI/RDI may be
+/* ---- #UD: `ud1 %eax, %eax` (0f b9 c0) at CPL 3 is a monitor call; gcc never emits UD1, and the UD2 of
+   __builtin_trap() stays an ordinary fault. RAX = op, RDI/RSI/RDX = arguments, RCX/RDX/RSI/RDI may be
    clobbered; each op ends with IRETQ. Any other #UD is an ordinary fault. ---- */
 ud_entry:
     testb $3, 8(%rsp)               /* CS.RPL: #UD inside the monitor is a monitor bug */
     jz monitor_fault
     pushq %rcx
     movq 8(%rsp), %rcx              /* RIP */
-    cmpw $0x0b0f, (%rcx)            /* UD2 */
+    cmpw $0xb90f, (%rcx)            /* UD1 ... */
     jne 1f
-    addq $2, 8(%rsp)                /* resume after the UD2 */
+    cmpb $0xc0, 2(%rcx)             /* ... %eax, %eax: the monitor-call marker */
+    jne 1f
+    addq $3, 8(%rsp)                /* resume after it */
     cmpq $MON_COUNT, %rax
     jae mon_bad
     leaq mon_table(%rip), %rcx
