@@ -114,6 +114,6 @@ ap_ring3_start:
     call smp_ap_main                /* never returns */
     movq $MON_EXIT, %rax
     movl $4, %edi
-    ud2
+    .byte 0x0f, 0xb9, 0xc0          /* monitor call (monitor.h MON_CALL_INSN) */
 
     .section .note.GNU-stack, "", @progbits
