@@ -37,6 +37,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
                          (cpu_features.ssse3 ? GGML_CPU_SSSE3 : 0) |
                          (cpu_features.avx2 && cpu_features.avx_usable ? GGML_CPU_AVX2 : 0) |
                          (cpu_features.fma && cpu_features.avx_usable ? GGML_CPU_FMA : 0));
+    log_info("llm: %s quant kernels", ggml_types_simd_name());
     mboot_init(mb_magic, mb_info);                  /* Multiboot info: memory map, command line (copied) */
     cmdline_init();                                 /* key=value words of the command line */
     if (cmdline_get("fault"))                       /* fault=pf|ud|de|gp: the exception path's self-test */
