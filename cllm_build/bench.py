@@ -108,6 +108,8 @@ def bench_guest(elf, *, smp=1, accel="auto", memory_mb=1024, n_prompt=512, n_gen
         res["kernel_listen_ms"] = int(m.group(1)) / 1e3 if m else None
         m = re.search(r"smp: (\d+) CPUs? online", guest.serial_text())
         res["cpus_online"] = int(m.group(1)) if m else None
+        m = re.search(r"llm: (\S+) quant kernels", guest.serial_text())
+        res["kernels"] = m.group(1) if m else None
         toks = prompt_tokens(guest.url, n_prompt)
         res["prompt_tokens"] = toks
         pp, pp_wall, tg, tg_wall = [], [], [], []
@@ -219,6 +221,8 @@ def format_results(res, model_name, llama=None):
                    f"{res['first_serial_ms']:.1f} ms, polled every few ms)")
     if res.get("cpus_online") is not None:
         out.append(f"CPUs online (serial log): {res['cpus_online']}")
+    if res.get("kernels"):
+        out.append(f"quant kernels (serial log): {res['kernels']}")
     mem = []
     if res.get("heap_peak_bytes") is not None:
         mem.append(f"guest heap peak {res['heap_peak_bytes'] / 2**20:.1f} MiB (plus the image, baked model included: "

@@ -74,13 +74,18 @@ static int64_t work(uint32_t g)
 /* Solo fallback. When the host does not run the vCPUs together (more runnable threads than cores), a worker
    that took a chunk and was preempted makes the boot CPU wait a whole host time slice. The boot CPU therefore
    compares each parallel product's time per row with its own time per row in that product (what running alone
-   would have cost); after WORKERS_BAD_LIMIT products in a row where parallel lost, it runs the next
-   WORKERS_SOLO_RUN products alone (the workers fall asleep), then tries parallel again. Results are the same
-   either way; only the speed differs. */
+   would have cost); after WORKERS_BAD_LIMIT products in a row where parallel lost, it runs the next solo_run
+   products alone (the workers fall asleep), then tries parallel again. solo_run starts at WORKERS_SOLO_RUN and
+   doubles (up to WORKERS_SOLO_MAX, ~40 tokens of SmolLM2) each time the retry loses again, and is reset when
+   parallel wins, so a persistently busy host costs few probes. Results are the same either way; only the
+   speed differs. */
 #define WORKERS_BAD_LIMIT 4
 #define WORKERS_SOLO_RUN 256
+#define WORKERS_SOLO_MAX 8192
 static int bad_in_row;
 static int solo_left;
+static int solo_run = WORKERS_SOLO_RUN;
+static int good_since_solo;    /* parallel products that won since the last fallback */
 static uint64_t solo_runs;     /* times the fallback engaged (for the log / debugging) */
 
 static void note_parallel(uint64_t t_all, uint64_t t_own, int64_t rows_own, int64_t n)
@@ -91,11 +96,17 @@ static void note_parallel(uint64_t t_all, uint64_t t_own, int64_t rows_own, int6
     if ((unsigned __int128)t_all * (uint64_t)rows_own > (unsigned __int128)t_own * (uint64_t)n) {
         if (++bad_in_row >= WORKERS_BAD_LIMIT) {
             bad_in_row = 0;
-            solo_left = WORKERS_SOLO_RUN;
+            if (good_since_solo < WORKERS_BAD_LIMIT && solo_runs > 0 && solo_run < WORKERS_SOLO_MAX)
+                solo_run *= 2;          /* the retry lost again: stay alone longer */
+            else if (good_since_solo >= WORKERS_BAD_LIMIT)
+                solo_run = WORKERS_SOLO_RUN;
+            good_since_solo = 0;
+            solo_left = solo_run;
             solo_runs++;
         }
     } else {
         bad_in_row = 0;
+        good_since_solo++;
     }
 }
 
