@@ -73,41 +73,39 @@ static int64_t work(uint32_t g)
 
 /* Solo fallback. When the host does not run the vCPUs together (more runnable threads than cores), a worker
    that took a chunk and was preempted makes the boot CPU wait a whole host time slice. The boot CPU therefore
-   compares each parallel product's time per row with its own time per row in that product (what running alone
-   would have cost); after WORKERS_BAD_LIMIT products in a row where parallel lost, it runs the next solo_run
-   products alone (the workers fall asleep), then tries parallel again. solo_run starts at WORKERS_SOLO_RUN and
-   doubles (up to WORKERS_SOLO_MAX, ~40 tokens of SmolLM2) each time the retry loses again, and is reset when
-   parallel wins, so a persistently busy host costs few probes. Results are the same either way; only the
-   speed differs. */
-#define WORKERS_BAD_LIMIT 4
+   sums, over a window of WORKERS_WINDOW parallel products, their elapsed time and what running alone would have
+   cost (its own time per row in each product times the product's rows). If parallel lost over the window, it
+   runs the next solo_run products alone (the workers fall asleep), then measures another window. solo_run
+   starts at WORKERS_SOLO_RUN and doubles (up to WORKERS_SOLO_MAX, ~40 tokens of SmolLM2) each time the retry
+   loses again, and is reset when a window wins. Windows (not single products) because small products (the K
+   and V projections) may lose while the large ones win. Results are the same either way; only speed differs. */
+#define WORKERS_WINDOW 64
 #define WORKERS_SOLO_RUN 256
 #define WORKERS_SOLO_MAX 8192
-static int bad_in_row;
 static int solo_left;
 static int solo_run = WORKERS_SOLO_RUN;
-static int good_since_solo;    /* parallel products that won since the last fallback */
+static int win_n;
+static uint64_t win_par, win_solo;  /* TSC cycles */
 static uint64_t solo_runs;     /* times the fallback engaged (for the log / debugging) */
 
 static void note_parallel(uint64_t t_all, uint64_t t_own, int64_t rows_own, int64_t n)
 {
     if (rows_own <= 0)
         return;
-    /* parallel per row: t_all / n; solo estimate per row: t_own / rows_own */
-    if ((unsigned __int128)t_all * (uint64_t)rows_own > (unsigned __int128)t_own * (uint64_t)n) {
-        if (++bad_in_row >= WORKERS_BAD_LIMIT) {
-            bad_in_row = 0;
-            if (good_since_solo < WORKERS_BAD_LIMIT && solo_runs > 0 && solo_run < WORKERS_SOLO_MAX)
-                solo_run *= 2;          /* the retry lost again: stay alone longer */
-            else if (good_since_solo >= WORKERS_BAD_LIMIT)
-                solo_run = WORKERS_SOLO_RUN;
-            good_since_solo = 0;
-            solo_left = solo_run;
-            solo_runs++;
-        }
+    win_par += t_all;
+    win_solo += (uint64_t)((double)t_own * (double)n / (double)rows_own);
+    if (++win_n < WORKERS_WINDOW)
+        return;
+    if (win_par > win_solo) {
+        solo_left = solo_run;
+        solo_runs++;
+        if (solo_run < WORKERS_SOLO_MAX)
+            solo_run *= 2;
     } else {
-        bad_in_row = 0;
-        good_since_solo++;
+        solo_run = WORKERS_SOLO_RUN;
     }
+    win_n = 0;
+    win_par = win_solo = 0;
 }
 
 uint64_t workers_solo_runs(void) { return solo_runs; }
