@@ -225,13 +225,6 @@ mon_serial_write:
     rep outsb
     xorl %eax, %eax
     iretq
-mon_outsw:
-    movq %rdx, %rcx
-    movl %edi, %edx
-    rep outsw
-    xorl %eax, %eax
-    iretq
-
 /* ---- IRQ: the stub pushed the vector (0x20..0x3f). Set the pending bit, mask an IOAPIC pin (its line may
    stay asserted until the driver clears the cause at CPL 3, which then unmasks it), EOI the local APIC. ---- */
 irq_entry:
@@ -329,7 +322,7 @@ monitor_fault:
     .align 8
 mon_table:
     .quad mon_outb, mon_outw, mon_outl, mon_inb, mon_inw, mon_inl, mon_wait_irq, mon_wait_word
-    .quad mon_bad_op, mon_exit, mon_rdmsr, mon_wrmsr, mon_serial_write, mon_outsw
+    .quad mon_bad_op, mon_exit, mon_rdmsr, mon_wrmsr, mon_serial_write
     .globl idt_ptr                  /* SMP: the APs load the same IDT (arch/x86/ap_boot.S) */
 idt_ptr:
     .word 256 * 16 - 1

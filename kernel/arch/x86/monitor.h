@@ -20,8 +20,7 @@
 #define MON_RDMSR 10       /* (msr) -> value */
 #define MON_WRMSR 11       /* (msr, value) */
 #define MON_SERIAL_WRITE 12 /* (ptr, len): bytes to COM1 */
-#define MON_OUTSW 13       /* (port, ptr, count) */
-#define MON_COUNT 14
+#define MON_COUNT 13
 
 
 /* The marker instruction, `ud1 %eax, %eax`, spelled as bytes for any assembler. Not UD2: gcc emits UD2 for
