@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 
 from .errors import CllmError
-from .qemu import Guest
+from .qemu import Guest, kernel_cmdline
 
 # Text tokenized by the guest (/tokenize) and repeated until the prompt has n_prompt tokens; llama.cpp gets the
 # same token ids, so both sides evaluate the identical prompt.
@@ -88,10 +88,11 @@ def _metric(text, name):
     return float(m.group(1)) if m else None
 
 
-def bench_guest(elf, *, smp=1, accel="auto", memory_mb=1024, n_prompt=512, n_gen=128, reps=2, echo=print):
+def bench_guest(elf, *, smp=1, accel="auto", memory_mb=1024, n_prompt=512, n_gen=128, reps=2, simd=None,
+                echo=print):
     """Boot elf and measure. Returns a dict of results (see format_results)."""
     res = {"smp": smp, "n_prompt": n_prompt, "n_gen": n_gen}
-    guest = Guest(elf, accel=accel, memory_mb=memory_mb, smp=smp)
+    guest = Guest(elf, accel=accel, memory_mb=memory_mb, smp=smp, append=kernel_cmdline(simd=simd))
     res["accel"] = guest.accel
     t0 = time.monotonic()
     with guest:
@@ -237,7 +238,7 @@ def format_results(res, model_name, llama=None):
 
 
 def bench(model_path, cfg, out_dir, *, smp=None, accel="auto", vs_llama_cpp=False, reps=2, n_prompt=512, n_gen=128,
-          echo=print):
+          simd=None, echo=print):
     """Build (incrementally) into out_dir, boot, measure; return (results, llama results or None, text)."""
     from .build import build as do_build
     if not os.path.isfile(model_path):
@@ -247,7 +248,7 @@ def bench(model_path, cfg, out_dir, *, smp=None, accel="auto", vs_llama_cpp=Fals
     r = do_build(model_path, cfg, out_dir, echo=echo)
     echo(f"built {r.elf}; booting with {cfg['smp']} vCPU(s)")
     res = bench_guest(r.elf, smp=cfg["smp"], accel=accel, memory_mb=cfg["memory_mb"], reps=reps,
-                      n_prompt=n_prompt, n_gen=n_gen, echo=echo)
+                      n_prompt=n_prompt, n_gen=n_gen, simd=simd, echo=echo)
     llama = None
     if vs_llama_cpp:
         echo(format_results(res, os.path.basename(model_path)))

@@ -9,6 +9,7 @@ import click
 from . import __version__
 from .errors import CllmError
 from .model import MIB, format_plan
+from .qemu import SIMD_LEVELS
 from .tools import set_verbose
 
 
@@ -96,13 +97,15 @@ def _default_elf(elf):
 @click.option("--serial-log", type=click.Path(dir_okay=False), help="Write the serial console to FILE.")
 @click.option("--prompt", help="Prompt passed to the kernel on its command line (base64).")
 @click.option("--n-predict", type=int, help="Tokens to generate for --prompt.")
+@click.option("--simd", type=click.Choice(SIMD_LEVELS), default="auto", show_default=True,
+              help="Cap the quant kernels (the kernel picks the best the CPU has, up to this).")
 @_verbose_option
 @_errors_to_exit
-def run(elf, port, accel, smp, memory, serial_log, prompt, n_predict):
+def run(elf, port, accel, smp, memory, serial_log, prompt, n_predict, simd):
     """Boot ELF (default: the last build, build/cllm.elf) in QEMU; exit with the kernel's exit code."""
     from .run import run as do_run
     code = do_run(_default_elf(elf), port=port, accel=accel, smp=smp, memory=memory, serial_log=serial_log,
-                  prompt=prompt, n_predict=n_predict, echo=lambda m: click.echo(m, err=True))
+                  prompt=prompt, n_predict=n_predict, simd=simd, echo=lambda m: click.echo(m, err=True))
     if code:
         click.echo(f"cllm: kernel exit code {code}", err=True)
     sys.exit(code or 0)
@@ -149,9 +152,11 @@ def debug(elf, model_path, config_path, out_dir, accel, breakpoint, no_gdb):
 @click.option("--n-prompt", type=int, default=512, show_default=True, help="Prompt tokens (ppN).")
 @click.option("--n-gen", type=int, default=128, show_default=True, help="Generated tokens (tgN).")
 @click.option("--static-ip", is_flag=True, help="network.mode static (no DHCP wait in the boot time).")
+@click.option("--simd", type=click.Choice(SIMD_LEVELS), default="auto", show_default=True,
+              help="Cap the guest's quant kernels (e.g. sse2 to measure the SSE2 path on an AVX-512 host).")
 @_verbose_option
 @_errors_to_exit
-def bench(model_path, config_path, out_dir, smp, accel, vs_llama_cpp, reps, n_prompt, n_gen, static_ip):
+def bench(model_path, config_path, out_dir, smp, accel, vs_llama_cpp, reps, n_prompt, n_gen, static_ip, simd):
     """Build, boot and measure: boot time, pp512, tg128, peak memory (cllm_build/bench.py)."""
     from .bench import bench as do_bench
     from .config import load_config
@@ -160,5 +165,5 @@ def bench(model_path, config_path, out_dir, smp, accel, vs_llama_cpp, reps, n_pr
         model_path = default_model()
     cfg = load_config(config_path, {**_config_overrides(smp=smp), "network.mode": "static" if static_ip else None})
     _, _, text = do_bench(model_path, cfg, out_dir, smp=smp, accel=accel, vs_llama_cpp=vs_llama_cpp, reps=reps,
-                          n_prompt=n_prompt, n_gen=n_gen, echo=lambda m: click.echo(m, err=True))
+                          n_prompt=n_prompt, n_gen=n_gen, simd=simd, echo=lambda m: click.echo(m, err=True))
     click.echo(text)

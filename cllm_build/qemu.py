@@ -48,10 +48,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def kernel_cmdline(prompt=None, n_predict=None, extra=None):
+SIMD_LEVELS = ("auto", "avx512", "avx2", "sse2", "scalar")
+
+
+def kernel_cmdline(prompt=None, n_predict=None, extra=None, simd=None):
     """The Multiboot command line (-append): key=value words; the prompt is base64 (RFC 4648, standard
-    alphabet) so it survives spaces and quotes."""
+    alphabet) so it survives spaces and quotes; simd= caps the quant kernel set (kernel/core/main.c)."""
     words = []
+    if simd is not None and simd != "auto":
+        if simd not in SIMD_LEVELS:
+            raise ValueError(f"simd {simd!r}: expected one of {', '.join(SIMD_LEVELS)}")
+        words.append(f"simd={simd}")
     if prompt is not None:
         words.append("prompt=" + base64.b64encode(prompt.encode("utf-8")).decode("ascii"))
     if n_predict is not None:

@@ -22,14 +22,14 @@ def run_settings(elf, memory=None, smp=None):
 
 
 def run(elf, *, port=8080, accel="auto", smp=None, memory=None, serial_log=None, prompt=None, n_predict=None,
-        echo=print):
+        simd=None, echo=print):
     """Boot elf; return the kernel's exit code (None when stopped by the user)."""
     if not os.path.isfile(elf):
         raise CllmError(f"{elf}: no such image (run `cllm build` first)")
     memory, smp, guest_port = run_settings(elf, memory, smp)
     guest = Guest(elf, accel=accel, memory_mb=memory, smp=smp, host_port=port, guest_port=guest_port,
                   serial_log=serial_log, serial_stdio=serial_log is None,
-                  append=kernel_cmdline(prompt, n_predict))
+                  append=kernel_cmdline(prompt, n_predict, simd=simd))
     echo(f"cllm: booting {elf} under {guest.describe()}, {memory} MiB, {smp} vCPU(s); "
          f"http://127.0.0.1:{port}/ -> guest port {guest_port}" +
          (f"; serial log {serial_log}" if serial_log else "") + " (Ctrl-C stops)")

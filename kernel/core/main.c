@@ -17,6 +17,7 @@
 #include "core/power.h"
 #include "core/serial.h"
 #include "core/vga.h"
+#include "lib/string.h"
 #include "drivers/pci.h"
 #include "http/http_server.h"
 #include "llm/engine_boot.h"
@@ -24,6 +25,30 @@
 #include "net/net.h"
 
 extern const uint8_t __model_start[], __model_end[];
+
+/* The quant kernel set: the best the CPU has (AVX-512 VNNI, AVX2+FMA, SSE2), capped by `simd=` on the command
+   line (scalar|sse2|avx2|avx512; `cllm run/bench --simd`), so the slower paths can be measured and tested on a
+   machine that has the faster ones. An unknown value is logged and ignored. */
+static void kmain_init_simd(void)
+{
+    const struct cpu_features *f = &cpu_features;
+    uint32_t have = GGML_CPU_SSE2 | (f->ssse3 ? GGML_CPU_SSSE3 : 0) |
+                    (f->avx2 && f->avx_usable ? GGML_CPU_AVX2 : 0) | (f->fma && f->avx_usable ? GGML_CPU_FMA : 0) |
+                    (f->avx512_usable && f->avx512bw && f->avx512vl && f->avx512vnni ? GGML_CPU_AVX512 : 0);
+    const char *cap = cmdline_get("simd");
+    if (cap) {
+        if (strcmp(cap, "scalar") == 0)
+            have = 0;
+        else if (strcmp(cap, "sse2") == 0)
+            have &= GGML_CPU_SSE2 | GGML_CPU_SSSE3;
+        else if (strcmp(cap, "avx2") == 0)
+            have &= ~GGML_CPU_AVX512;
+        else if (strcmp(cap, "avx512") != 0 && strcmp(cap, "auto") != 0)
+            log_warn("simd=%s: unknown (scalar|sse2|avx2|avx512|auto), ignored", cap);
+    }
+    ggml_types_init_simd(have);
+    log_info("llm: %s quant kernels%s%s", ggml_types_simd_name(), cap ? ", simd=" : "", cap ? cap : "");
+}
 
 void kmain(uint32_t mb_magic, uint32_t mb_info)
 {
@@ -33,13 +58,9 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     if (vga_init() < 0)                             /* VGA text console: the log goes to both from here */
         kprintf("vga: no text mode (no VGA BIOS ran, e.g. qboot): serial console only\n");
     cpu_init();                                     /* CPUID: vendor, brand, SIMD features, TSC leaves */
-    ggml_types_init_simd(GGML_CPU_SSE2 |            /* quant kernels: SIMD twins by CPU feature */
-                         (cpu_features.ssse3 ? GGML_CPU_SSSE3 : 0) |
-                         (cpu_features.avx2 && cpu_features.avx_usable ? GGML_CPU_AVX2 : 0) |
-                         (cpu_features.fma && cpu_features.avx_usable ? GGML_CPU_FMA : 0));
-    log_info("llm: %s quant kernels", ggml_types_simd_name());
     mboot_init(mb_magic, mb_info);                  /* Multiboot info: memory map, command line (copied) */
     cmdline_init();                                 /* key=value words of the command line */
+    kmain_init_simd();                              /* quant kernels: SIMD twins by CPU feature, simd= caps */
     if (cmdline_get("fault"))                       /* fault=pf|ud|de|gp: the exception path's self-test */
         fault_selftest(cmdline_get("fault"));
     clock_init();                                   /* TSC frequency (CPUID, kvmclock or PIT) -> clock_ns */

@@ -196,6 +196,7 @@ const char *ggml_type_name(uint32_t t);   /* "?" for unsupported */
 #define GGML_CPU_SSE2 (1u << 0)
 #define GGML_CPU_SSSE3 (1u << 1)
 #define GGML_CPU_AVX2 (1u << 2)
+#define GGML_CPU_AVX512 (1u << 4)   /* AVX-512 F+BW+VL+VNNI with XCR0 enabling its state (llm/quant_avx512.c) */
 #define GGML_CPU_FMA (1u << 3)   /* AVX2 twins (llm/quant_avx2.c) need AVX2 | FMA (and F16C, checked inside) */
 /* Replace table entries with the fastest variants the features allow; 0 restores the references.
    Call once at boot (before any worker runs), never while a matrix product is running. */

@@ -54,11 +54,16 @@ void cpu_detect(struct cpu_features *f)
     if (f->max_leaf >= 7) {
         cpu_cpuid(7, 0, r);
         f->avx2 = (r[1] >> 5) & 1;
+        f->avx512f = (r[1] >> 16) & 1;
+        f->avx512bw = (r[1] >> 30) & 1;
+        f->avx512vl = (r[1] >> 31) & 1;
+        f->avx512vnni = (r[2] >> 11) & 1;
     }
     if (f->osxsave) {
         uint32_t lo, hi;
         __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
         f->avx_usable = f->avx && (lo & 6) == 6; /* XCR0 bit 1 SSE state, bit 2 AVX state */
+        f->avx512_usable = f->avx_usable && f->avx512f && (lo & 0xe0) == 0xe0; /* opmask, ZMM_Hi256, Hi16_ZMM */
     }
     if (f->max_leaf >= 0x15) {
         cpu_cpuid(0x15, 0, r); /* TSC = crystal (ECX) * EBX / EAX */
@@ -105,10 +110,13 @@ void cpu_init(void)
     cpu_detect(f);
     log_info("cpu: %s \"%s\" family %u model %u stepping %u%s%s", f->vendor, f->brand, (unsigned)f->family,
              (unsigned)f->model, (unsigned)f->stepping, f->hypervisor[0] ? ", hypervisor " : "", f->hypervisor);
-    log_info("cpu: features%s%s%s%s%s%s%s%s%s%s%s%s", f->sse ? " sse" : "", f->sse2 ? " sse2" : "",
+    log_info("cpu: features%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s%s", f->sse ? " sse" : "", f->sse2 ? " sse2" : "",
              f->sse3 ? " sse3" : "", f->ssse3 ? " ssse3" : "", f->sse41 ? " sse4.1" : "", f->sse42 ? " sse4.2" : "",
              f->avx ? " avx" : "", f->avx2 ? " avx2" : "", f->fma ? " fma" : "", f->f16c ? " f16c" : "",
-             f->invariant_tsc ? " invtsc" : "", f->avx ? (f->avx_usable ? " (avx enabled)" : " (avx off: XCR0)") : "");
+             f->avx512f ? " avx512f" : "", f->avx512bw ? " avx512bw" : "", f->avx512vl ? " avx512vl" : "",
+             f->avx512vnni ? " avx512vnni" : "", f->invariant_tsc ? " invtsc" : "",
+             f->avx ? (f->avx_usable ? " (avx enabled)" : " (avx off: XCR0)") : "",
+             f->avx512f ? (f->avx512_usable ? " (avx512 enabled)" : " (avx512 off: XCR0)") : "", "");
     log_info("cpu: tsc leaves: 0x15 %llu Hz, 0x16 %llu Hz, 0x40000010 %llu Hz", (unsigned long long)f->tsc_hz_leaf15,
              (unsigned long long)f->tsc_hz_leaf16, (unsigned long long)f->tsc_hz_hv);
 }
