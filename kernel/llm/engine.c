@@ -1,6 +1,7 @@
 /* Engine glue (see engine.h): GGUF -> model + tokenizer -> KV cache + scratch, sequences on slots, the generate
    loop. */
 #include "llm/engine.h"
+#include "llm/prof.h"
 #include "core/heap.h"
 #include "core/limits.h"
 #include "lib/fmt.h"
@@ -268,7 +269,11 @@ int32_t engine_seq_sample(struct engine *e, struct engine_seq *seq)
         for (uint32_t i = 0; i < e->tok.n_eog; i++)
             if (e->tok.eog_ids[i] >= 0 && e->tok.eog_ids[i] < e->model.hp.n_vocab)
                 seq->logits[e->tok.eog_ids[i]] = -K_INFINITY;
-    return sampler_sample(&seq->smp, seq->logits);
+    struct prof_mark pm;
+    prof_start(&pm);
+    int32_t t = sampler_sample(&seq->smp, seq->logits);
+    prof_lap(&pm, PROF_SAMPLE);
+    return t;
 }
 
 int engine_generate(struct engine *e, struct engine_seq *seq, const int32_t *prompt, int n_prompt, int n_predict,

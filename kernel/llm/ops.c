@@ -39,11 +39,16 @@ static void matmul_chunk(void *ctx, int64_t r0, int64_t r1)
     ops_matmul_rows(j->out, j->w, j->qbuf, j->n_batch, r0, r1);
 }
 
+void ops_matmul_quantized(float *out, const struct ops_weight *w, const void *qbuf, int n_batch)
+{
+    struct matmul_job j = {out, w, qbuf, n_batch};
+    workers_run(matmul_chunk, &j, w->n_rows, 16);   /* rows split across the CPUs (llm/workers.h) */
+}
+
 void ops_matmul(float *out, const struct ops_weight *w, const float *x, int n_batch, void *qbuf)
 {
     ops_quantize_act(qbuf, w, x, n_batch);
-    struct matmul_job j = {out, w, qbuf, n_batch};
-    workers_run(matmul_chunk, &j, w->n_rows, 16);   /* rows split across the CPUs (llm/workers.h) */
+    ops_matmul_quantized(out, w, qbuf, n_batch);
 }
 
 void ops_get_row(float *out, const struct ops_weight *w, int64_t row)

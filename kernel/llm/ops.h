@@ -29,6 +29,8 @@ void ops_matmul(float *out, const struct ops_weight *w, const float *x, int n_ba
    x once, then any worker computes output rows [r0, r1) from qbuf. */
 void ops_quantize_act(void *qbuf, const struct ops_weight *w, const float *x, int n_batch);
 void ops_matmul_rows(float *out, const struct ops_weight *w, const void *qbuf, int n_batch, int64_t r0, int64_t r1);
+/* ops_matmul after ops_quantize_act: all rows, split across the CPUs */
+void ops_matmul_quantized(float *out, const struct ops_weight *w, const void *qbuf, int n_batch);
 
 /* Dequantize row `row` of w into out (w->n_cols floats): embedding lookup. */
 void ops_get_row(float *out, const struct ops_weight *w, int64_t row);

@@ -17,13 +17,15 @@
 #include "arch/x86/io.h"
 #include "arch/x86/monitor.h"
 #include "arch/x86/smp.h"
+#include "llm/prof.h"
 
 #define WORKER_SPIN_CYCLES 20000000ull  /* TSC cycles (~5-10 ms) of spinning before halting */
 #define CURSOR_CLOSED 0xffffffffu
 
 struct worker_slot {
     volatile uint64_t sleeping;  /* 1 while (about to be) halted */
-    uint8_t pad[56];
+    uint64_t busy;               /* TSC cycles spent running chunks (statistics, written by this CPU only) */
+    uint8_t pad[48];
 } __attribute__((aligned(64)));
 
 static struct {
@@ -110,6 +112,8 @@ static void note_parallel(uint64_t t_all, uint64_t t_own, int64_t rows_own, int6
 
 uint64_t workers_solo_runs(void) { return solo_runs; }
 
+uint64_t workers_busy_cycles(int cpu) { return cpu >= 0 && cpu < SMP_MAX_CPUS ? slot[cpu].busy : 0; }
+
 void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align)
 {
     if (n <= 0)
@@ -140,12 +144,17 @@ void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align)
     for (int c = 1; c < cpus; c++)
         if (__atomic_load_n(&slot[c].sleeping, __ATOMIC_SEQ_CST))
             smp_wake(c);
+    uint64_t tw = rdtsc();
     int64_t own = work(g);
     uint64_t t1 = rdtsc();
     while (__atomic_load_n(&done_rows, __ATOMIC_ACQUIRE) != n)
         cpu_relax();
     __atomic_exchange_n(&cursor, ((uint64_t)g << 32) | CURSOR_CLOSED, __ATOMIC_ACQ_REL);
-    note_parallel(rdtsc() - t0, t1 - t0, own, n);
+    uint64_t t2 = rdtsc();
+    slot[0].busy += t1 - tw;
+    prof.cycles[PROF_WAIT] += (tw - t0) + (t2 - t1);
+    prof.joins++;
+    note_parallel(t2 - t0, t1 - t0, own, n);
 }
 
 void workers_ap_loop(int cpu)
@@ -165,6 +174,8 @@ void workers_ap_loop(int cpu)
             }
         }
         seen = g;
+        uint64_t tb = rdtsc();
         work((uint32_t)g);
+        slot[cpu].busy += rdtsc() - tb;
     }
 }

@@ -19,6 +19,7 @@ static inline void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t alig
         fn(ctx, 0, n);
 }
 static inline int workers_count(void) { return 1; }
+static inline uint64_t workers_busy_cycles(int cpu) { (void)cpu; return 0; }
 #else
 void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align);
 int workers_count(void);                 /* CPUs taking part, the boot CPU included */
@@ -26,6 +27,7 @@ void workers_init(int max_cpus);         /* smp.c, before starting APs */
 void workers_set_count(int n);           /* smp.c, once the APs are up */
 void workers_ap_loop(int cpu) __attribute__((noreturn));
 uint64_t workers_solo_runs(void);        /* how often the boot CPU fell back to running products alone */
+uint64_t workers_busy_cycles(int cpu);   /* TSC cycles CPU `cpu` spent in parallel jobs' chunks, since boot */
 #endif
 
 #endif
