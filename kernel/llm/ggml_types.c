@@ -1,7 +1,7 @@
 /* The dispatch table of the ggml tensor formats, indexed by enum ggml_type: block size, bytes per block,
    dequantize, activation quantize, the activation type and the dot product. It starts out holding the
    scalar references (llm/quant_ref.c); ggml_types_init_simd swaps in the SIMD twins (llm/quant_sse2.c, then
-   llm/quant_avx2.c) once at boot. Block layouts are in llm/ggml_types.h. */
+   llm/quant_avx2.c, then llm/quant_avx512.c) once at boot. Block layouts are in llm/ggml_types.h. */
 #include "llm/ggml_types.h"
 #include "llm/quant_simd.h"
 
@@ -95,7 +95,7 @@ const char *ggml_types_simd_name(void)
 
 int ggml_types_simd_avx2(void)
 {
-    return simd_name[0] == 'a';
+    return simd_name[0] == 'a';   /* "avx2" or "avx512" (which includes the AVX2 set) */
 }
 
 void ggml_types_init_simd(uint32_t features)
@@ -140,5 +140,15 @@ void ggml_types_init_simd(uint32_t features)
         type_traits[GGML_TYPE_Q8_0].vec_dot_rows = vec_dot_rows_q8_0_q8_0_avx2;
         type_traits[GGML_TYPE_Q4_1].vec_dot_tile = vec_dot_tile_q4_1_q8_1_avx2;
         type_traits[GGML_TYPE_Q8_0].vec_dot_tile = vec_dot_tile_q8_0_q8_0_avx2;
+        if (features & GGML_CPU_AVX512) {
+            /* llm/quant_avx512.c over the AVX2 set (the caller checked F+BW+VL+VNNI and the XCR0 state) */
+            simd_name = "avx512";
+            type_traits[GGML_TYPE_Q4_1].vec_dot = vec_dot_q4_1_q8_1_avx512;
+            type_traits[GGML_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_avx512;
+            type_traits[GGML_TYPE_Q4_1].vec_dot_rows = vec_dot_rows_q4_1_q8_1_avx512;
+            type_traits[GGML_TYPE_Q8_0].vec_dot_rows = vec_dot_rows_q8_0_q8_0_avx512;
+            type_traits[GGML_TYPE_Q4_1].vec_dot_tile = vec_dot_tile_q4_1_q8_1_avx512;
+            type_traits[GGML_TYPE_Q8_0].vec_dot_tile = vec_dot_tile_q8_0_q8_0_avx512;
+        }
     }
 }

@@ -1,7 +1,7 @@
 /* ggml tensor formats: the type numbers GGUF uses, the quantized block layouts (byte for byte as ggml's),
    and the one dispatch table (block size, type size, dequantize, activation quantize, vec_dot).
    Scalar references live in llm/quant_ref.c, fp16/bf16 conversions in llm/fp16.h, SIMD twins in
-   llm/quant_sse2.c and llm/quant_avx2.c (installed into the table by ggml_types_init_simd). */
+   llm/quant_sse2.c, llm/quant_avx2.c and llm/quant_avx512.c (installed into the table by ggml_types_init_simd). */
 #ifndef LLM_GGML_TYPES_H
 #define LLM_GGML_TYPES_H
 #include <stddef.h>
@@ -196,14 +196,15 @@ const char *ggml_type_name(uint32_t t);   /* "?" for unsupported */
 #define GGML_CPU_SSE2 (1u << 0)
 #define GGML_CPU_SSSE3 (1u << 1)
 #define GGML_CPU_AVX2 (1u << 2)
-#define GGML_CPU_AVX512 (1u << 4)   /* AVX-512 F+BW+VL+VNNI with XCR0 enabling its state (llm/quant_avx512.c) */
+#define GGML_CPU_AVX512 (1u << 4)   /* AVX-512 F+BW+VL+VNNI with XCR0 enabling its state (llm/quant_avx512.c,
+                                       installed over the AVX2 set: needs AVX2 | FMA too) */
 #define GGML_CPU_FMA (1u << 3)   /* AVX2 twins (llm/quant_avx2.c) need AVX2 | FMA (and F16C, checked inside) */
 /* Replace table entries with the fastest variants the features allow; 0 restores the references.
    Call once at boot (before any worker runs), never while a matrix product is running. */
 void ggml_types_init_simd(uint32_t features);
-/* What the last ggml_types_init_simd installed: "avx2", "sse2" or "ref" (for the boot log). */
+/* What the last ggml_types_init_simd installed: "avx512", "avx2", "sse2" or "ref" (for the boot log). */
 const char *ggml_types_simd_name(void);
-/* 1 when the AVX2 set is installed (ops.c then also uses llm/attn_avx2.c). */
+/* 1 when the AVX2 set is installed, alone or under the AVX-512 one (ops.c then also uses llm/attn_avx2.c). */
 int ggml_types_simd_avx2(void);
 
 /* The scalar references (llm/quant_ref.c), with the signatures of the table. */

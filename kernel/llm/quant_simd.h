@@ -1,6 +1,6 @@
 /* The SIMD twins of the scalar references (llm/quant_ref.c), same signatures as the dispatch table
    (llm/ggml_types.h), which ggml_types_init_simd installs by CPU feature. SSE2: llm/quant_sse2.c;
-   AVX2 (+FMA, F16C): llm/quant_avx2.c and llm/attn_avx2.c. */
+   AVX2 (+FMA, F16C): llm/quant_avx2.c and llm/attn_avx2.c; AVX-512 F+BW+VL+VNNI: llm/quant_avx512.c. */
 #ifndef LLM_QUANT_SIMD_H
 #define LLM_QUANT_SIMD_H
 #include <stddef.h>
@@ -43,6 +43,16 @@ void vec_dot_rows_q8_0_q8_0_avx2(int64_t n, int64_t nr, float *s, const void *x,
 /* 4x4 tiles (ggml_vec_dot_tile_fn) */
 void vec_dot_tile_q4_1_q8_1_avx2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
 void vec_dot_tile_q8_0_q8_0_avx2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
+
+/* AVX-512 F+BW+VL+VNNI (llm/quant_avx512.c), installed over the AVX2 set; all bit-identical to the refs */
+void vec_dot_q4_1_q8_1_avx512(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_q8_0_q8_0_avx512(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_rows_q4_1_q8_1_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+void vec_dot_rows_q8_0_q8_0_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+void vec_dot_tile_q4_1_q8_1_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                   size_t by);
+void vec_dot_tile_q8_0_q8_0_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                   size_t by);
 
 /* ops_attention_head's AVX2 twin, bit-identical (llm/attn_avx2.c); head_dim a multiple of 8 */
 void attention_head_avx2(float *out, const float *q, const void *k, const void *v, size_t stride, int kv_f16,

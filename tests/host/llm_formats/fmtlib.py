@@ -11,7 +11,7 @@ BUILD = ROOT / "tests" / ".build" / "llm_formats"
 CFLAGS = ["-DCLLM_HOST", "-I" + str(ROOT / "kernel"), "-I" + str(ROOT / "tests/host/include"),
           "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off", "-msse2"]
 LLM_SOURCES = ["kernel/llm/gguf.c", "kernel/llm/ggml_types.c", "kernel/llm/quant_ref.c", "kernel/llm/quant_sse2.c",
-               "kernel/llm/quant_avx2.c", "kernel/llm/matmul.c"]
+               "kernel/llm/quant_avx2.c", "kernel/llm/quant_avx512.c", "kernel/llm/matmul.c"]
 SOURCES = ["tests/host/shim.c", "kernel/lib/fmt.c", "kernel/lib/parse.c", *LLM_SOURCES,
            "tests/host/llm_formats/formats_api.c"]
 HEADER_DIRS = ["kernel/llm", "kernel/lib", "kernel/core", "tests/host/include"]

@@ -1,11 +1,12 @@
 /* Speed of the quantized kernels on SmolLM2-135M's matrix shapes (Q4_1 576x576, 1536x576, 576x1536 and the
    Q8_0 output head 49152x576; rows x cols), single thread: matrix-vector (one activation row: scalar reference,
-   SSE2 and AVX2 vec_dot row by row and their 4-row kernels) and prefill with a batch of 64 activation rows (the
+   SSE2, AVX2 and AVX-512 vec_dot row by row and their multi-row kernels) and prefill with a batch of 64 activation rows (the
    ops.c row-then-token loop with each table's vec_dot, and llm/matmul.c's matmul_q). Not a test: prints a table.
    Best of N runs; on a loaded machine compare the ratios, not the absolute numbers.
      gcc -DCLLM_HOST -Ikernel -Itests/host/include -O2 -msse2 -ffp-contract=off tests/host/llm_formats/simd_bench.c \
        kernel/llm/ggml_types.c kernel/llm/quant_ref.c kernel/llm/quant_sse2.c kernel/llm/quant_avx2.c \
-       kernel/llm/matmul.c -o /tmp/simd_bench && /tmp/simd_bench */
+       kernel/llm/quant_avx512.c kernel/llm/matmul.c -o /tmp/simd_bench && taskset -c 1 /tmp/simd_bench
+   (the avx512 row needs a CPU with AVX-512 F/BW/VL/VNNI; it is left out elsewhere) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +80,8 @@ int main(void)
         { GGML_TYPE_Q4_1, 576, 1536, "ffn_down" },
         { GGML_TYPE_Q8_0, 49152, 576, "output" },
     };
-    struct { const char *name; uint32_t feat; } sets[] = { { "ref", 0 }, { "sse2", 1 }, { "avx2", 1 | 2 | 4 | 8 } };
+    struct { const char *name; uint32_t feat; } sets[] = { { "ref", 0 }, { "sse2", 1 }, { "avx2", 1 | 2 | 4 | 8 },
+                                                   { "avx512", 1 | 2 | 4 | 8 | 16 } };
     srand(1);
     float *x = malloc(N_TOK * 1536 * sizeof(float));
     for (int i = 0; i < N_TOK * 1536; i++)
@@ -111,10 +113,14 @@ int main(void)
         m.out = malloc(sizeof(float) * (size_t)m.rows * N_TOK);
         printf("\n%s %lldx%lld %s (%.2f MB)\n", ggml_type_name(m.type), (long long)m.rows, (long long)m.cols,
                shapes[s].what, bytes / 1e6);
-        printf("  %-5s %10s %10s %9s | %12s %12s %10s %10s\n", "set", "matvec us", "rows4 us", "GB/s",
+        printf("  %-6s %10s %10s %9s | %12s %12s %10s %10s\n", "set", "matvec us", "rows4 us", "GB/s",
                "pp64 loop us", "pp64 mm us", "loop tok/s", "mm tok/s");
         double ref_mv = 0, ref_pp = 0;
         for (size_t k = 0; k < sizeof sets / sizeof sets[0]; k++) {
+            if ((sets[k].feat & GGML_CPU_AVX512) &&
+                !(__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                  __builtin_cpu_supports("avx512vnni")))
+                continue;
             ggml_types_init_simd(sets[k].feat);
             const struct ggml_type_traits *t = ggml_get_type_traits(m.type);
             double budget = m.rows > 10000 ? 1.0 : 0.3;
@@ -122,7 +128,7 @@ int main(void)
             double pl = best_of(t, &m, K_LOOP_BATCH, budget * 3), pm = best_of(t, &m, K_MATMUL, budget * 3);
             if (k == 0)
                 ref_mv = mv, ref_pp = pl;
-            printf("  %-5s %10.1f %10.1f %9.2f | %12.0f %12.0f %10.0f %10.0f   matvec x%.2f (rows x%.2f), "
+            printf("  %-6s %10.1f %10.1f %9.2f | %12.0f %12.0f %10.0f %10.0f   matvec x%.2f (rows x%.2f), "
                    "pp64 x%.2f (matmul x%.2f)\n",
                    sets[k].name, mv * 1e6, rows * 1e6, bytes / (mv < rows ? mv : rows) * 1e-9, pl * 1e6, pm * 1e6,
                    N_TOK / pl, N_TOK / pm, ref_mv / mv, ref_mv / rows, ref_pp / pl, ref_pp / pm);

@@ -1,0 +1,425 @@
+/* AVX-512 VNNI twins of the scalar references in llm/quant_ref.c, for CPUs with AVX-512 F+BW+VL+VNNI (the guest
+   under kvm-pvm runs them natively at CPL 3; TCG has no AVX-512): Q4_1 x Q8_1 and Q8_0 x Q8_0 - vec_dot, 8-row
+   kernels (vec_dot_rows, the decode step) and 4x4 tiles (vec_dot_tile, prefill through llm/matmul.c) - all
+   bit-identical to the references, like the AVX2 twins in llm/quant_avx2.c: vpdpbusd (u8 x s8 -> s32) gives
+   exact integer block sums, then the reference's float expression per block and its summation order.
+   Layout: 4 blocks per step. One row's 4 blocks go into one zmm, block k in 128-bit lane k (Q4_1: low nibbles
+   in one register, high nibbles in another, against activations permuted the same way), so 4 rows' partial sums
+   fold into one vector of 16 exact block sums (lane 4k + r: row r, block k) with 6 shuffles and 3 adds. The
+   float terms are computed 16 at a time and added to the 4 rows' sums block by block (the reference's order).
+   Q8_0 weights are int8 and vpdpbusd wants an unsigned operand: x + 128 (x ^ 0x80) against y, minus 128 * sum(y)
+   (the accumulator starts there; it depends on the activations only), still exact.
+   Every function carries __attribute__((target(...))) so this file builds with the kernel's -msse2 flags;
+   ggml_types_init_simd (llm/ggml_types.c) installs these over the AVX2 set only with GGML_CPU_AVX512 from the
+   caller (who checked CPUID and that XCR0 enables the opmask/ZMM state). Tests: tests/test_llm_simd_avx512.py,
+   tests/test_llm_simd_matmul.py, tests/test_llm_simd_forward.py. */
+#include <immintrin.h>
+#include "llm/ggml_types.h"
+#include "llm/quant_simd.h"
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+/* helpers are always inlined: the step functions run with a constant block count in the main loop */
+#define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+/* ---- helpers ---- */
+
+/* 4 rows' partial sums (a_r: 4 int32 per 128-bit lane k = block k) -> exact block sums, lane 4k + r */
+AVX512_INLINE __m512i fold_4x4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
+{
+    __m512i p01 = _mm512_add_epi32(_mm512_unpacklo_epi32(a0, a1), _mm512_unpackhi_epi32(a0, a1));
+    __m512i p23 = _mm512_add_epi32(_mm512_unpacklo_epi32(a2, a3), _mm512_unpackhi_epi32(a2, a3));
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(p01, p23), _mm512_unpackhi_epi64(p01, p23));
+}
+
+/* the low / high fp16 of each int32 lane as floats */
+AVX512_INLINE __m512 half_lo(__m512i v) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)); }
+AVX512_INLINE __m512 half_hi(__m512i v) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16))); }
+
+/* dword mask of the first cnt_dw dwords of a 16-dword load that starts off_dw dwords into the data */
+AVX512_INLINE __mmask16 first_dwords(int cnt_dw, int off_dw)
+{
+    int k = cnt_dw - off_dw;
+    return k >= 16 ? (__mmask16)0xffff : k <= 0 ? (__mmask16)0 : (__mmask16)((1u << k) - 1);
+}
+
+/* Accumulators of 8 rows: zmm lanes 0 and 2 (128-bit) hold rows 0..3 and 4..7, lanes 1 and 3 are scratch.
+   Adds the float terms t0 (rows 0..3) and t1 (rows 4..7), lane 4k + r = block k, block by block for k < cnt. */
+AVX512_INLINE __m512 acc8_add(__m512 acc, __m512 t0, __m512 t1, int cnt)
+{
+    __m512 u01 = _mm512_shuffle_f32x4(t0, t1, _MM_SHUFFLE(1, 0, 1, 0));   /* [t0.0 t0.1 t1.0 t1.1] */
+    __m512 u23 = _mm512_shuffle_f32x4(t0, t1, _MM_SHUFFLE(3, 2, 3, 2));   /* [t0.2 t0.3 t1.2 t1.3] */
+    acc = _mm512_add_ps(acc, u01);
+    if (cnt > 1)
+        acc = _mm512_add_ps(acc, _mm512_shuffle_f32x4(u01, u01, _MM_SHUFFLE(3, 3, 1, 1)));
+    if (cnt > 2)
+        acc = _mm512_add_ps(acc, u23);
+    if (cnt > 3)
+        acc = _mm512_add_ps(acc, _mm512_shuffle_f32x4(u23, u23, _MM_SHUFFLE(3, 3, 1, 1)));
+    return acc;
+}
+
+/* ---- Q4_1 x Q8_1 ---- */
+
+/* Four Q4_1 blocks (80 bytes, the first cnt valid): returns their nibble bytes [qs0 qs1 qs2 qs3], one block per
+   128-bit lane; *head keeps the first 64 bytes, whose dwords 0, 5, 10, 15 are the (d, m) pairs. */
+AVX512_INLINE __m512i q4_1_load4(const block_q4_1 *p, int cnt, __m512i *head)
+{
+    const __m512i qs_idx = _mm512_setr_epi32(1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 19);
+    __m512i a, b;
+    if (cnt == 4) {
+        a = _mm512_loadu_si512(p);
+        b = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)((const uint8_t *)p + 64)));
+    } else {   /* masked: never reads past the row's last block */
+        a = _mm512_maskz_loadu_epi32(first_dwords(5 * cnt, 0), p);
+        b = _mm512_setzero_si512();
+    }
+    *head = a;
+    return _mm512_permutex2var_epi32(a, qs_idx, b);
+}
+
+/* (d, m) of 4 rows x 4 blocks from their heads: lane 4k + r = row r, block k */
+AVX512_INLINE __m512i q4_1_dm4(__m512i h0, __m512i h1, __m512i h2, __m512i h3)
+{
+    const __m512i idx = _mm512_setr_epi32(0, 16, 0, 16, 5, 21, 5, 21, 10, 26, 10, 26, 15, 31, 15, 31);
+    return _mm512_mask_blend_epi32(0xcccc, _mm512_permutex2var_epi32(h0, idx, h1),
+                                   _mm512_permutex2var_epi32(h2, idx, h3));
+}
+
+/* Four Q8_1 activation blocks (144 bytes, the first cnt valid), permuted like the weights: *lo = elements 0..15
+   of block k in 128-bit lane k, *hi = elements 16..31; *dy, *sy = d and s of block k in lanes 4k..4k+3. */
+struct act4 {
+    __m512i lo, hi;
+    __m512 dy, sy;
+};
+
+AVX512_INLINE struct act4 q8_1_load4(const block_q8_1 *p, int cnt)
+{
+    const __m512i idx = _mm512_setr_epi32(1, 2, 3, 4, 10, 11, 12, 13, 19, 20, 21, 22, 28, 29, 30, 31);
+    const __m512i ds_idx = _mm512_setr_epi32(0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27);
+    const int32_t *d = (const int32_t *)p;
+    __m512i l0, l1, m0, m1;
+    if (cnt == 4) {
+        l0 = _mm512_loadu_si512(d), l1 = _mm512_loadu_si512(d + 16);
+        m0 = _mm512_loadu_si512(d + 4), m1 = _mm512_loadu_si512(d + 20);
+    } else {
+        int n = 9 * cnt;
+        l0 = _mm512_maskz_loadu_epi32(first_dwords(n, 0), d), l1 = _mm512_maskz_loadu_epi32(first_dwords(n, 16), d + 16);
+        m0 = _mm512_maskz_loadu_epi32(first_dwords(n, 4), d + 4), m1 = _mm512_maskz_loadu_epi32(first_dwords(n, 20), d + 20);
+    }
+    struct act4 a;
+    a.lo = _mm512_permutex2var_epi32(l0, idx, l1);
+    a.hi = _mm512_permutex2var_epi32(m0, idx, m1);
+    __m512i ds = _mm512_permutex2var_epi32(l0, ds_idx, l1);
+    a.dy = half_lo(ds);
+    a.sy = half_hi(ds);
+    return a;
+}
+
+/* a row's 4 blocks of nibbles split into low (elements 0..15) and high (16..31) nibbles, 0..15 each */
+struct nib4 {
+    __m512i lo, hi;
+};
+
+AVX512_INLINE struct nib4 q4_split(__m512i q)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    struct nib4 v = { _mm512_and_si512(q, m4), _mm512_and_si512(_mm512_srli_epi16(q, 4), m4) };
+    return v;
+}
+
+/* one row's partial sums against the activations: 4 int32 per 128-bit lane k */
+AVX512_INLINE __m512i q4_1_partial(struct nib4 q, const struct act4 *y)
+{
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q.lo, y->lo), q.hi, y->hi);
+}
+
+/* the reference's term per block: (float)isum * (dx * dy) + mx * sy, 16 at a time (no FMA) */
+AVX512_INLINE __m512 q4_1_terms(__m512i isum, __m512i dm, const struct act4 *y)
+{
+    return _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(half_lo(dm), y->dy)),
+                         _mm512_mul_ps(half_hi(dm), y->sy));
+}
+
+/* terms of 4 rows (row pointers at block b) for 4 blocks against y */
+AVX512_INLINE __m512 q4_1_step4(const block_q4_1 *const *x, int64_t b, int cnt, const struct act4 *y)
+{
+    __m512i h0, h1, h2, h3;
+    __m512i p0 = q4_1_partial(q4_split(q4_1_load4(x[0] + b, cnt, &h0)), y);
+    __m512i p1 = q4_1_partial(q4_split(q4_1_load4(x[1] + b, cnt, &h1)), y);
+    __m512i p2 = q4_1_partial(q4_split(q4_1_load4(x[2] + b, cnt, &h2)), y);
+    __m512i p3 = q4_1_partial(q4_split(q4_1_load4(x[3] + b, cnt, &h3)), y);
+    return q4_1_terms(fold_4x4(p0, p1, p2, p3), q4_1_dm4(h0, h1, h2, h3), y);
+}
+
+/* 8 rows (x[0..7]) against one activation row: s[0..7] */
+AVX512_INLINE void q4_1_rows8(int64_t nb, float *s, const block_q4_1 *const *x, const block_q8_1 *y)
+{
+    __m512 acc = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+        struct act4 a = q8_1_load4(y + b, 4);
+        acc = acc8_add(acc, q4_1_step4(x, b, 4, &a), q4_1_step4(x + 4, b, 4, &a), 4);
+    }
+    if (b < nb) {   /* 1..3 blocks left */
+        int cnt = (int)(nb - b);
+        struct act4 a = q8_1_load4(y + b, cnt);
+        acc = acc8_add(acc, q4_1_step4(x, b, cnt, &a), q4_1_step4(x + 4, b, cnt, &a), cnt);
+    }
+    _mm_storeu_ps(s, _mm512_castps512_ps128(acc));
+    _mm_storeu_ps(s + 4, _mm512_extractf32x4_ps(acc, 2));
+}
+
+void AVX512 vec_dot_q4_1_q8_1_avx512(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q4_1 *x[8] = { vx, vx, vx, vx, vx, vx, vx, vx };   /* one row in every lane: same bits */
+    float out[8];
+    q4_1_rows8(n / QK4_1, out, x, vy);
+    *s = out[0];
+}
+
+void AVX512 vec_dot_rows_q4_1_q8_1_avx512(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    const uint8_t *base = vx;
+    int64_t r = 0;
+    for (; r + 8 <= nr; r += 8) {
+        const block_q4_1 *x[8];
+        for (int k = 0; k < 8; k++)
+            x[k] = (const block_q4_1 *)(base + (size_t)(r + k) * bx);
+        q4_1_rows8(n / QK4_1, s + r, x, vy);
+    }
+    if (r < nr) {   /* 1..7 rows left: the last one repeated in the unused lanes */
+        const block_q4_1 *x[8];
+        float out[8];
+        for (int k = 0; k < 8; k++)
+            x[k] = (const block_q4_1 *)(base + (size_t)(r + k < nr ? r + k : nr - 1) * bx);
+        q4_1_rows8(n / QK4_1, out, x, vy);
+        for (int k = 0; r + k < nr; k++)
+            s[r + k] = out[k];
+    }
+}
+
+/* one 4-block step of a 4x4 tile: acc01 / acc23 as acc8_add's (activation rows 0, 1 / 2, 3) */
+AVX512_INLINE void q4_1_tile_step(const block_q4_1 *const *x, const block_q8_1 *const *y, int64_t b, int cnt,
+                                  __m512 *acc01, __m512 *acc23)
+{
+    __m512i h0, h1, h2, h3;
+    struct nib4 q0 = q4_split(q4_1_load4(x[0] + b, cnt, &h0)), q1 = q4_split(q4_1_load4(x[1] + b, cnt, &h1));
+    struct nib4 q2 = q4_split(q4_1_load4(x[2] + b, cnt, &h2)), q3 = q4_split(q4_1_load4(x[3] + b, cnt, &h3));
+    __m512i dm = q4_1_dm4(h0, h1, h2, h3);
+    __m512 t[4];
+    for (int k = 0; k < 4; k++) {
+        struct act4 a = q8_1_load4(y[k] + b, cnt);
+        __m512i is = fold_4x4(q4_1_partial(q0, &a), q4_1_partial(q1, &a), q4_1_partial(q2, &a),
+                              q4_1_partial(q3, &a));
+        t[k] = q4_1_terms(is, dm, &a);
+    }
+    *acc01 = acc8_add(*acc01, t[0], t[1], cnt);
+    *acc23 = acc8_add(*acc23, t[2], t[3], cnt);
+}
+
+AVX512_INLINE void tile_store(float *s, size_t ls, __m512 acc01, __m512 acc23)
+{
+    _mm_storeu_ps(s, _mm512_castps512_ps128(acc01));
+    _mm_storeu_ps(s + ls, _mm512_extractf32x4_ps(acc01, 2));
+    _mm_storeu_ps(s + 2 * ls, _mm512_castps512_ps128(acc23));
+    _mm_storeu_ps(s + 3 * ls, _mm512_extractf32x4_ps(acc23, 2));
+}
+
+/* 4 rows x 4 activation rows: s[t * ls + r] */
+void AVX512 vec_dot_tile_q4_1_q8_1_avx512(int64_t n, float *s, size_t ls, const void *vx, size_t bx, const void *vy,
+                                         size_t by)
+{
+    const block_q4_1 *x[4];
+    const block_q8_1 *y[4];
+    for (int k = 0; k < 4; k++) {
+        x[k] = (const block_q4_1 *)((const uint8_t *)vx + (size_t)k * bx);
+        y[k] = (const block_q8_1 *)((const uint8_t *)vy + (size_t)k * by);
+    }
+    const int64_t nb = n / QK4_1;
+    __m512 acc01 = _mm512_setzero_ps(), acc23 = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4)
+        q4_1_tile_step(x, y, b, 4, &acc01, &acc23);
+    if (b < nb)
+        q4_1_tile_step(x, y, b, (int)(nb - b), &acc01, &acc23);
+    tile_store(s, ls, acc01, acc23);
+}
+
+/* ---- Q8_0 x Q8_0 ---- */
+
+/* Four Q8_0 weight blocks (the first cnt valid) + 128 as unsigned bytes: blocks 0, 1 in *z0, blocks 2, 3 in *z1 */
+AVX512_INLINE void q8_0_load4(const block_q8_0 *p, int cnt, __m512i *z0, __m512i *z1)
+{
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    const __m256i *q0 = (const __m256i *)p[0].qs;
+    __m256i lo = _mm256_loadu_si256(q0), hi = _mm256_setzero_si256();
+    if (cnt > 1)
+        hi = _mm256_loadu_si256((const __m256i *)p[1].qs);
+    *z0 = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), bias);
+    lo = hi = _mm256_setzero_si256();
+    if (cnt > 2)
+        lo = _mm256_loadu_si256((const __m256i *)p[2].qs);
+    if (cnt > 3)
+        hi = _mm256_loadu_si256((const __m256i *)p[3].qs);
+    *z1 = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), bias);
+}
+
+/* Four Q8_0 activation blocks: y0 = blocks 0, 1, y1 = blocks 2, 3 (as the weights); c0, c1 = -128 * (sum of
+   each lane's 4 activations), the accumulators' start; dy = d of block k in lanes 4k..4k+3. */
+struct act4_q8_0 {
+    __m512i y0, y1, c0, c1;
+    __m512 dy;
+};
+
+AVX512_INLINE struct act4_q8_0 q8_0_act4(const block_q8_0 *p, int cnt)
+{
+    struct act4_q8_0 a;
+    __m256i z = _mm256_setzero_si256();
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)p[0].qs);
+    __m256i b1 = cnt > 1 ? _mm256_loadu_si256((const __m256i *)p[1].qs) : z;
+    __m256i b2 = cnt > 2 ? _mm256_loadu_si256((const __m256i *)p[2].qs) : z;
+    __m256i b3 = cnt > 3 ? _mm256_loadu_si256((const __m256i *)p[3].qs) : z;
+    a.y0 = _mm512_inserti64x4(_mm512_castsi256_si512(b0), b1, 1);
+    a.y1 = _mm512_inserti64x4(_mm512_castsi256_si512(b2), b3, 1);
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    a.c0 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, a.y0));
+    a.c1 = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, a.y1));
+    __m128i h = _mm_setr_epi16((short)p[0].d, (short)(cnt > 1 ? p[1].d : 0), (short)(cnt > 2 ? p[2].d : 0),
+                               (short)(cnt > 3 ? p[3].d : 0), 0, 0, 0, 0);
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    a.dy = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_cvtph_ps(h)));
+    return a;
+}
+
+/* one row's exact partial sums: 4 int32 per 128-bit lane k = block k */
+AVX512_INLINE __m512i q8_0_partial(__m512i z0, __m512i z1, const struct act4_q8_0 *a)
+{
+    __m512i s0 = _mm512_dpbusd_epi32(a->c0, z0, a->y0);   /* 256-bit halves: blocks 0, 1 */
+    __m512i s1 = _mm512_dpbusd_epi32(a->c1, z1, a->y1);   /* blocks 2, 3 */
+    return _mm512_add_epi32(_mm512_shuffle_i64x2(s0, s1, _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm512_shuffle_i64x2(s0, s1, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* d of 4 rows x 4 blocks (rows bx bytes apart from x0, at block b): lane 4k + r; one gather of the first
+   dword of each block (d and two quant bytes: never past the block) */
+AVX512_INLINE __m512 q8_0_dx4(const block_q8_0 *x0, int cnt, __m512i idx)
+{
+    __mmask16 m = (__mmask16)((1u << (4 * cnt)) - 1);
+    __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, idx, x0, 1);
+    return half_lo(g);
+}
+
+/* gather offsets of (row r, block k) = r * bx + k * 34 at lane 4k + r; 0 when they do not fit an int32 */
+AVX512_INLINE int q8_0_gather_idx(size_t bx, __m512i *idx)
+{
+    if (bx > ((size_t)1 << 28))
+        return 0;
+    __m512i r = _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+    __m512i k = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    *idx = _mm512_add_epi32(_mm512_mullo_epi32(r, _mm512_set1_epi32((int)bx)),
+                            _mm512_mullo_epi32(k, _mm512_set1_epi32((int)sizeof(block_q8_0))));
+    return 1;
+}
+
+/* terms of 4 rows (x0 + r * bx) x 4 blocks */
+AVX512_INLINE __m512 q8_0_step4(const block_q8_0 *const *x, int64_t b, int cnt, __m512i idx,
+                                       const struct act4_q8_0 *a)
+{
+    __m512i z0, z1, p[4];
+    for (int r = 0; r < 4; r++) {
+        q8_0_load4(x[r] + b, cnt, &z0, &z1);
+        p[r] = q8_0_partial(z0, z1, a);
+    }
+    __m512i is = fold_4x4(p[0], p[1], p[2], p[3]);
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(q8_0_dx4(x[0] + b, cnt, idx), a->dy));
+}
+
+/* 8 rows, bx bytes apart from x[0] (x[4] = x[0] + 4 bx, the gather offsets' base), against one activation row */
+AVX512_INLINE void q8_0_rows8(int64_t nb, float *s, const block_q8_0 *const *x, __m512i idx,
+                                     const block_q8_0 *y)
+{
+    __m512 acc = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+        struct act4_q8_0 a = q8_0_act4(y + b, 4);
+        acc = acc8_add(acc, q8_0_step4(x, b, 4, idx, &a), q8_0_step4(x + 4, b, 4, idx, &a), 4);
+    }
+    if (b < nb) {   /* 1..3 blocks left */
+        int cnt = (int)(nb - b);
+        struct act4_q8_0 a = q8_0_act4(y + b, cnt);
+        acc = acc8_add(acc, q8_0_step4(x, b, cnt, idx, &a), q8_0_step4(x + 4, b, cnt, idx, &a), cnt);
+    }
+    _mm_storeu_ps(s, _mm512_castps512_ps128(acc));
+    _mm_storeu_ps(s + 4, _mm512_extractf32x4_ps(acc, 2));
+}
+
+void AVX512 vec_dot_q8_0_q8_0_avx512(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q8_0 *x[8] = { vx, vx, vx, vx, vx, vx, vx, vx };
+    __m512i idx;
+    q8_0_gather_idx(0, &idx);   /* every lane the same row */
+    float out[8];
+    q8_0_rows8(n / QK8_0, out, x, idx, vy);
+    *s = out[0];
+}
+
+void AVX512 vec_dot_rows_q8_0_q8_0_avx512(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    const uint8_t *base = vx;
+    __m512i idx;
+    if (!q8_0_gather_idx(bx, &idx)) {
+        vec_dot_rows_q8_0_q8_0_avx2(n, nr, s, vx, bx, vy);
+        return;
+    }
+    int64_t r = 0;
+    for (; r + 8 <= nr; r += 8) {
+        const block_q8_0 *x[8];
+        for (int k = 0; k < 8; k++)
+            x[k] = (const block_q8_0 *)(base + (size_t)(r + k) * bx);
+        q8_0_rows8(n / QK8_0, s + r, x, idx, vy);
+    }
+    for (; r < nr; r++)   /* 1..7 rows left */
+        vec_dot_q8_0_q8_0_avx512(n, &s[r], base + (size_t)r * bx, vy);
+}
+
+AVX512_INLINE void q8_0_tile_step(const block_q8_0 *const *x, const block_q8_0 *const *y, int64_t b, int cnt,
+                                  __m512i idx, __m512 *acc01, __m512 *acc23)
+{
+    __m512i z[4][2];
+    for (int r = 0; r < 4; r++)
+        q8_0_load4(x[r] + b, cnt, &z[r][0], &z[r][1]);
+    __m512 dx = q8_0_dx4(x[0] + b, cnt, idx);
+    __m512 t[4];
+    for (int k = 0; k < 4; k++) {
+        struct act4_q8_0 a = q8_0_act4(y[k] + b, cnt);
+        __m512i is = fold_4x4(q8_0_partial(z[0][0], z[0][1], &a), q8_0_partial(z[1][0], z[1][1], &a),
+                              q8_0_partial(z[2][0], z[2][1], &a), q8_0_partial(z[3][0], z[3][1], &a));
+        t[k] = _mm512_mul_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dx, a.dy));
+    }
+    *acc01 = acc8_add(*acc01, t[0], t[1], cnt);
+    *acc23 = acc8_add(*acc23, t[2], t[3], cnt);
+}
+
+void AVX512 vec_dot_tile_q8_0_q8_0_avx512(int64_t n, float *s, size_t ls, const void *vx, size_t bx, const void *vy,
+                                         size_t by)
+{
+    __m512i idx;
+    if (!q8_0_gather_idx(bx, &idx)) {
+        vec_dot_tile_q8_0_q8_0_avx2(n, s, ls, vx, bx, vy, by);
+        return;
+    }
+    const block_q8_0 *x[4];
+    const block_q8_0 *y[4];
+    for (int k = 0; k < 4; k++) {
+        x[k] = (const block_q8_0 *)((const uint8_t *)vx + (size_t)k * bx);
+        y[k] = (const block_q8_0 *)((const uint8_t *)vy + (size_t)k * by);
+    }
+    const int64_t nb = n / QK8_0;
+    __m512 acc01 = _mm512_setzero_ps(), acc23 = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4)
+        q8_0_tile_step(x, y, b, 4, idx, &acc01, &acc23);
+    if (b < nb)
+        q8_0_tile_step(x, y, b, (int)(nb - b), idx, &acc01, &acc23);
+    tile_store(s, ls, acc01, acc23);
+}
