@@ -1,14 +1,19 @@
-/* AVX2 (+F16C) twin of ops_attention_head (llm/ops.c, the scalar reference), bit-identical to it: the scores
-   q . k_t are computed for 8 positions at once, each lane adding q[i] * k_t[i] in the reference's order
-   (i = 0, 1, ...; multiply then add, no FMA) after an 8x8 transpose of the cached rows; the softmax is the
-   reference's (ops_softmax); the output out[i] += p_t * v_t[i] runs 8 dimensions per vector, positions in order.
-   fp16 KV rows convert with vcvtph2ps (exact, like fp16_to_fp32). ops_attention_head calls this when
-   ggml_types_simd_avx2() (llm/ggml_types.c installed the AVX2 set) and head_dim is a multiple of 8.
-   Test: tests/test_llm_simd_forward.py (whole forward bit-identical to the references). */
+/* AVX2 (+F16C) twin of ops_attention_heads (llm/ops.c; each head bit-identical to the scalar reference
+   ops_attention_head): the scores q . k_t are computed for 8 positions at once, each lane adding q[i] * k_t[i]
+   in the reference's order (i = 0, 1, ...; multiply then add, no FMA) after an 8x8 transpose of the cached rows,
+   which is loaded, converted and transposed once for up to ATTN_HEADS heads sharing the KV head (grouped-query
+   attention); the softmax is ops_softmax_avx2 (bit-identical to ops_softmax_ref); the output
+   out[i] += p_t * v_t[i] runs 8 dimensions per vector, positions in order. fp16 KV rows convert with vcvtph2ps
+   (exact, like fp16_to_fp32). ops_attention_heads calls this when ggml_types_simd_avx2() (llm/ggml_types.c
+   installed the AVX2 set) and head_dim is a multiple of 8.
+   Tests: tests/test_llm_ops_simd.py (against the reference), tests/test_llm_simd_forward.py (whole forward). */
 #include <immintrin.h>
 #include "llm/fp16.h"
 #include "llm/ops.h"
+#include "llm/ops_simd.h"
 #include "llm/quant_simd.h"
+
+#define ATTN_HEADS 4   /* heads per pass over the keys: 8 transposed rows + 4 accumulators stay in 16 registers */
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -55,37 +60,69 @@ static float score_ref(const float *q, const void *k, int kv_f16, size_t off, in
     return s;
 }
 
-void AVX2 attention_head_avx2(float *out, const float *q, const void *k, const void *v, size_t stride, int kv_f16,
-                              int n_pos, int head_dim, float scale, float *scores)
+/* scores[h * n_pos + t] = (q_h . k_t) * scale for nq <= ATTN_HEADS heads */
+AVX2 static void scores_avx2(const float *q, int nq, const void *k, size_t stride, int kv_f16, int n_pos,
+                             int head_dim, float scale, float *scores, int ld)
 {
     int t = 0;
     for (; t + 8 <= n_pos; t += 8) {
-        __m256 s = _mm256_setzero_ps();
+        __m256 s[ATTN_HEADS];
+        for (int h = 0; h < ATTN_HEADS; h++)
+            s[h] = _mm256_setzero_ps();
         for (int i0 = 0; i0 < head_dim; i0 += 8) {
             __m256 r[8];
             for (int j = 0; j < 8; j++)
                 r[j] = load8(k, kv_f16, (size_t)(t + j) * stride + (size_t)i0);
             transpose8(r);
-            for (int m = 0; m < 8; m++)
-                s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_set1_ps(q[i0 + m]), r[m]));
+            for (int h = 0; h < nq; h++) {
+                const float *qh = q + (size_t)h * head_dim + i0;
+                for (int m = 0; m < 8; m++)
+                    s[h] = _mm256_add_ps(s[h], _mm256_mul_ps(_mm256_set1_ps(qh[m]), r[m]));
+            }
         }
-        _mm256_storeu_ps(scores + t, _mm256_mul_ps(s, _mm256_set1_ps(scale)));
+        for (int h = 0; h < nq; h++)
+            _mm256_storeu_ps(scores + (size_t)h * ld + t, _mm256_mul_ps(s[h], _mm256_set1_ps(scale)));
     }
     for (; t < n_pos; t++)
-        scores[t] = score_ref(q, k, kv_f16, (size_t)t * stride, head_dim) * scale;
-    ops_softmax(scores, n_pos);
+        for (int h = 0; h < nq; h++)
+            scores[(size_t)h * ld + t] = score_ref(q + (size_t)h * head_dim, k, kv_f16, (size_t)t * stride, head_dim) *
+                                         scale;
+}
+
+/* out = sum_t p_t * v_t for one head */
+AVX2 static void values_avx2(float *out, const float *p, const void *v, size_t stride, int kv_f16, int n_pos,
+                             int head_dim)
+{
     for (int i0 = 0; i0 < head_dim; i0 += 64) {   /* up to 8 accumulators of 8 dimensions */
         int nd = head_dim - i0 < 64 ? (head_dim - i0) / 8 : 8;
         __m256 o[8];
         for (int m = 0; m < 8; m++)
             o[m] = _mm256_setzero_ps();
         for (int tt = 0; tt < n_pos; tt++) {
-            __m256 p = _mm256_set1_ps(scores[tt]);
+            __m256 pt = _mm256_set1_ps(p[tt]);
             size_t base = (size_t)tt * stride + (size_t)i0;
             for (int m = 0; m < nd; m++)
-                o[m] = _mm256_add_ps(o[m], _mm256_mul_ps(p, load8(v, kv_f16, base + 8 * (size_t)m)));
+                o[m] = _mm256_add_ps(o[m], _mm256_mul_ps(pt, load8(v, kv_f16, base + 8 * (size_t)m)));
         }
         for (int m = 0; m < nd; m++)
             _mm256_storeu_ps(out + i0 + 8 * m, o[m]);
     }
+}
+
+void AVX2 attention_heads_avx2(float *out, const float *q, int nq, const void *k, const void *v, size_t stride,
+                               int kv_f16, int n_pos, int head_dim, float scale, float *scores)
+{
+    for (int h0 = 0; h0 < nq; h0 += ATTN_HEADS)
+        scores_avx2(q + (size_t)h0 * head_dim, nq - h0 < ATTN_HEADS ? nq - h0 : ATTN_HEADS, k, stride, kv_f16, n_pos,
+                    head_dim, scale, scores + (size_t)h0 * n_pos, n_pos);
+    for (int h = 0; h < nq; h++) {
+        ops_softmax_avx2(scores + (size_t)h * n_pos, n_pos);
+        values_avx2(out + (size_t)h * head_dim, scores + (size_t)h * n_pos, v, stride, kv_f16, n_pos, head_dim);
+    }
+}
+
+void attention_head_avx2(float *out, const float *q, const void *k, const void *v, size_t stride, int kv_f16,
+                         int n_pos, int head_dim, float scale, float *scores)
+{
+    attention_heads_avx2(out, q, 1, k, v, stride, kv_f16, n_pos, head_dim, scale, scores);
 }

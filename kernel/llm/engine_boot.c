@@ -81,8 +81,9 @@ static void engine_boot_print_prof(const char *what, uint64_t ns, uint64_t tsc, 
                           pct10 / 10, pct10 % 10);
     }
     unsigned other10 = tsc > sum ? (unsigned)((tsc - sum) * 1000 / tsc) : 0;
-    k += fmt_snprintf(line + k, sizeof line - (size_t)k, " other (%u.%u%%); joins %llu/token", other10 / 10,
-                      other10 % 10, (unsigned long long)(prof.joins / tokens));
+    k += fmt_snprintf(line + k, sizeof line - (size_t)k, " other (%u.%u%%); joins %llu/token, solo fallbacks %llu",
+                      other10 / 10, other10 % 10, (unsigned long long)(prof.joins / tokens),
+                      (unsigned long long)workers_solo_runs());
     for (int c = 0; c < n_cpu && c < 8; c++) {
         unsigned b10 = tsc ? (unsigned)((workers_busy_cycles(c) - busy0[c]) * 1000 / tsc) : 0;
         k += fmt_snprintf(line + k, sizeof line - (size_t)k, ", cpu%d busy %u.%u%%", c, b10 / 10, b10 % 10);
@@ -143,7 +144,7 @@ int engine_boot_selftest(void)
     }
     /* prefill first, timed on its own */
     int n_cpu = workers_count();
-    uint64_t busy0[8];
+    uint64_t busy0[8] = { 0 };
     engine_boot_busy(busy0, n_cpu);
     prof_reset();
     uint64_t c1 = prof_tsc();

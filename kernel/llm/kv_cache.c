@@ -59,17 +59,21 @@ void *kv_cache_v(const struct kv_cache *kv, int slot, int layer, int pos)
     return (uint8_t *)kv->v + kv_cache_offset(kv, slot, layer, pos);
 }
 
+void kv_cache_store_range(const struct kv_cache *kv, int slot, int layer, int pos, int which, const float *x,
+                          int e0, int e1)
+{
+    void *d = which == KV_CACHE_V ? kv_cache_v(kv, slot, layer, pos) : kv_cache_k(kv, slot, layer, pos);
+    if (kv->f16) {
+        uint16_t *h = d;
+        for (int i = e0; i < e1; i++)
+            h[i] = fp16_from_fp32(x[i]);
+    } else {
+        memcpy((float *)d + e0, x + e0, (size_t)(e1 - e0) * 4);
+    }
+}
+
 void kv_cache_store(const struct kv_cache *kv, int slot, int layer, int pos, const float *k, const float *v)
 {
-    void *kd = kv_cache_k(kv, slot, layer, pos), *vd = kv_cache_v(kv, slot, layer, pos);
-    if (kv->f16) {
-        uint16_t *kh = kd, *vh = vd;
-        for (int i = 0; i < kv->kv_dim; i++) {
-            kh[i] = fp16_from_fp32(k[i]);
-            vh[i] = fp16_from_fp32(v[i]);
-        }
-    } else {
-        memcpy(kd, k, (size_t)kv->kv_dim * 4);
-        memcpy(vd, v, (size_t)kv->kv_dim * 4);
-    }
+    kv_cache_store_range(kv, slot, layer, pos, KV_CACHE_K, k, 0, kv->kv_dim);
+    kv_cache_store_range(kv, slot, layer, pos, KV_CACHE_V, v, 0, kv->kv_dim);
 }

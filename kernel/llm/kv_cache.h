@@ -29,4 +29,10 @@ void *kv_cache_v(const struct kv_cache *kv, int slot, int layer, int pos);
 /* Store n floats (one position's kv_dim values) at (slot, layer, pos), converting to the cache type. */
 void kv_cache_store(const struct kv_cache *kv, int slot, int layer, int pos, const float *k, const float *v);
 
+/* Store elements [e0, e1) of one position's keys (which = KV_CACHE_K) or values (KV_CACHE_V): the worker that
+   computed those rows of the K or V projection stores them (llm/llama.c). */
+enum { KV_CACHE_K, KV_CACHE_V };
+void kv_cache_store_range(const struct kv_cache *kv, int slot, int layer, int pos, int which, const float *x,
+                          int e0, int e1);
+
 #endif

@@ -1,8 +1,10 @@
 /* llama forward pass (see llama.h): model setup from GGUF metadata and tensors, then per layer
    RMSNorm -> Q/K/V -> RoPE -> GQA attention over the KV cache -> output projection -> residual ->
-   RMSNorm -> SwiGLU feed-forward -> residual; final RMSNorm and the output head. Kernels in llm/ops.c. */
+   RMSNorm -> SwiGLU feed-forward -> residual; final RMSNorm and the output head. Kernels in llm/ops.c; the
+   steps are grouped into five parallel jobs per layer for the worker pool (llm/workers.h, "forward" below). */
 #include "llm/llama.h"
 #include "llm/prof.h"
+#include "llm/workers.h"
 #include "core/heap.h"
 #include "lib/fmt.h"
 #include "lib/math.h"
@@ -262,8 +264,14 @@ static size_t llama_max_act(const struct llama_model *m, int n_batch)
 
 static size_t llama_align(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* Attention scores per CPU: every head of a KV group over n_ctx positions. */
+static size_t llama_scores_per_cpu(const struct llama_model *m, int n_ctx)
+{
+    return llama_align((size_t)(m->hp.n_head / m->hp.n_head_kv) * (size_t)n_ctx * 4) / 4;
+}
+
 /* The scratch buffers as offsets in one allocation; returns the total. */
-static size_t llama_scratch_layout(const struct llama_model *m, int n_batch, int n_ctx, size_t off[10])
+static size_t llama_scratch_layout(const struct llama_model *m, int n_batch, int n_ctx, int n_cpu, size_t off[10])
 {
     const struct llama_hparams *hp = &m->hp;
     size_t nb = (size_t)n_batch, n_q = (size_t)hp->n_head * hp->head_dim;
@@ -271,8 +279,8 @@ static size_t llama_scratch_layout(const struct llama_model *m, int n_batch, int
     size_t wide = n_q > (size_t)hp->n_embd ? n_q : (size_t)hp->n_embd;
     size_t sizes[10] = {
         nb * hp->n_embd * 4, nb * wide * 4, nb * n_q * 4, nb * n_kv * 4, nb * n_kv * 4,
-        nb * hp->n_ff * 4, nb * hp->n_ff * 4, (size_t)n_ctx * 4, nb * (hp->n_rot + 2) * 4,
-        llama_max_act(m, n_batch),
+        nb * hp->n_ff * 4, nb * hp->n_ff * 4, (size_t)n_cpu * llama_scores_per_cpu(m, n_ctx) * 4,
+        nb * (hp->n_rot + 2) * 4, LLAMA_QBUF_AREAS * llama_align(llama_max_act(m, n_batch)),
     };
     size_t total = 0;
     for (int i = 0; i < 10; i++) {
@@ -285,7 +293,7 @@ static size_t llama_scratch_layout(const struct llama_model *m, int n_batch, int
 size_t llama_scratch_bytes(const struct llama_model *m, int n_batch, int n_ctx)
 {
     size_t off[10];
-    return llama_scratch_layout(m, n_batch, n_ctx, off);
+    return llama_scratch_layout(m, n_batch, n_ctx, workers_count(), off);
 }
 
 int llama_scratch_init(struct llama_scratch *s, const struct llama_model *m, int n_batch, int n_ctx)
@@ -294,12 +302,14 @@ int llama_scratch_init(struct llama_scratch *s, const struct llama_model *m, int
     if (n_batch < 1 || n_ctx < 1)
         return -1;
     size_t off[10];
-    size_t total = llama_scratch_layout(m, n_batch, n_ctx, off);
+    int n_cpu = workers_count();
+    size_t total = llama_scratch_layout(m, n_batch, n_ctx, n_cpu, off);
     uint8_t *base = kmalloc_aligned(total, 64);
     if (!base)
         return -1;
     s->n_batch = n_batch;
     s->n_ctx = n_ctx;
+    s->n_cpu = n_cpu;
     s->x = (float *)(base + off[0]);
     s->xb = (float *)(base + off[1]);
     s->q = (float *)(base + off[2]);
@@ -308,8 +318,10 @@ int llama_scratch_init(struct llama_scratch *s, const struct llama_model *m, int
     s->hb = (float *)(base + off[5]);
     s->hb2 = (float *)(base + off[6]);
     s->scores = (float *)(base + off[7]);
+    s->scores_per_cpu = llama_scores_per_cpu(m, n_ctx);
     s->rope_cs = (float *)(base + off[8]);
     s->qbuf = base + off[9];
+    s->qbuf_area = llama_align(llama_max_act(m, n_batch));
     s->base = base;
     return 0;
 }
@@ -320,35 +332,164 @@ void llama_scratch_free(struct llama_scratch *s)
     memset(s, 0, sizeof *s);
 }
 
-/* ---- forward ---- */
+/* ---- forward ----
+   Per layer, five parallel jobs (llm/workers.h), each a range of rows (or attention units) that any CPU may take
+   a chunk of; between them, only what needs a whole vector runs on the caller (RMSNorm, activation
+   quantization):
+     qkv:    Q, K and V rows as one row space; the worker applies RoPE to the Q/K rows it computed and stores its
+             K/V rows in the cache;
+     attn:   one unit per (token, KV head) computing that group's query heads (for one token: one unit per
+             head, so the CPUs share 9 units, not 3);
+     o:      output projection rows, plus the residual add of those rows;
+     ffn_up: gate and up rows, then SwiGLU of those rows;
+     down:   down projection rows, plus the residual add.
+   Every element is computed by the same arithmetic whatever the split (product rows are split at multiples of
+   LLAMA_ROW_ALIGN from each weight's first row), so any CPU count gives the same bits. */
 
-static void llama_attention(const struct llama_model *m, struct llama_scratch *s, const struct kv_cache *kv,
-                            int slot, int il, int n, int pos0)
+#define LLAMA_ROW_ALIGN 16   /* rows per chunk multiple: matmul's 4-row groups and RoPE pairs stay whole */
+
+struct llama_pass {
+    const struct llama_model *m;
+    struct llama_scratch *s;
+    const struct kv_cache *kv;
+    const struct llama_layer *L;
+    int slot, il, n, pos0;
+    int64_t k_start, v_start; /* the K and V rows' offsets in the qkv row space */
+    const void *qa[3];        /* quantized activations for each weight of the current job */
+};
+
+static int64_t llama_round_rows(int64_t r) { return (r + LLAMA_ROW_ALIGN - 1) / LLAMA_ROW_ALIGN * LLAMA_ROW_ALIGN; }
+
+/* Rows [r0, r1) of a job, intersected with a segment of len rows at start: [a, b) of the segment, or 0. */
+static int llama_segment(int64_t r0, int64_t r1, int64_t start, int64_t len, int64_t *a, int64_t *b)
 {
-    const struct llama_hparams *hp = &m->hp;
-    int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    size_t n_q = (size_t)hp->n_head * hd;
-    float scale = 1.0f / k_sqrtf((float)hd);
-    const uint8_t *k0 = kv_cache_k(kv, slot, il, 0), *v0 = kv_cache_v(kv, slot, il, 0);
-    for (int b = 0; b < n; b++) {
-        for (int h = 0; h < hp->n_head; h++) {
-            size_t head_off = (size_t)(h / group) * hd * kv->elem_size;
-            ops_attention_head(s->xb + b * n_q + (size_t)h * hd, s->q + b * n_q + (size_t)h * hd,
-                               k0 + head_off, v0 + head_off, (size_t)kv->kv_dim, kv->f16, pos0 + b + 1, hd,
-                               scale, s->scores);
+    *a = r0 > start ? r0 - start : 0;
+    *b = r1 - start < len ? r1 - start : len;
+    return *a < *b;
+}
+
+/* Quantize x (n rows) once for each distinct activation type of ws[0..nw) (same row length); qa[i] for ws[i]. */
+static void llama_quantize(const struct llama_scratch *s, const struct ops_weight *const *ws, int nw, const float *x,
+                           int n, const void **qa)
+{
+    int areas = 0;
+    for (int i = 0; i < nw; i++) {
+        enum ggml_type t = ggml_get_type_traits(ws[i]->type)->vec_dot_type;
+        qa[i] = NULL;
+        for (int j = 0; j < i; j++)
+            if (ggml_get_type_traits(ws[j]->type)->vec_dot_type == t)
+                qa[i] = qa[j];
+        if (!qa[i]) {
+            void *q = (uint8_t *)s->qbuf + (size_t)areas++ * s->qbuf_area;
+            ops_quantize_act(q, ws[i], x, n);
+            qa[i] = q;
         }
     }
 }
 
-/* ops_matmul in its two halves, each lapped on its own counter */
-static void llama_matmul(float *out, const struct ops_weight *w, const float *x, int n, void *qbuf,
-                         struct prof_mark *pm)
+static void llama_qkv_chunk(void *ctx, int64_t r0, int64_t r1, int cpu)
 {
+    (void)cpu;
+    const struct llama_pass *p = ctx;
+    const struct llama_hparams *hp = &p->m->hp;
+    struct llama_scratch *s = p->s;
+    int64_t n_q = (int64_t)hp->n_head * hp->head_dim, n_kv = (int64_t)hp->n_head_kv * hp->head_dim, a, b;
+    if (llama_segment(r0, r1, 0, n_q, &a, &b)) {
+        ops_matmul_rows(s->q, &p->L->wq, p->qa[0], p->n, a, b);
+        for (int t = 0; t < p->n; t++)
+            ops_rope_range(s->q + t * n_q, hp->head_dim, hp->n_rot, s->rope_cs + (size_t)t * hp->n_rot, a, b);
+    }
+    if (llama_segment(r0, r1, p->k_start, n_kv, &a, &b)) {
+        ops_matmul_rows(s->k, &p->L->wk, p->qa[1], p->n, a, b);
+        for (int t = 0; t < p->n; t++) {
+            float *k = s->k + t * n_kv;
+            ops_rope_range(k, hp->head_dim, hp->n_rot, s->rope_cs + (size_t)t * hp->n_rot, a, b);
+            kv_cache_store_range(p->kv, p->slot, p->il, p->pos0 + t, KV_CACHE_K, k, (int)a, (int)b);
+        }
+    }
+    if (llama_segment(r0, r1, p->v_start, n_kv, &a, &b)) {
+        ops_matmul_rows(s->v, &p->L->wv, p->qa[2], p->n, a, b);
+        for (int t = 0; t < p->n; t++)
+            kv_cache_store_range(p->kv, p->slot, p->il, p->pos0 + t, KV_CACHE_V, s->v + t * n_kv, (int)a, (int)b);
+    }
+}
+
+/* Heads per attention unit: the whole KV group for a batch, one head for a single token (more, smaller units). */
+static int llama_attn_heads_per_unit(const struct llama_hparams *hp, int n)
+{
+    return n == 1 ? 1 : hp->n_head / hp->n_head_kv;
+}
+
+static void llama_attn_chunk(void *ctx, int64_t u0, int64_t u1, int cpu)
+{
+    const struct llama_pass *p = ctx;
+    const struct llama_hparams *hp = &p->m->hp;
+    struct llama_scratch *s = p->s;
+    const struct kv_cache *kv = p->kv;
+    int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, nh = llama_attn_heads_per_unit(hp, p->n);
+    int units_per_token = hp->n_head / nh;
+    size_t n_q = (size_t)hp->n_head * hd;
+    float scale = 1.0f / k_sqrtf((float)hd);
+    const uint8_t *k0 = kv_cache_k(kv, p->slot, p->il, 0), *v0 = kv_cache_v(kv, p->slot, p->il, 0);
+    float *scores = s->scores + (size_t)cpu * s->scores_per_cpu;
+    for (int64_t u = u0; u < u1; u++) {
+        int b = (int)(u / units_per_token), h = (int)(u % units_per_token) * nh;
+        size_t head_off = (size_t)(h / group) * hd * kv->elem_size, qo = b * n_q + (size_t)h * hd;
+        ops_attention_heads(s->xb + qo, s->q + qo, nh, k0 + head_off, v0 + head_off, (size_t)kv->kv_dim, kv->f16,
+                            p->pos0 + b + 1, hd, scale, scores);
+    }
+}
+
+/* out rows [r0, r1) of every token, added into the residual stream x */
+static void llama_residual_rows(float *x, const float *out, int n, int d, int64_t r0, int64_t r1)
+{
+    for (int t = 0; t < n; t++)
+        for (int64_t r = r0; r < r1; r++)
+            x[(size_t)t * d + r] += out[(size_t)t * d + r];
+}
+
+static void llama_o_chunk(void *ctx, int64_t r0, int64_t r1, int cpu)
+{
+    (void)cpu;
+    const struct llama_pass *p = ctx;
+    struct llama_scratch *s = p->s;
+    /* in place over xb: its input (the attention output) was quantized before the job started */
+    ops_matmul_rows(s->xb, &p->L->wo, p->qa[0], p->n, r0, r1);
+    llama_residual_rows(s->x, s->xb, p->n, p->m->hp.n_embd, r0, r1);
+}
+
+static void llama_ffn_up_chunk(void *ctx, int64_t r0, int64_t r1, int cpu)
+{
+    (void)cpu;
+    const struct llama_pass *p = ctx;
+    struct llama_scratch *s = p->s;
+    int64_t n_ff = p->m->hp.n_ff;
+    ops_matmul_rows(s->hb, &p->L->w_gate, p->qa[0], p->n, r0, r1);
+    ops_matmul_rows(s->hb2, &p->L->w_up, p->qa[1], p->n, r0, r1);
+    for (int t = 0; t < p->n; t++)
+        ops_swiglu(s->hb + t * n_ff + r0, s->hb2 + t * n_ff + r0, (int)(r1 - r0));
+}
+
+static void llama_down_chunk(void *ctx, int64_t r0, int64_t r1, int cpu)
+{
+    (void)cpu;
+    const struct llama_pass *p = ctx;
+    struct llama_scratch *s = p->s;
+    ops_matmul_rows(s->xb, &p->L->w_down, p->qa[0], p->n, r0, r1);
+    llama_residual_rows(s->x, s->xb, p->n, p->m->hp.n_embd, r0, r1);
+}
+
+/* RMSNorm of the n rows of x into xb, then quantize for ws */
+static void llama_norm_quantize(struct llama_pass *p, const float *weight, const struct ops_weight *const *ws, int nw,
+                                struct prof_mark *pm)
+{
+    const struct llama_hparams *hp = &p->m->hp;
+    struct llama_scratch *s = p->s;
+    for (int b = 0; b < p->n; b++)
+        ops_rmsnorm(s->xb + (size_t)b * hp->n_embd, s->x + (size_t)b * hp->n_embd, weight, hp->n_embd, hp->rms_eps);
     prof_lap(pm, PROF_NORM);
-    ops_quantize_act(qbuf, w, x, n);
+    llama_quantize(s, ws, nw, s->xb, p->n, p->qa);
     prof_lap(pm, PROF_QUANT);
-    ops_matmul_quantized(out, w, qbuf, n);
-    prof_lap(pm, PROF_PRODUCT);
 }
 
 int llama_forward(const struct llama_model *m, struct llama_scratch *s, const struct kv_cache *kv, int slot,
@@ -361,8 +502,8 @@ int llama_forward(const struct llama_model *m, struct llama_scratch *s, const st
     for (int b = 0; b < n; b++)
         if (tokens[b] < 0 || tokens[b] >= hp->n_vocab)
             return -1;
-    int d = hp->n_embd, n_kv = hp->n_head_kv * hp->head_dim;
-    size_t n_q = (size_t)hp->n_head * hp->head_dim;
+    int d = hp->n_embd;
+    int64_t n_q = (int64_t)hp->n_head * hp->head_dim, n_kv = (int64_t)hp->n_head_kv * hp->head_dim;
     struct prof_mark pm;
     prof_start(&pm);
     prof.forwards++;
@@ -374,44 +515,46 @@ int llama_forward(const struct llama_model *m, struct llama_scratch *s, const st
     }
     prof_lap(&pm, PROF_EMBED);
 
+    struct llama_pass p = { .m = m, .s = s, .kv = kv, .slot = slot, .n = n, .pos0 = pos0 };
+    p.k_start = llama_round_rows(n_q);
+    p.v_start = llama_round_rows(p.k_start + n_kv);
+    int64_t attn_units = (int64_t)n * (hp->n_head / llama_attn_heads_per_unit(hp, n));
     for (int il = 0; il < hp->n_layer; il++) {
         const struct llama_layer *L = &m->layers[il];
-        for (int b = 0; b < n; b++)
-            ops_rmsnorm(s->xb + (size_t)b * d, s->x + (size_t)b * d, L->attn_norm, d, hp->rms_eps);
-        llama_matmul(s->q, &L->wq, s->xb, n, s->qbuf, &pm);
-        llama_matmul(s->k, &L->wk, s->xb, n, s->qbuf, &pm);
-        llama_matmul(s->v, &L->wv, s->xb, n, s->qbuf, &pm);
-        for (int b = 0; b < n; b++) {
-            const float *cs = s->rope_cs + (size_t)b * hp->n_rot;
-            ops_rope(s->q + b * n_q, hp->n_head, hp->head_dim, hp->n_rot, cs);
-            ops_rope(s->k + (size_t)b * n_kv, hp->n_head_kv, hp->head_dim, hp->n_rot, cs);
-            kv_cache_store(kv, slot, il, pos0 + b, s->k + (size_t)b * n_kv, s->v + (size_t)b * n_kv);
-        }
-        prof_lap(&pm, PROF_ROPE_KV);
-        llama_attention(m, s, kv, slot, il, n, pos0);
+        p.L = L;
+        p.il = il;
+        const struct ops_weight *qkv[3] = { &L->wq, &L->wk, &L->wv };
+        llama_norm_quantize(&p, L->attn_norm, qkv, 3, &pm);
+        workers_run(llama_qkv_chunk, &p, p.v_start + n_kv, LLAMA_ROW_ALIGN);
+        prof_lap(&pm, PROF_PRODUCT);
+        workers_run(llama_attn_chunk, &p, attn_units, 1);
         prof_lap(&pm, PROF_ATTN);
-        llama_matmul(s->xb, &L->wo, s->xb, n, s->qbuf, &pm);   /* in place: x is quantized before out is written */
-        for (size_t i = 0; i < (size_t)n * d; i++)
-            s->x[i] += s->xb[i];
+        const struct ops_weight *wo = &L->wo;
+        llama_quantize(s, &wo, 1, s->xb, n, p.qa);
+        prof_lap(&pm, PROF_QUANT);
+        workers_run(llama_o_chunk, &p, d, LLAMA_ROW_ALIGN);
+        prof_lap(&pm, PROF_PRODUCT);
 
-        for (int b = 0; b < n; b++)
-            ops_rmsnorm(s->xb + (size_t)b * d, s->x + (size_t)b * d, L->ffn_norm, d, hp->rms_eps);
-        llama_matmul(s->hb, &L->w_gate, s->xb, n, s->qbuf, &pm);
-        llama_matmul(s->hb2, &L->w_up, s->xb, n, s->qbuf, &pm);
-        ops_swiglu(s->hb, s->hb2, n * hp->n_ff);
-        prof_lap(&pm, PROF_FFN_ACT);
-        llama_matmul(s->xb, &L->w_down, s->hb, n, s->qbuf, &pm);
-        for (size_t i = 0; i < (size_t)n * d; i++)
-            s->x[i] += s->xb[i];
+        const struct ops_weight *up[2] = { &L->w_gate, &L->w_up };
+        llama_norm_quantize(&p, L->ffn_norm, up, 2, &pm);
+        workers_run(llama_ffn_up_chunk, &p, hp->n_ff, LLAMA_ROW_ALIGN);
+        prof_lap(&pm, PROF_PRODUCT);
+        const struct ops_weight *down = &L->w_down;
+        llama_quantize(s, &down, 1, s->hb, n, p.qa);
+        prof_lap(&pm, PROF_QUANT);
+        workers_run(llama_down_chunk, &p, d, LLAMA_ROW_ALIGN);
+        prof_lap(&pm, PROF_PRODUCT);
     }
 
-    if (!logits) {
-        prof_lap(&pm, PROF_NORM);
+    if (!logits)
         return 0;
-    }
     int first = all_logits ? 0 : n - 1;
     for (int b = first; b < n; b++)
         ops_rmsnorm(s->xb + (size_t)(b - first) * d, s->x + (size_t)b * d, m->output_norm, d, hp->rms_eps);
-    llama_matmul(logits, &m->output, s->xb, n - first, s->qbuf, &pm);
+    prof_lap(&pm, PROF_NORM);
+    ops_quantize_act(s->qbuf, &m->output, s->xb, n - first);
+    prof_lap(&pm, PROF_QUANT);
+    ops_matmul_quantized(logits, &m->output, s->qbuf, n - first);
+    prof_lap(&pm, PROF_PRODUCT);
     return 0;
 }

@@ -50,18 +50,25 @@ struct llama_model {
     struct llama_layer *layers;    /* (n_layer); heap */
 };
 
+/* Activation-quantization areas in qbuf: one per distinct activation type among the weights of one job (Q, K
+   and V may use different types). */
+#define LLAMA_QBUF_AREAS 3
+
 /* Run state for one forward pass of up to n_batch tokens (shared by all slots: passes run one at a time). */
 struct llama_scratch {
     int n_batch;
     int n_ctx;
+    int n_cpu;       /* workers_count() when allocated: CPUs with their own attention scores */
     float *x;        /* (n_batch, n_embd) residual stream */
     float *xb;       /* (n_batch, max(n_embd, n_head * head_dim)) normed input / attention output */
     float *q;        /* (n_batch, n_head * head_dim) */
     float *k, *v;    /* (n_batch, n_head_kv * head_dim) */
     float *hb, *hb2; /* (n_batch, n_ff) */
-    float *scores;   /* (n_ctx) one attention row */
+    float *scores;   /* (n_cpu, scores_per_cpu) each CPU's attention rows: (n_head / n_head_kv, n_ctx) */
+    size_t scores_per_cpu;
     float *rope_cs;  /* (n_batch, n_rot) cos/sin pairs per token */
-    void *qbuf;      /* activations quantized to the vec_dot types: max over weights of ops_act_size */
+    void *qbuf;      /* (LLAMA_QBUF_AREAS, qbuf_area bytes) activations quantized to the vec_dot types */
+    size_t qbuf_area;  /* max over weights of ops_act_size, rounded up to 64 */
     void *base;      /* the one allocation all of the above live in */
 };
 

@@ -1,8 +1,10 @@
-/* Scalar float kernels of the forward pass (see ops.h). The quantized dot products themselves live in the
-   type table (llm/ggml_types.h, llm/quant_ref.c); this file only feeds them. Uses lib/math.h, never libm. */
+/* Scalar float kernels of the forward pass (see ops.h) and the dispatch to their SIMD twins (llm/ops_avx2.c,
+   llm/attn_avx2.c). The quantized dot products themselves live in the type table (llm/ggml_types.h,
+   llm/quant_ref.c); this file only feeds them. Uses lib/math.h, never libm. */
 #include "llm/ops.h"
 #include "llm/fp16.h"
 #include "llm/matmul.h"
+#include "llm/ops_simd.h"
 #include "llm/quant_simd.h"
 #include "llm/workers.h"
 #include "lib/math.h"
@@ -33,8 +35,9 @@ void ops_matmul_rows(float *out, const struct ops_weight *w, const void *qbuf, i
 
 struct matmul_job { float *out; const struct ops_weight *w; const void *qbuf; int n_batch; };
 
-static void matmul_chunk(void *ctx, int64_t r0, int64_t r1)
+static void matmul_chunk(void *ctx, int64_t r0, int64_t r1, int cpu)
 {
+    (void)cpu;
     const struct matmul_job *j = ctx;
     ops_matmul_rows(j->out, j->w, j->qbuf, j->n_batch, r0, r1);
 }
@@ -77,11 +80,12 @@ void ops_rope_cos_sin(float *cs, int n_rot, double pos, const double *inv_freq)
     }
 }
 
-void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs)
+void ops_rope_range(float *x, int head_dim, int n_rot, const float *cs, int64_t e0, int64_t e1)
 {
-    for (int h = 0; h < n_heads; h++) {
-        float *v = x + (size_t)h * head_dim;
-        for (int i = 0; i < n_rot; i += 2) {
+    for (int64_t h0 = e0 - e0 % head_dim; h0 < e1; h0 += head_dim) {
+        float *v = x + h0;
+        int64_t i0 = e0 > h0 ? e0 - h0 : 0, i1 = e1 - h0 < n_rot ? e1 - h0 : n_rot;
+        for (int64_t i = i0; i < i1; i += 2) {
             float c = cs[i], s = cs[i + 1];
             float x0 = v[i], x1 = v[i + 1];
             v[i] = x0 * c - x1 * s;
@@ -90,7 +94,12 @@ void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs)
     }
 }
 
-void ops_softmax(float *x, int n)
+void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs)
+{
+    ops_rope_range(x, head_dim, n_rot, cs, 0, (int64_t)n_heads * head_dim);
+}
+
+void ops_softmax_ref(float *x, int n)
 {
     float max = x[0];
     for (int i = 1; i < n; i++)
@@ -106,7 +115,15 @@ void ops_softmax(float *x, int n)
         x[i] *= inv;
 }
 
-void ops_swiglu(float *gate, const float *up, int n)
+void ops_softmax(float *x, int n)
+{
+    if (ggml_types_simd_avx2())
+        ops_softmax_avx2(x, n);
+    else
+        ops_softmax_ref(x, n);
+}
+
+void ops_swiglu_ref(float *gate, const float *up, int n)
 {
     for (int i = 0; i < n; i++) {
         float g = gate[i];
@@ -114,13 +131,17 @@ void ops_swiglu(float *gate, const float *up, int n)
     }
 }
 
+void ops_swiglu(float *gate, const float *up, int n)
+{
+    if (ggml_types_simd_avx2())
+        ops_swiglu_avx2(gate, up, n);
+    else
+        ops_swiglu_ref(gate, up, n);
+}
+
 void ops_attention_head(float *out, const float *q, const void *k, const void *v, size_t stride, int kv_f16,
                         int n_pos, int head_dim, float scale, float *scores)
 {
-    if (head_dim % 8 == 0 && ggml_types_simd_avx2()) {   /* llm/attn_avx2.c: the same bits, vectorised */
-        attention_head_avx2(out, q, k, v, stride, kv_f16, n_pos, head_dim, scale, scores);
-        return;
-    }
     for (int t = 0; t < n_pos; t++) {
         float s = 0.0f;
         if (kv_f16) {
@@ -134,7 +155,7 @@ void ops_attention_head(float *out, const float *q, const void *k, const void *v
         }
         scores[t] = s * scale;
     }
-    ops_softmax(scores, n_pos);
+    ops_softmax_ref(scores, n_pos);
     for (int i = 0; i < head_dim; i++)
         out[i] = 0.0f;
     for (int t = 0; t < n_pos; t++) {
@@ -149,4 +170,16 @@ void ops_attention_head(float *out, const float *q, const void *k, const void *v
                 out[i] += p * vt[i];
         }
     }
+}
+
+void ops_attention_heads(float *out, const float *q, int nq, const void *k, const void *v, size_t stride,
+                         int kv_f16, int n_pos, int head_dim, float scale, float *scores)
+{
+    if (head_dim % 8 == 0 && ggml_types_simd_avx2()) {   /* llm/attn_avx2.c: the same bits, vectorised */
+        attention_heads_avx2(out, q, nq, k, v, stride, kv_f16, n_pos, head_dim, scale, scores);
+        return;
+    }
+    for (int h = 0; h < nq; h++)
+        ops_attention_head(out + (size_t)h * head_dim, q + (size_t)h * head_dim, k, v, stride, kv_f16, n_pos,
+                           head_dim, scale, scores + (size_t)h * n_pos);
 }

@@ -1,7 +1,8 @@
 /* The float building blocks of the forward pass (llm/llama.c): RMSNorm, RoPE, softmax, SwiGLU, attention over
    the KV cache for one head, and matrix products through the ggml type table (llm/ggml_types.h), where the
-   activations are first quantized per row to the weight type's vec_dot_type as ggml does. All scalar here:
-   SIMD twins (issue 6) replace these with the same signatures and are tested against them. */
+   activations are first quantized per row to the weight type's vec_dot_type as ggml does. Scalar references
+   here; their SIMD twins (llm/ops_avx2.c, llm/attn_avx2.c) have the same signatures, are chosen at run time
+   by the installed quant kernel set, and are tested against them (tests/test_llm_ops_simd.py). */
 #ifndef LLM_OPS_H
 #define LLM_OPS_H
 #include <stddef.h>
@@ -41,20 +42,32 @@ void ops_rmsnorm(float *out, const float *x, const float *weight, int n, float e
 /* Rotate the first n_rot dims of each of n_heads heads (head_dim apart) in llama's "normal" mode:
    adjacent pairs (x[2i], x[2i+1]) by the angle whose cos/sin are cs[2i], cs[2i+1] (ops_rope_cos_sin). */
 void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs);
+/* The same for elements [e0, e1) of the heads only (e0, e1 even): a worker rotates the rows it computed.
+   Every element gets the same arithmetic as in ops_rope. */
+void ops_rope_range(float *x, int head_dim, int n_rot, const float *cs, int64_t e0, int64_t e1);
 
 /* cs[2i], cs[2i+1] = cos, sin of pos * inv_freq[i] for i < n_rot / 2 (angle in double, reduced to [-pi, pi]). */
 void ops_rope_cos_sin(float *cs, int n_rot, double pos, const double *inv_freq);
 
-/* x = softmax(x), in place, max-subtracted. */
+/* x = softmax(x), in place, max-subtracted; the exponentials are lib/math.h's k_expf, their sum is in double,
+   in index order. ops_softmax picks the fastest twin (llm/ops_avx2.c), all bit-identical to ops_softmax_ref. */
 void ops_softmax(float *x, int n);
+void ops_softmax_ref(float *x, int n);
 
-/* gate[i] = silu(gate[i]) * up[i]. */
+/* gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + k_expf(-gate[i])) * up[i]; twins bit-identical to the ref. */
 void ops_swiglu(float *gate, const float *up, int n);
+void ops_swiglu_ref(float *gate, const float *up, int n);
 
 /* One attention head over n_pos cached positions: out = softmax(q . k_t * scale) . v_t, t < n_pos.
    k/v: the first position's head slice; stride: elements between positions; kv_f16: fp16 (else f32) cache.
-   scores: n_pos floats of scratch. */
+   scores: n_pos floats of scratch. Scalar reference. */
 void ops_attention_head(float *out, const float *q, const void *k, const void *v, size_t stride, int kv_f16,
                         int n_pos, int head_dim, float scale, float *scores);
+
+/* nq heads that share one KV head (grouped-query attention): q and out hold nq heads of head_dim back to back;
+   scores: nq * n_pos floats. Each head's result is ops_attention_head's, bit for bit (the AVX2 twin,
+   llm/attn_avx2.c, loads and converts each cached key once for all nq heads). */
+void ops_attention_heads(float *out, const float *q, int nq, const void *k, const void *v, size_t stride,
+                         int kv_f16, int n_pos, int head_dim, float scale, float *scores);
 
 #endif

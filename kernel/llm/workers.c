@@ -50,7 +50,7 @@ void workers_set_count(int n) { n_workers = n < 1 ? 1 : n > SMP_MAX_CPUS ? SMP_M
 int workers_count(void) { return n_workers; }
 
 /* Grab and run chunks of generation g until none are left (or the job is closed); returns the rows done. */
-static int64_t work(uint32_t g)
+static int64_t work(uint32_t g, int cpu)
 {
     int64_t rows = 0;
     for (;;) {
@@ -67,7 +67,7 @@ static int64_t work(uint32_t g)
         if (!__atomic_compare_exchange_n(&cursor, &c, ((uint64_t)g << 32) | (uint64_t)end, false, __ATOMIC_ACQ_REL,
                                          __ATOMIC_ACQUIRE))
             continue;
-        fn(ctx, row, end);     /* the fields read above are this generation's: it cannot complete without us */
+        fn(ctx, row, end, cpu);     /* the fields read above are this generation's: it cannot complete without us */
         __atomic_fetch_add(&done_rows, end - (int64_t)row, __ATOMIC_RELEASE);
         rows += end - (int64_t)row;
     }
@@ -122,12 +122,12 @@ void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align)
     if (align < 1)
         align = 1;
     if (cpus <= 1 || n < 2 * align || n >= CURSOR_CLOSED) {
-        fn(ctx, 0, n);
+        fn(ctx, 0, n, 0);
         return;
     }
     if (solo_left > 0) {
         solo_left--;
-        fn(ctx, 0, n);
+        fn(ctx, 0, n, 0);
         return;
     }
     uint64_t t0 = rdtsc();
@@ -145,7 +145,7 @@ void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align)
         if (__atomic_load_n(&slot[c].sleeping, __ATOMIC_SEQ_CST))
             smp_wake(c);
     uint64_t tw = rdtsc();
-    int64_t own = work(g);
+    int64_t own = work(g, 0);
     uint64_t t1 = rdtsc();
     while (__atomic_load_n(&done_rows, __ATOMIC_ACQUIRE) != n)
         cpu_relax();
@@ -174,8 +174,10 @@ void workers_ap_loop(int cpu)
             }
         }
         seen = g;
+        if (cpu >= n_workers)
+            continue;          /* started after smp.c counted the CPUs: never takes part (cpu indexes scratch) */
         uint64_t tb = rdtsc();
-        work((uint32_t)g);
+        work((uint32_t)g, cpu);
         slot[cpu].busy += rdtsc() - tb;
     }
 }

@@ -1,25 +1,26 @@
-/* Fork-join worker pool for the matrix products (llm/ops.c ops_matmul): workers_run splits [0, n) into one
-   contiguous, `align`-multiple chunk per CPU; the boot CPU computes chunk 0 itself while the application
-   processors (arch/x86/smp.c) compute the others, and returns when all are done. Synchronisation per call: one
-   generation counter bump and one done flag per worker (atomics); idle workers spin briefly, then halt in the
-   monitor until the boot CPU's wake IPI. When the host does not run the vCPUs together, the boot CPU notices
+/* Fork-join worker pool for the forward pass's parallel jobs (matrix products with their fused element-wise
+   work, attention: llm/llama.c, llm/ops.c): workers_run splits [0, n) into `align`-multiple chunks that every
+   CPU, the caller included, takes from a shared cursor, and returns when all are done. Synchronisation per call:
+   one generation counter bump, one CAS per chunk, one done counter (atomics); idle workers spin briefly, then
+   halt in the monitor until the boot CPU's wake IPI. When the host does not run the vCPUs together, the boot CPU notices
    that parallel products lose and runs the next ones alone for a while (workers.c). A chunk's result never depends on how rows were split, so any CPU count
    computes the same bits. Host builds (CLLM_HOST) run everything on the caller. */
 #ifndef LLM_WORKERS_H
 #define LLM_WORKERS_H
 #include <stdint.h>
 
-typedef void (*workers_fn)(void *ctx, int64_t begin, int64_t end);
+/* One chunk [begin, end) of a job, run on CPU `cpu` (0 = the caller; always < workers_count(), so a job can
+   index per-CPU scratch with it). */
+typedef void (*workers_fn)(void *ctx, int64_t begin, int64_t end, int cpu);
 
 #ifdef CLLM_HOST
-static inline void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align)
-{
-    (void)align;
-    if (n > 0)
-        fn(ctx, 0, n);
-}
-static inline int workers_count(void) { return 1; }
-static inline uint64_t workers_busy_cycles(int cpu) { (void)cpu; return 0; }
+/* Host builds (tests/host/llm/workers_host.c): the caller runs every chunk, by default the whole range at once;
+   workers_host_set_split(k) makes each job k-`align` chunks run last-first with cpu indices 0 and 1 alternating,
+   so tests see whether any result depends on how a job was split. */
+void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align);
+int workers_count(void);                 /* 2: the cpu indices the split mode uses */
+uint64_t workers_busy_cycles(int cpu);   /* 0 */
+void workers_host_set_split(int k);
 #else
 void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align);
 int workers_count(void);                 /* CPUs taking part, the boot CPU included */

@@ -12,9 +12,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[3]
 BUILD = ROOT / "tests" / ".build" / "llm"
-LLM = ["gguf", "ggml_types", "matmul", "attn_avx2", "ops", "prof", "kv_cache", "llama", "sampler", "engine", "tokenizer",
+LLM = ["gguf", "ggml_types", "matmul", "attn_avx2", "ops", "ops_avx2", "prof", "kv_cache", "llama", "sampler", "engine", "tokenizer",
        "tokenizer_bpe", "tokenizer_spm", "pretokenize", "unicode", "unicode_tables"]
-SOURCES = (["tests/host/llm/llm_host.c", "tests/host/shim.c", "kernel/lib/fmt.c", "kernel/lib/math.c",
+SOURCES = (["tests/host/llm/llm_host.c", "tests/host/llm/workers_host.c", "tests/host/shim.c", "kernel/lib/fmt.c", "kernel/lib/math.c",
             "kernel/lib/parse.c"] + [f"kernel/llm/{m}.c" for m in LLM] +
            # the type table links every quantized kernel (references and SIMD twins)
            sorted(str(p.relative_to(ROOT)) for p in (ROOT / "kernel" / "llm").glob("quant_*.c")))

@@ -1,0 +1,96 @@
+/* AVX2 twins of ops.c's softmax and SwiGLU (see ops_simd.h), bit-identical to the references: the exponential
+   is lib/math.c's k_expf step by step, 4 lanes of double at a time (x * 32/ln2, round to nearest by the
+   1.5 * 2^52 shifter, the degree-4 polynomial as multiply-then-add without FMA, the 2^(j/32) table by gather,
+   2^(n >> 5) by building the exponent bits, one rounding to float); lanes outside k_expf's range (NaN, > 89,
+   < -104) take its special results. Sums stay scalar and in index order, as in the references. */
+#include <immintrin.h>
+#include "llm/ops.h"
+#include "llm/ops_simd.h"
+#include "lib/math.h"
+
+#define AVX2 __attribute__((target("avx2")))
+
+/* lib/math.c's table: 2^(j/32), j = 0..31 (the same literals) */
+static const double exp2_32[32] = {
+    0x1.0000000000000p+0, 0x1.059b0d3158574p+0, 0x1.0b5586cf9890fp+0, 0x1.11301d0125b51p+0,
+    0x1.172b83c7d517bp+0, 0x1.1d4873168b9aap+0, 0x1.2387a6e756238p+0, 0x1.29e9df51fdee1p+0,
+    0x1.306fe0a31b715p+0, 0x1.371a7373aa9cbp+0, 0x1.3dea64c123422p+0, 0x1.44e086061892dp+0,
+    0x1.4bfdad5362a27p+0, 0x1.5342b569d4f82p+0, 0x1.5ab07dd485429p+0, 0x1.6247eb03a5585p+0,
+    0x1.6a09e667f3bcdp+0, 0x1.71f75e8ec5f74p+0, 0x1.7a11473eb0187p+0, 0x1.82589994cce13p+0,
+    0x1.8ace5422aa0dbp+0, 0x1.93737b0cdc5e5p+0, 0x1.9c49182a3f090p+0, 0x1.a5503b23e255dp+0,
+    0x1.ae89f995ad3adp+0, 0x1.b7f76f2fb5e47p+0, 0x1.c199bdd85529cp+0, 0x1.cb720dcef9069p+0,
+    0x1.d5818dcfba487p+0, 0x1.dfc97337b9b5fp+0, 0x1.ea4afa2a490dap+0, 0x1.f50765b6e4540p+0};
+
+/* k_expf of 4 floats already inside [-104, 89] */
+AVX2 static inline __m128 expf4_in_range(__m128 xf)
+{
+    const __m256d inv_ln2_32 = _mm256_set1_pd(32 * 1.44269504088896338700e+00);
+    const __m256d shifter = _mm256_set1_pd(6755399441055744.0);
+    const __m256d ln2_32 = _mm256_set1_pd(0.6931471805599453 / 32);
+    __m256d t = _mm256_mul_pd(_mm256_cvtps_pd(xf), inv_ln2_32);
+    __m256d n = _mm256_sub_pd(_mm256_add_pd(t, shifter), shifter);
+    __m256d u = _mm256_mul_pd(_mm256_sub_pd(t, n), ln2_32);
+    __m256d p = _mm256_set1_pd(1.0 / 24);
+    p = _mm256_add_pd(_mm256_mul_pd(p, u), _mm256_set1_pd(1.0 / 6));
+    p = _mm256_add_pd(_mm256_mul_pd(p, u), _mm256_set1_pd(0.5));
+    p = _mm256_add_pd(_mm256_mul_pd(p, u), _mm256_set1_pd(1.0));
+    p = _mm256_add_pd(_mm256_mul_pd(p, u), _mm256_set1_pd(1.0));
+    __m128i ni = _mm256_cvttpd_epi32(n);                       /* n is integral: exact */
+    __m256d tab = _mm256_i32gather_pd(exp2_32, _mm_and_si128(ni, _mm_set1_epi32(31)), 8);
+    __m256i e = _mm256_cvtepi32_epi64(_mm_add_epi32(_mm_srai_epi32(ni, 5), _mm_set1_epi32(1023)));
+    __m256d pw = _mm256_castsi256_pd(_mm256_slli_epi64(e, 52));
+    return _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_mul_pd(p, tab), pw));
+}
+
+/* k_expf of 8 floats */
+AVX2 static inline __m256 expf8(__m256 x)
+{
+    const __m256 hi = _mm256_set1_ps(89.0f), lo = _mm256_set1_ps(-104.0f);
+    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);       /* NaN lanes become -104: replaced below */
+    __m256 y = _mm256_set_m128(expf4_in_range(_mm256_extractf128_ps(xc, 1)),
+                               expf4_in_range(_mm256_castps256_ps128(xc)));
+    y = _mm256_blendv_ps(y, _mm256_set1_ps(K_INFINITY), _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
+    y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
+    return _mm256_blendv_ps(y, _mm256_add_ps(x, x), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+AVX2 void ops_expf8_avx2(const float *x, float *y)
+{
+    _mm256_storeu_ps(y, expf8(_mm256_loadu_ps(x)));
+}
+
+AVX2 void ops_softmax_avx2(float *x, int n)
+{
+    float max = x[0];
+    for (int i = 1; i < n; i++)     /* the reference's scan (a vector max could differ on -0.0 / NaN) */
+        if (x[i] > max)
+            max = x[i];
+    __m256 m = _mm256_set1_ps(max);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), m)));
+    for (; i < n; i++)
+        x[i] = k_expf(x[i] - max);
+    double sum = 0.0;
+    for (i = 0; i < n; i++)
+        sum += x[i];
+    float inv = (float)(1.0 / sum);
+    __m256 vinv = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
+    for (; i < n; i++)
+        x[i] *= inv;
+}
+
+AVX2 void ops_swiglu_avx2(float *gate, const float *up, int n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 e = expf8(_mm256_xor_ps(g, sign));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+    }
+    if (i < n)
+        ops_swiglu_ref(gate + i, up + i, n - i);
+}

@@ -1,0 +1,20 @@
+/* The SIMD twins of the float kernels of llm/ops.c (RMSNorm is not here: its double sum of squares in index
+   order is a dependency chain a vector cannot shorten without changing the bits). Same signatures as the
+   scalar references in ops.c, bit-identical to them; ops.c dispatches to them when ggml_types_simd_avx2().
+   Tests: tests/test_llm_ops_simd.py (random data, odd sizes, special values). */
+#ifndef LLM_OPS_SIMD_H
+#define LLM_OPS_SIMD_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* AVX2 (llm/ops_avx2.c): k_expf evaluated 4 lanes at a time in double, the reference's operations in its order */
+void ops_softmax_avx2(float *x, int n);
+void ops_swiglu_avx2(float *gate, const float *up, int n);
+/* 8 values of k_expf (lib/math.h), bit for bit */
+void ops_expf8_avx2(const float *x, float *y);
+
+/* AVX2 + F16C (llm/attn_avx2.c): ops_attention_heads / ops_attention_head; head_dim a multiple of 8 */
+void attention_heads_avx2(float *out, const float *q, int nq, const void *k, const void *v, size_t stride,
+                          int kv_f16, int n_pos, int head_dim, float scale, float *scores);
+
+#endif

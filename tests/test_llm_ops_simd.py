@@ -1,0 +1,201 @@
+"""The float kernels' SIMD twins (kernel/llm/ops_avx2.c, attn_avx2.c; scalar references in kernel/llm/ops.c),
+built for the host (tests/host/llm/llm_lib.py): bit-identical to the references on random data, odd sizes and
+special values (k_expf's range edges, NaN, infinities); k_expf's vector form against the scalar one and against
+numpy's exp (float64, rounded); the row-range forms the parallel jobs use (RoPE, KV-cache stores) against the
+whole-vector ones; and the forward pass with every job split into small chunks run in reverse order on
+alternating CPU indices (what the booted kernel's worker pool may do) equal to the unsplit pass, bit for bit."""
+import ctypes
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE / "host" / "llm"))
+sys.path.insert(0, str(HERE.parent / "models"))
+sys.path.insert(0, str(HERE))
+import llm_lib  # noqa: E402
+from make_tiny import make_tiny  # noqa: E402
+from test_llm_simd_avx2 import ALL, host_has_avx2  # noqa: E402
+
+needs_avx2 = pytest.mark.skipif(not host_has_avx2(), reason="host CPU lacks AVX2/FMA/F16C")
+_FP = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
+_I, _F, _P = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
+ODD = [1, 3, 7, 8, 9, 15, 16, 17, 31, 64, 100, 257, 1536]
+
+
+@pytest.fixture(scope="module")
+def L():
+    lib = llm_lib.Lib()
+    L = lib.lib
+    L.k_expf.restype = _F
+    L.k_expf.argtypes = [_F]
+    L.ops_expf8_avx2.argtypes = [_FP, _FP]
+    for f in ("ops_softmax_ref", "ops_softmax_avx2"):
+        getattr(L, f).argtypes = [_FP, _I]
+    for f in ("ops_swiglu_ref", "ops_swiglu_avx2"):
+        getattr(L, f).argtypes = [_FP, _FP, _I]
+    L.ops_attention_head.argtypes = [_FP, _FP, _P, _P, ctypes.c_size_t, _I, _I, _I, _F, _FP]
+    L.attention_heads_avx2.argtypes = [_FP, _FP, _I, _P, _P, ctypes.c_size_t, _I, _I, _I, _F, _FP]
+    L.ops_rope.argtypes = [_FP, _I, _I, _I, _FP]
+    L.ops_rope_range.argtypes = [_FP, _I, _I, _FP, ctypes.c_int64, ctypes.c_int64]
+    L.workers_host_set_split.argtypes = [_I]
+    L.host = lib
+    yield L
+    L.h_init_simd(0)
+    L.workers_host_set_split(0)
+
+
+def bits(a):
+    return np.ascontiguousarray(a, np.float32).view(np.uint32)
+
+
+def special_values():
+    return np.array([0.0, -0.0, 1.0, -1.0, 88.72, 88.73, 89.0, 89.00001, 100.0, -87.3, -103.9, -104.0, -104.00001,
+                     -150.0, 1e-30, -1e-30, np.inf, -np.inf, np.nan, 1e30, -1e30, 0.5, -0.5, 20.0], np.float32)
+
+
+@needs_avx2
+def test_expf8_bit_identical_to_k_expf(L):
+    rng = np.random.default_rng(1)
+    x = np.concatenate([special_values(), rng.uniform(-110, 95, 40000).astype(np.float32),
+                        rng.normal(0, 3, 20000).astype(np.float32),
+                        np.linspace(-104.5, 89.5, 20000, dtype=np.float32)])
+    x = np.concatenate([x, np.zeros((-len(x)) % 8, np.float32)])
+    y = np.zeros_like(x)
+    for i in range(0, len(x), 8):
+        c = np.ascontiguousarray(x[i:i + 8])
+        o = np.zeros(8, np.float32)
+        L.ops_expf8_avx2(c, o)
+        y[i:i + 8] = o
+    ref = np.array([L.k_expf(float(v)) for v in x], np.float32)
+    assert np.array_equal(bits(y), bits(ref))
+    # and k_expf itself is exp rounded to float within 1 ulp where it is finite and normal
+    ok = np.isfinite(x) & (x > -87) & (x < 88)
+    want = np.exp(x[ok].astype(np.float64)).astype(np.float32)
+    assert np.max(np.abs(bits(ref[ok]).astype(np.int64) - bits(want).astype(np.int64))) <= 1
+
+
+@needs_avx2
+@pytest.mark.parametrize("n", ODD)
+def test_softmax_and_swiglu_bit_identical(L, n):
+    rng = np.random.default_rng(n)
+    for scale in (0.1, 5.0, 40.0):
+        x = (rng.normal(0, scale, n)).astype(np.float32)
+        if n > 3:
+            x[rng.integers(0, n, 2)] = special_values()[rng.integers(0, 16, 2)]   # finite edge values
+        a, b = x.copy(), x.copy()
+        L.ops_softmax_ref(a, n)
+        L.ops_softmax_avx2(b, n)
+        assert np.array_equal(bits(a), bits(b)), (n, scale)
+        assert abs(float(a.astype(np.float64).sum()) - 1.0) < 1e-5
+        g, up = x.copy(), rng.normal(0, 1, n).astype(np.float32)
+        g2 = g.copy()
+        L.ops_swiglu_ref(g, up, n)
+        L.ops_swiglu_avx2(g2, up, n)
+        assert np.array_equal(bits(g), bits(g2)), (n, scale)
+        want = x.astype(np.float64) / (1 + np.exp(-x.astype(np.float64))) * up
+        fin = np.isfinite(want)
+        assert np.allclose(g[fin], want[fin], rtol=1e-5, atol=1e-30)
+
+
+@needs_avx2
+def test_swiglu_special_values(L):
+    x = np.resize(special_values(), 40).astype(np.float32)
+    up = np.resize(np.array([1.0, -2.0, 0.5, 3.0], np.float32), 40)
+    a, b = x.copy(), x.copy()
+    L.ops_swiglu_ref(a, up, 40)
+    L.ops_swiglu_avx2(b, up, 40)
+    assert np.array_equal(bits(a), bits(b))
+
+
+def f16_bits(a):
+    return np.ascontiguousarray(a.astype(np.float16)).view(np.uint16)
+
+
+@needs_avx2
+@pytest.mark.parametrize("head_dim", [8, 16, 64, 72, 128])
+@pytest.mark.parametrize("kv_f16", [0, 1])
+def test_attention_heads_bit_identical(L, head_dim, kv_f16):
+    rng = np.random.default_rng(head_dim * 2 + kv_f16)
+    n_kv_heads, stride_extra = 2, 3
+    for nq in [1, 2, 3, 4, 5, 8]:
+        for n_pos in [1, 5, 8, 13, 64, 97]:
+            stride = n_kv_heads * head_dim + stride_extra
+            kf = rng.normal(0, 1, (n_pos, stride)).astype(np.float32)
+            vf = rng.normal(0, 1, (n_pos, stride)).astype(np.float32)
+            if kv_f16:
+                kbuf, vbuf = np.ascontiguousarray(f16_bits(kf)), np.ascontiguousarray(f16_bits(vf))
+            else:
+                kbuf, vbuf = kf, vf
+            koff = head_dim * kbuf.itemsize        # the second KV head's slice
+            kp, vp = kbuf.ctypes.data + koff, vbuf.ctypes.data + koff
+            q = rng.normal(0, 1, nq * head_dim).astype(np.float32)
+            scale = np.float32(1 / np.sqrt(head_dim))
+            ref, sc = np.zeros(nq * head_dim, np.float32), np.zeros(n_pos, np.float32)
+            for h in range(nq):
+                o = np.zeros(head_dim, np.float32)
+                L.ops_attention_head(o, np.ascontiguousarray(q[h * head_dim:(h + 1) * head_dim]), kp, vp, stride,
+                                     kv_f16, n_pos, head_dim, scale, sc)
+                ref[h * head_dim:(h + 1) * head_dim] = o
+            got, sc2 = np.zeros(nq * head_dim, np.float32), np.zeros(nq * n_pos, np.float32)
+            L.attention_heads_avx2(got, q, nq, kp, vp, stride, kv_f16, n_pos, head_dim, scale, sc2)
+            assert np.array_equal(bits(got), bits(ref)), (nq, n_pos)
+            # and the reference is attention (numpy, float64)
+            kk = (kbuf.view(np.float16).astype(np.float64) if kv_f16 else kf.astype(np.float64))
+            vv = (vbuf.view(np.float16).astype(np.float64) if kv_f16 else vf.astype(np.float64))
+            kk, vv = kk[:, head_dim:2 * head_dim], vv[:, head_dim:2 * head_dim]
+            s = q.reshape(nq, head_dim).astype(np.float64) @ kk.T * float(scale)
+            p = np.exp(s - s.max(1, keepdims=True))
+            want = (p / p.sum(1, keepdims=True)) @ vv
+            assert np.allclose(ref.reshape(nq, head_dim), want, atol=1e-4)
+
+
+@pytest.mark.parametrize("head_dim,n_rot", [(64, 64), (16, 8), (12, 12)])
+def test_rope_range_pieces_equal_whole(L, head_dim, n_rot):
+    rng = np.random.default_rng(head_dim)
+    n_heads = 5
+    x = rng.normal(0, 1, n_heads * head_dim).astype(np.float32)
+    cs = rng.normal(0, 1, n_rot).astype(np.float32)
+    whole = x.copy()
+    L.ops_rope(whole, n_heads, head_dim, n_rot, cs)
+    for step in [2, 4, 6, 16, 18]:
+        y = x.copy()
+        for e0 in range(0, n_heads * head_dim, step):
+            L.ops_rope_range(y, head_dim, n_rot, cs, e0, min(e0 + step, n_heads * head_dim))
+        assert np.array_equal(bits(y), bits(whole)), step
+    # against numpy: pairs (2i, 2i+1) rotated by (cos, sin) = cs[2i], cs[2i+1], the rest untouched
+    h = x.reshape(n_heads, head_dim).astype(np.float64).copy()
+    c, s = cs[0::2].astype(np.float64), cs[1::2].astype(np.float64)
+    a, b = h[:, 0:n_rot:2].copy(), h[:, 1:n_rot:2].copy()
+    h[:, 0:n_rot:2], h[:, 1:n_rot:2] = a * c - b * s, a * s + b * c
+    assert np.allclose(whole, h.reshape(-1), atol=1e-6)
+
+
+@pytest.mark.parametrize("qtype", ["q4_1", "q8_0", "q4_k", "f16"])
+@pytest.mark.parametrize("features", [0, ALL])
+def test_forward_split_jobs_bit_identical(L, tmp_path, qtype, features):
+    """Every parallel job of llama_forward split into chunks of 1 or 3 alignment units, run last-first with cpu
+    indices 0/1 (each with its own attention scratch): the logits, for a batch of 1 and of 16, equal the
+    unsplit pass bit for bit, so the booted kernel's result cannot depend on how its CPUs shared the rows."""
+    if features and not host_has_avx2():
+        pytest.skip("host CPU lacks AVX2/FMA/F16C")
+    path = make_tiny(str(tmp_path / f"tiny-{qtype}.gguf"), qtype, seed=11)
+    toks = [int(t) for t in np.random.default_rng(3).integers(0, 200, 37)]
+    L.h_init_simd(features)
+
+    def run(split, n_batch, kv_f16):
+        L.workers_host_set_split(split)
+        eng = llm_lib.Engine(L.host, path, n_ctx=64, n_batch=n_batch, kv_f16=kv_f16)
+        try:
+            return eng.forward(toks, 0, all_logits=True)
+        finally:
+            eng.close()
+            L.workers_host_set_split(0)
+    for kv_f16 in [0, 1]:
+        whole = run(0, 16, kv_f16)
+        for split in [1, 3]:
+            for n_batch in [1, 16]:
+                got = run(split, n_batch, kv_f16)
+                assert np.array_equal(bits(got), bits(whole)), (split, n_batch, kv_f16)
