@@ -105,11 +105,17 @@ void sampler_accept(struct sampler *s, int32_t token)
 
 /* ---- the chain ---- */
 
+static int sampler_penalties_active(const struct sampler *s)
+{
+    const struct sampler_params *p = &s->p;
+    return s->hist_len > 0 && (p->repeat_penalty != 1.0f || p->presence_penalty != 0.0f ||
+                               p->frequency_penalty != 0.0f);
+}
+
 static void sampler_penalties(struct sampler *s)
 {
     const struct sampler_params *p = &s->p;
-    if (s->hist_len == 0 || (p->repeat_penalty == 1.0f && p->presence_penalty == 0.0f &&
-                             p->frequency_penalty == 0.0f))
+    if (!sampler_penalties_active(s))
         return;
     for (int i = 0; i < s->hist_len; i++)
         s->count[s->hist[i]]++;
@@ -216,10 +222,29 @@ static void sampler_softmax(struct sampler_candidate *c, int n)
         c[i].p = (float)(c[i].p / sum);
 }
 
+/* The first index of the largest logit (what the candidate scan below returns), straight from the logits:
+   greedy decoding without penalties or probabilities needs nothing else. */
+static int32_t sampler_argmax(const float *logits, int n)
+{
+    int best = 0;
+    float max = logits[0];
+    for (int i = 1; i < n; i++)
+        if (logits[i] > max) {
+            max = logits[i];
+            best = i;
+        }
+    return best;
+}
+
 int32_t sampler_sample(struct sampler *s, const float *logits)
 {
     const struct sampler_params *p = &s->p;
     int n = s->n_vocab;
+    if (p->temperature <= 0.0f && p->n_probs <= 0 && !sampler_penalties_active(s)) {
+        s->n_cand = 0;
+        s->probs_valid = 0;
+        return sampler_argmax(logits, n);
+    }
     for (int i = 0; i < n; i++) {
         s->cand[i].id = i;
         s->cand[i].logit = logits[i];
