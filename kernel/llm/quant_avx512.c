@@ -58,7 +58,31 @@ AVX512_INLINE __m512 acc8_add(__m512 acc, __m512 t0, __m512 t1, int cnt)
     return acc;
 }
 
+#ifndef PF_ROWS
+#define PF_ROWS 16
+#endif
+#ifndef PF_HINT
+#define PF_HINT _MM_HINT_T1   /* into L2: the L1 fill buffers stay free for the demand loads */
+#endif
+
+/* Weights stream from memory once per token. The rows kernels prefetch the rows PF_ROWS ahead of the 8 they
+   work on (rows are back to back in matmul.c's calls), a slice per 4-block step, so the memory system always
+   has enough lines in flight (the hardware prefetchers alone reach about half the bandwidth here). */
+AVX512_INLINE size_t prefetch_chunk(size_t group_bytes, int64_t steps)
+{
+    return steps > 0 ? (group_bytes + (size_t)steps - 1) / (size_t)steps : 0;
+}
+
+AVX512_INLINE void prefetch_part(const char *p, size_t chunk, int64_t step)
+{
+    p += (size_t)step * chunk;
+    for (size_t o = 0; o < chunk; o += 64)
+        _mm_prefetch(p + o, PF_HINT);
+}
+
 /* ---- Q4_1 x Q8_1 ---- */
+
+
 
 /* Four Q4_1 blocks (80 bytes, the first cnt valid): returns their nibble bytes [qs0 qs1 qs2 qs3], one block per
    128-bit lane; *head keeps the first 64 bytes, whose dwords 0, 5, 10, 15 are the (d, m) pairs. */
@@ -152,11 +176,13 @@ AVX512_INLINE __m512 q4_1_step4(const block_q4_1 *const *x, int64_t b, int cnt, 
 }
 
 /* 8 rows (x[0..7]) against one activation row: s[0..7] */
-AVX512_INLINE void q4_1_rows8(int64_t nb, float *s, const block_q4_1 *const *x, const block_q8_1 *y)
+AVX512_INLINE void q4_1_rows8(int64_t nb, float *s, const block_q4_1 *const *x, const block_q8_1 *y, size_t pf)
 {
+    size_t pf_chunk = pf ? prefetch_chunk(8 * nb * sizeof(block_q4_1), nb / 4) : 0;
     __m512 acc = _mm512_setzero_ps();
     int64_t b = 0;
     for (; b + 4 <= nb; b += 4) {
+        prefetch_part((const char *)x[0] + pf, pf_chunk, b / 4);
         struct act4 a = q8_1_load4(y + b, 4);
         acc = acc8_add(acc, q4_1_step4(x, b, 4, &a), q4_1_step4(x + 4, b, 4, &a), 4);
     }
@@ -173,7 +199,7 @@ void AVX512 vec_dot_q4_1_q8_1_avx512(int64_t n, float *s, const void *vx, const 
 {
     const block_q4_1 *x[8] = { vx, vx, vx, vx, vx, vx, vx, vx };   /* one row in every lane: same bits */
     float out[8];
-    q4_1_rows8(n / QK4_1, out, x, vy);
+    q4_1_rows8(n / QK4_1, out, x, vy, 0);
     *s = out[0];
 }
 
@@ -185,14 +211,14 @@ void AVX512 vec_dot_rows_q4_1_q8_1_avx512(int64_t n, int64_t nr, float *s, const
         const block_q4_1 *x[8];
         for (int k = 0; k < 8; k++)
             x[k] = (const block_q4_1 *)(base + (size_t)(r + k) * bx);
-        q4_1_rows8(n / QK4_1, s + r, x, vy);
+        q4_1_rows8(n / QK4_1, s + r, x, vy, PF_ROWS * bx);
     }
     if (r < nr) {   /* 1..7 rows left: the last one repeated in the unused lanes */
         const block_q4_1 *x[8];
         float out[8];
         for (int k = 0; k < 8; k++)
             x[k] = (const block_q4_1 *)(base + (size_t)(r + k < nr ? r + k : nr - 1) * bx);
-        q4_1_rows8(n / QK4_1, out, x, vy);
+        q4_1_rows8(n / QK4_1, out, x, vy, 0);
         for (int k = 0; r + k < nr; k++)
             s[r + k] = out[k];
     }
@@ -336,11 +362,13 @@ AVX512_INLINE __m512 q8_0_step4(const block_q8_0 *const *x, int64_t b, int cnt, 
 
 /* 8 rows, bx bytes apart from x[0] (x[4] = x[0] + 4 bx, the gather offsets' base), against one activation row */
 AVX512_INLINE void q8_0_rows8(int64_t nb, float *s, const block_q8_0 *const *x, __m512i idx,
-                                     const block_q8_0 *y)
+                              const block_q8_0 *y, size_t pf)
 {
+    size_t pf_chunk = pf ? prefetch_chunk(8 * nb * sizeof(block_q8_0), nb / 4) : 0;
     __m512 acc = _mm512_setzero_ps();
     int64_t b = 0;
     for (; b + 4 <= nb; b += 4) {
+        prefetch_part((const char *)x[0] + pf, pf_chunk, b / 4);
         struct act4_q8_0 a = q8_0_act4(y + b, 4);
         acc = acc8_add(acc, q8_0_step4(x, b, 4, idx, &a), q8_0_step4(x + 4, b, 4, idx, &a), 4);
     }
@@ -359,7 +387,7 @@ void AVX512 vec_dot_q8_0_q8_0_avx512(int64_t n, float *s, const void *vx, const 
     __m512i idx;
     q8_0_gather_idx(0, &idx);   /* every lane the same row */
     float out[8];
-    q8_0_rows8(n / QK8_0, out, x, idx, vy);
+    q8_0_rows8(n / QK8_0, out, x, idx, vy, 0);
     *s = out[0];
 }
 
@@ -376,7 +404,7 @@ void AVX512 vec_dot_rows_q8_0_q8_0_avx512(int64_t n, int64_t nr, float *s, const
         const block_q8_0 *x[8];
         for (int k = 0; k < 8; k++)
             x[k] = (const block_q8_0 *)(base + (size_t)(r + k) * bx);
-        q8_0_rows8(n / QK8_0, s + r, x, idx, vy);
+        q8_0_rows8(n / QK8_0, s + r, x, idx, vy, PF_ROWS * bx);
     }
     for (; r < nr; r++)   /* 1..7 rows left */
         vec_dot_q8_0_q8_0_avx512(n, &s[r], base + (size_t)r * bx, vy);
