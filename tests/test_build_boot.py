@@ -32,10 +32,12 @@ def test_qemu_command_line():
     assert a[0] == "qemu-system-x86_64" and "-accel kvm -cpu host" in cmd and "-bios /usr/share/qemu/qboot.rom" in cmd
     assert "-m 512 -smp 2 -kernel k.elf -append x=1" in cmd
     assert "-device isa-debug-exit,iobase=0xf4,iosize=4" in cmd and "-serial file:/tmp/s.log" in cmd
-    assert "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:18080-:8080 -device e1000,netdev=n0" in cmd
+    assert "-netdev user,id=n0,hostfwd=tcp:127.0.0.1:18080-:8080 -device e1000e,netdev=n0" in cmd
+    assert "-nodefaults" in cmd  # qboot runs no VGA BIOS: no default VGA, floppy, CD-ROM under KVM
     assert "-qmp unix:/tmp/q.sock,server=on,wait=off" in cmd and "-no-reboot" in cmd and "-display none" in cmd
     t = " ".join(qemu_argv("k.elf", accel="tcg", gdb_port=1234, paused=True))
     assert "-accel tcg -cpu max" in t and "-gdb tcp:127.0.0.1:1234" in t and t.endswith("-S") and "qboot" not in t
+    assert "-nodefaults" not in t  # SeaBIOS under TCG sets up VGA text mode: the VGA console test uses it
     assert "-nic none" in t
     n = " ".join(qemu_argv("k.elf", accel="tcg", net_args=["-netdev", "tap,id=n0", "-device", "e1000,netdev=n0"]))
     assert "-netdev tap,id=n0 -device e1000,netdev=n0" in n and "-nic" not in n and "user," not in n

@@ -27,7 +27,7 @@
 #define KVM_FEATURE_CLOCKSOURCE2 (1u << 3)
 #define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01u
 
-static uint64_t tsc_boot;
+static uint64_t tsc_boot;                 /* TSC at the first clock_ns() call: kernel entry (core/main.c) */
 static uint64_t tsc_hz = 1000000000u;     /* until clock_init: 1 GHz assumed */
 static uint64_t ns_mult = 1ull << 32;     /* ns per tick, 32.32 fixed point */
 
@@ -169,9 +169,10 @@ void clock_init(void)
         hz = 1000000000u;
         source = "assumed";
     }
-    uint64_t now_ns = clock_ns(); /* keep the clock continuous across the change of rate */
+    /* tsc_boot stays the TSC at kernel entry, so times from here on are exact; log lines stamped before this
+       used the assumed 1 GHz (on a faster TSC they read high, and the next stamps may be a little lower). */
+    clock_ns();
     clock_set_hz(hz);
-    tsc_boot = rdtsc() - now_ns * (hz / 1000000u) / 1000u; /* boot-time now_ns: no overflow */
     if (spread)
         log_info("clock: tsc %llu.%06llu MHz from %s (+-%llu ppm)", (unsigned long long)(hz / 1000000u),
                  (unsigned long long)(hz % 1000000u), source, (unsigned long long)spread);
@@ -181,6 +182,7 @@ void clock_init(void)
 }
 
 uint64_t clock_tsc_hz(void) { return tsc_hz; }
+uint64_t clock_tsc_boot(void) { return tsc_boot; }
 
 uint64_t clock_ns(void)
 {

@@ -10,5 +10,6 @@ static inline uint64_t clock_ms(void) { return clock_ns() / 1000000u; }
 void clock_delay_us(uint32_t us);
 void clock_init(void);          /* boot, after cpu_init(): TSC frequency from CPUID or the PIT (core/clock.c) */
 uint64_t clock_tsc_hz(void);    /* TSC ticks per second in use */
+uint64_t clock_tsc_boot(void);  /* TSC at kernel entry (kmain's first clock_ns), where clock_ns counts from */
 
 #endif

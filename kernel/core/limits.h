@@ -217,4 +217,12 @@
 #define CLLM_MODEL_FILE "model.gguf" /* GGUF file name baked in */
 #endif
 
+/* --- console (kernel/core/serial.c, log.c) --- */
+#ifndef CLLM_LOG_QUEUE_BYTES
+#define CLLM_LOG_QUEUE_BYTES 32768  /* bytes of log queued for the serial port (more: the oldest go out at once) */
+#endif
+#ifndef CLLM_LOG_DRAIN_BYTES
+#define CLLM_LOG_DRAIN_BYTES 128    /* bytes written per idle event-loop pass (~20 us each under kvm-pvm) */
+#endif
+
 #endif

@@ -1,5 +1,7 @@
 /* kprintf and leveled logging onto both consoles: COM1 (core/serial.c) and VGA text (core/vga.c, once
-   vga_init has run). */
+   vga_init has run). Leveled log lines are queued for the serial port and written out by the event loop when
+   it is idle (core/serial.h: a log line would otherwise cost ~1 ms of traps at boot); kprintf writes at once
+   (after anything queued), for panics, fault dumps and the boot self-test's streamed output. */
 #include "core/log.h"
 #include "core/limits.h"
 #include "core/serial.h"
@@ -7,10 +9,14 @@
 #include "core/clock.h"
 #include "lib/fmt.h"
 #include <stdarg.h>
+#include <stdbool.h>
 
-static void console_write(const char *s, size_t n)
+static void console_write(const char *s, size_t n, bool now)
 {
-    serial_write(s, n);
+    if (now)
+        serial_write(s, n);
+    else
+        serial_queue(s, n);
     vga_write(s, n);
 }
 
@@ -24,7 +30,7 @@ void kprintf(const char *fmt, ...)
     if (n > (int)sizeof buf - 1)
         n = sizeof buf - 1;
     if (n > 0)
-        console_write(buf, (size_t)n);
+        console_write(buf, (size_t)n, true);
 }
 
 void log_write(enum log_level level, const char *fmt, ...)
@@ -43,5 +49,5 @@ void log_write(enum log_level level, const char *fmt, ...)
     if (n > (int)sizeof buf - 2)
         n = sizeof buf - 2;
     buf[n++] = '\n';
-    console_write(buf, (size_t)n);
+    console_write(buf, (size_t)n, false);
 }

@@ -1,5 +1,7 @@
 /* Leveled logging to the consoles (serial and VGA): "[   1.234567] I net: message".
-   The level threshold comes from the build configuration (CLLM_LOG_LEVEL). kprintf writes raw text.
+   The level threshold comes from the build configuration (CLLM_LOG_LEVEL). Log lines are queued for the serial
+   port and written out by the idle event loop (core/serial.h; `log=sync` on the command line writes them at
+   once); kprintf writes raw text at once, after whatever is queued.
    In host builds tests/host/shim.c writes to stderr. */
 #ifndef CORE_LOG_H
 #define CORE_LOG_H

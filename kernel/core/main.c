@@ -50,25 +50,52 @@ static void kmain_init_simd(void)
     log_info("llm: %s quant kernels%s%s", ggml_types_simd_name(), cap ? ", simd=" : "", cap ? cap : "");
 }
 
+/* log=sync on the command line: write every log line at once instead of queueing it for the idle loop (slower
+   boot, but a hang before the event loop still shows everything logged so far). */
+static void kmain_init_log(void)
+{
+    const char *mode = cmdline_get("log");
+    if (mode && strcmp(mode, "sync") == 0)
+        serial_set_sync(true);
+    else if (mode && strcmp(mode, "queue") != 0)
+        log_warn("log=%s: unknown (sync|queue), ignored", mode);
+}
+
+/* boot.S stamps the TSC when the loader jumps to _start; kmain's clock starts at its own entry. Under kvm-pvm
+   the CPL-0 code between the two is emulated, so this is where a slow boot.S shows. */
+static void kmain_log_boot_time(void)
+{
+    extern const uint64_t boot_tsc_entry;
+    uint64_t khz = clock_tsc_hz() / 1000u, entry = clock_tsc_boot();
+    if (!boot_tsc_entry || !khz || entry < boot_tsc_entry)
+        return;
+    uint64_t ticks = entry - boot_tsc_entry;
+    log_info("boot: loader hand-off to kmain %llu us (boot.S, emulated at CPL 0 under kvm-pvm)",
+             (unsigned long long)(ticks / khz * 1000u + ticks % khz * 1000u / khz));
+}
+
 void kmain(uint32_t mb_magic, uint32_t mb_info)
 {
     clock_ns();                                     /* the clock counts from here: kernel entry at CPL 3 */
     serial_init();                                  /* COM1 first: everything after can log */
-    kprintf("cllm: booting (multiboot magic %#x, info at %#x)\n", (unsigned)mb_magic, (unsigned)mb_info);
+    serial_write("cllm: booting\n", 14);            /* at once, and short: the host times kernel entry by it */
+    log_info("cllm: multiboot magic %#x, info at %#x", (unsigned)mb_magic, (unsigned)mb_info);
     if (vga_init() < 0)                             /* VGA text console: the log goes to both from here */
-        kprintf("vga: no text mode (no VGA BIOS ran, e.g. qboot): serial console only\n");
+        log_info("vga: no text mode (no VGA BIOS ran, e.g. qboot): serial console only");
     cpu_init();                                     /* CPUID: vendor, brand, SIMD features, TSC leaves */
     mboot_init(mb_magic, mb_info);                  /* Multiboot info: memory map, command line (copied) */
     cmdline_init();                                 /* key=value words of the command line */
+    kmain_init_log();                               /* log=sync: every log line written at once (debugging) */
     kmain_init_simd();                              /* quant kernels: SIMD twins by CPU feature, simd= caps */
     if (cmdline_get("fault"))                       /* fault=pf|ud|de|gp: the exception path's self-test */
         fault_selftest(cmdline_get("fault"));
     clock_init();                                   /* TSC frequency (CPUID, kvmclock or PIT) -> clock_ns */
+    kmain_log_boot_time();                          /* how long boot.S took (loader hand-off to kmain) */
     heap_init_from_mboot();                         /* kmalloc over all free RAM: not image, model, loader data */
     irq_init();                                     /* LAPIC on, 100 Hz tick, IOAPIC pins masked until routed */
     smp_init();                                     /* MADT CPUs up (INIT-SIPI-SIPI); APs run the matmul workers */
-    kprintf("cllm: model %u bytes at %p\n", (unsigned)(__model_end - __model_start), (const void *)__model_start);
-    pci_init();                                     /* enumerate PCI, assign BARs the firmware left unset */
+    log_info("cllm: model %u bytes at %p", (unsigned)(__model_end - __model_start), (const void *)__model_start);
+    pci_init();                                     /* enumerate PCI (IDs, class, IRQ; BARs of the NIC only) */
     if (net_init() < 0)                             /* e1000, then DHCP or the static address */
         log_error("net: no usable network interface; serving nothing");
     if (!http_server_init(CLLM_HTTP_PORT))          /* listen; routes: GET /health */
@@ -87,8 +114,8 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
             announced = 1;
             log_info("cllm: listening, %llu us from kernel entry", (unsigned long long)clock_us());
         }
-        if (!worked)
-            cpu_wait_irq();                         /* halt until the tick or a device interrupt */
+        if (!worked && !serial_drain(CLLM_LOG_DRAIN_BYTES))  /* idle: a piece of the queued log, if any, */
+            cpu_wait_irq();                         /* else halt until the tick or a device interrupt */
         irq_take_pending();
     }
 }

@@ -1,4 +1,8 @@
-/* Intel 82540EM driver (8254x SDM). Memory is identity-mapped, so descriptor and buffer addresses given to the
+/* Intel 82540EM (8254x SDM) and 82574L (82574 datasheet) driver: QEMU's e1000 and e1000e. The 82574L is driven
+   exactly like the 82540EM, through the registers and legacy descriptors the two share (the 82574's defaults
+   select legacy descriptors; its RAL/RAH hold the MAC after reset in QEMU). Why both: QEMU's e1000 model ignores
+   received frames for 1 s after every RCTL write (hw/net/e1000.c, flush_queue_timer), which alone made
+   QEMU start to /health take over a second; its e1000e model has no such hold. Memory is identity-mapped, so descriptor and buffer addresses given to the
    NIC are the kernel's pointers. Everything is polled: net_poll() calls e1000_poll (drain RX) and e1000_flush
    (one TDT write for every frame queued since the last flush). Interrupts exist only to end a cpu_wait_irq():
    IMS enables RXT0 (frame received), RXO (overrun), RXDMT0 (ring running low) and LSC (link change);
@@ -271,7 +275,7 @@ void e1000_get_stats(struct e1000_stats *st) { *st = nic.stats; }
 int e1000_init(struct pci_dev *pd, struct netif *nif)
 {
     const struct pci_bar *bar = &pd->bar[0];
-    if (bar->is_io || !bar->size || pci_enable_device(pd) < 0 || !bar->addr ||
+    if (pci_enable_device(pd) < 0 || bar->is_io || !bar->size || !bar->addr ||
         bar->addr + bar->size > (1ull << 32)) {
         log_error("e1000: BAR0 is not a usable memory BAR below 4 GiB");
         return -1;
@@ -298,8 +302,8 @@ int e1000_init(struct pci_dev *pd, struct netif *nif)
     e1000_write(E1000_RAL0, (uint32_t)nif->mac[0] | (uint32_t)nif->mac[1] << 8 | (uint32_t)nif->mac[2] << 16 |
                                 (uint32_t)nif->mac[3] << 24);
     e1000_write(E1000_RAH0, (uint32_t)nif->mac[4] | (uint32_t)nif->mac[5] << 8 | E1000_RAH_AV);
-    for (int i = 0; i < 128; i++)
-        e1000_write(E1000_MTA + 4 * i, 0);
+    /* The multicast table (MTA) is left alone: 128 MMIO writes (~2 ms of VM exits) to clear it would only keep
+       some multicast frames out, and the stack drops frames that are not for it anyway (RCTL.MPE stays off). */
 
     nic.rx = kmalloc_aligned(RXN * sizeof *nic.rx, 128);
     nic.tx = kmalloc_aligned(TXN * sizeof *nic.tx, 128);

@@ -1,14 +1,13 @@
-/* PCI enumeration through configuration mechanism #1 (ports 0xcf8/0xcfc). Every port access is a monitor call
-   (arch/x86/io.h), so the scan reads only what it needs: the vendor ID of function 0 of each slot, the other
-   functions only when the header says multi-function, and the buses behind PCI-to-PCI bridges.
-   The one user today is drivers/e1000.c (through net/net_dev.c). */
+/* PCI enumeration through configuration mechanism #1 (ports 0xcf8/0xcfc). Each configuration dword is one
+   monitor call (MON_PCI_READ32/WRITE32 do the address and data port accesses in one trap; each trap costs tens of
+   microseconds under kvm-pvm), so the scan reads only what it needs: the vendor ID of function 0 of each slot,
+   then class, header type and interrupt of what is there, the other functions only when the header says
+   multi-function, and the buses behind PCI-to-PCI bridges. BARs are sized (8 dwords each) only for a device a
+   driver enables (pci_enable_device). The one user today is drivers/e1000.c (through net/net_dev.c). */
 #include "drivers/pci.h"
 #include "arch/x86/io.h"
 #include "core/log.h"
 #include "lib/string.h"
-
-#define PCI_CONFIG_ADDRESS 0xcf8
-#define PCI_CONFIG_DATA 0xcfc
 
 static struct pci_dev pci_devs[PCI_MAX_DEVICES];
 static int pci_ndevs;
@@ -20,14 +19,12 @@ static uint32_t pci_address(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
 
 uint32_t pci_read32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
 {
-    outl(PCI_CONFIG_ADDRESS, pci_address(bus, dev, fn, off));
-    return inl(PCI_CONFIG_DATA);
+    return (uint32_t)monitor_call(MON_PCI_READ32, pci_address(bus, dev, fn, off), 0, 0); /* 0xcf8, 0xcfc */
 }
 
 void pci_write32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off, uint32_t v)
 {
-    outl(PCI_CONFIG_ADDRESS, pci_address(bus, dev, fn, off));
-    outl(PCI_CONFIG_DATA, v);
+    monitor_call(MON_PCI_WRITE32, pci_address(bus, dev, fn, off), v, 0);
 }
 
 uint16_t pci_read16(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
@@ -70,6 +67,9 @@ int pci_bar_decode(uint32_t lo, uint32_t hi, uint32_t size_lo, uint32_t size_hi,
 /* Size every BAR by writing all ones, with decoding off meanwhile so the probe never aliases a live range. */
 static void pci_read_bars(struct pci_dev *d)
 {
+    if (d->bars_read || d->header_type != 0)
+        return;
+    d->bars_read = true;
     uint16_t cmd = pci_read16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND);
     pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd & ~(PCI_CMD_IO | PCI_CMD_MEMORY));
     for (int i = 0; i < 6; i++) {
@@ -92,19 +92,29 @@ static void pci_read_bars(struct pci_dev *d)
             i++;
     }
     pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd);
+    for (int i = 0; i < 6; i++) {
+        const struct pci_bar *b = &d->bar[i];
+        if (b->size)
+            log_info("pci: %02x:%02x.%x bar%d %s %#llx size %#llx%s%s", d->bus, d->dev, d->fn, i,
+                     b->is_io ? "io " : "mem", (unsigned long long)b->addr, (unsigned long long)b->size,
+                     b->is_64 ? " 64-bit" : "", b->prefetchable ? " prefetch" : "");
+    }
 }
 
 static void pci_scan_bus(uint8_t bus, int depth);
 
-static void pci_add_function(uint8_t bus, uint8_t dev, uint8_t fn, uint32_t id, int depth)
+/* Record one function (its vendor/device dword already read); returns its header type byte, multi-function bit
+   included. */
+static uint8_t pci_add_function(uint8_t bus, uint8_t dev, uint8_t fn, uint32_t id, int depth)
 {
     uint32_t class_reg = pci_read32(bus, dev, fn, PCI_CFG_REVISION);
-    uint8_t header = (uint8_t)(pci_read32(bus, dev, fn, 0x0c) >> 16) & 0x7f;
-    uint32_t irq_reg = pci_read32(bus, dev, fn, PCI_CFG_IRQ_LINE);
+    uint8_t header_byte = (uint8_t)(pci_read32(bus, dev, fn, 0x0c) >> 16);
+    uint8_t header = header_byte & 0x7f;
     if (pci_ndevs >= PCI_MAX_DEVICES) {
         log_warn("pci: more than %d functions, ignoring %02x:%02x.%x", PCI_MAX_DEVICES, bus, dev, fn);
-        return;
+        return header_byte;
     }
+    uint32_t irq_reg = header <= 1 ? pci_read32(bus, dev, fn, PCI_CFG_IRQ_LINE) : 0;
     struct pci_dev *d = &pci_devs[pci_ndevs++];
     memset(d, 0, sizeof *d);
     d->bus = bus;
@@ -119,22 +129,15 @@ static void pci_add_function(uint8_t bus, uint8_t dev, uint8_t fn, uint32_t id, 
     d->header_type = header;
     d->irq_line = (uint8_t)irq_reg;
     d->irq_pin = (uint8_t)(irq_reg >> 8);
-    if (header == 0)
-        pci_read_bars(d);
     log_info("pci: %02x:%02x.%x %04x:%04x class %02x.%02x.%02x irq %u%s", bus, dev, fn, d->vendor, d->device,
              d->class_code, d->subclass, d->prog_if, d->irq_pin ? d->irq_line : 0, d->irq_pin ? "" : " (none)");
-    for (int i = 0; i < 6; i++) {
-        const struct pci_bar *b = &d->bar[i];
-        if (b->size)
-            log_info("pci:   bar%d %s %#llx size %#llx%s%s", i, b->is_io ? "io " : "mem", (unsigned long long)b->addr,
-                     (unsigned long long)b->size, b->is_64 ? " 64-bit" : "", b->prefetchable ? " prefetch" : "");
-    }
     /* PCI-to-PCI bridge (class 06.04, header type 1): scan the bus behind it. */
     if (header == 1 && d->class_code == 0x06 && d->subclass == 0x04 && depth < 8) {
         uint8_t secondary = (uint8_t)(pci_read32(bus, dev, fn, 0x18) >> 8);
         if (secondary > bus)
             pci_scan_bus(secondary, depth + 1);
     }
+    return header_byte;
 }
 
 static void pci_scan_bus(uint8_t bus, int depth)
@@ -143,10 +146,8 @@ static void pci_scan_bus(uint8_t bus, int depth)
         uint32_t id = pci_read32(bus, dev, 0, PCI_CFG_VENDOR);
         if ((id & 0xffff) == 0xffff)
             continue;
-        pci_add_function(bus, dev, 0, id, depth);
-        uint8_t header = (uint8_t)(pci_read32(bus, dev, 0, 0x0c) >> 16);
-        if (!(header & 0x80))
-            continue;
+        if (!(pci_add_function(bus, dev, 0, id, depth) & 0x80))
+            continue;                                 /* not multi-function: functions 1-7 are not probed */
         for (uint8_t fn = 1; fn < 8; fn++) {
             id = pci_read32(bus, dev, fn, PCI_CFG_VENDOR);
             if ((id & 0xffff) != 0xffff)
@@ -210,6 +211,7 @@ static int pci_assign_bar(struct pci_dev *d, int i)
 
 int pci_enable_device(struct pci_dev *d)
 {
+    pci_read_bars(d);
     uint16_t cmd = pci_read16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND);
     pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd & ~(PCI_CMD_IO | PCI_CMD_MEMORY));
     for (int i = 0; i < 6; i++) {

@@ -43,16 +43,17 @@ struct pci_dev {
     uint8_t class_code, subclass, prog_if, revision;
     uint8_t header_type;       /* without the multi-function bit */
     uint8_t irq_line, irq_pin; /* irq_line: the legacy (8259) IRQ the firmware routed INTx to; 0xff none */
-    struct pci_bar bar[6];     /* type 0 headers only */
+    struct pci_bar bar[6];     /* type 0 headers only, and only once pci_enable_device has sized them */
+    bool bars_read;
 };
 
-/* Scan the buses, log every function ("pci: 00:03.0 8086:100e class 02.00.00 irq 11") and decode BARs.
-   Returns the number of functions found. */
+/* Scan the buses and log every function ("pci: 00:03.0 8086:100e class 02.00.00 irq 11"). BARs are left unread
+   (pci_enable_device sizes them). Returns the number of functions found. */
 int pci_init(void);
 int pci_count(void);
 struct pci_dev *pci_get(int i);
 struct pci_dev *pci_find(uint16_t vendor, uint16_t device);
-/* Give addresses to BARs the firmware left at 0 (qboot assigns none; SeaBIOS assigns all), then turn on memory
+/* Size the BARs (logged), give addresses to BARs the firmware left at 0 (qboot assigns none; SeaBIOS assigns all), then turn on memory
    and I/O decoding, bus mastering (DMA), and INTx. Memory BARs go below the IOAPIC in
    [PCI_MMIO_WINDOW_BASE, PCI_MMIO_WINDOW_END), I/O BARs from PCI_IO_WINDOW_BASE up. Returns 0, or -1 when a
    BAR does not fit in its window. */

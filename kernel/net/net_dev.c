@@ -13,9 +13,11 @@ int net_init(void)
 {
     if (!pci_count())
         pci_init(); /* normally done by kmain already */
-    struct pci_dev *d = pci_find(E1000_VENDOR_INTEL, E1000_DEV_82540EM);
+    struct pci_dev *d = pci_find(E1000_VENDOR_INTEL, E1000_DEV_82574L);
+    if (!d)
+        d = pci_find(E1000_VENDOR_INTEL, E1000_DEV_82540EM);
     if (!d) {
-        log_warn("net: no e1000 (8086:100e) on the PCI bus; running without a network");
+        log_warn("net: no e1000e (8086:10d3) or e1000 (8086:100e) on the PCI bus; running without a network");
         return -1;
     }
     if (e1000_init(d, &net_dev_nif) < 0)

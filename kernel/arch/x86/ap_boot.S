@@ -1,4 +1,5 @@
-/* The application processors' way from the SIPI to CPL 3 (arch/x86/smp.c starts them one at a time).
+/* The application processors' way from the SIPI to CPL 3 (arch/x86/smp.c starts them one at a time, and starts
+   the next one as soon as this one has set smp_ap_args.alive: nothing may read smp_ap_args after that).
    ap_trampoline_start..ap_trampoline_end is copied to SMP_TRAMPOLINE (below 1 MiB: a SIPI starts the CPU in
    real mode at vector << 12, CS = vector << 8, IP = 0; Intel SDM vol. 3A, 9.4.4). It loads the kernel's GDT
    (smp.c patches ap_gdt_ptr from boot.S's gdt_ptr32), enters 32-bit protected mode, then long mode on the boot
@@ -97,13 +98,14 @@ ap_long_entry:
     movq smp_ap_args + SMP_ARG_TSS_SEL(%rip), %rax
     ltr %ax                         /* this CPU's TSS: RSP0 = its monitor stack */
     movq smp_ap_args + SMP_ARG_CPU(%rip), %rdi
-    movq %rdi, smp_ap_args + SMP_ARG_ALIVE(%rip)
+    movq smp_ap_args + SMP_ARG_USER_STACK(%rip), %rbx
+    movq %rdi, smp_ap_args + SMP_ARG_ALIVE(%rip)  /* last: the boot CPU reuses smp_ap_args after this */
 
     movw $SEL_DATA3, %ax
     movw %ax, %ds
     movw %ax, %es
     pushq $SEL_DATA3
-    pushq smp_ap_args + SMP_ARG_USER_STACK(%rip)
+    pushq %rbx
     pushq $0x202                    /* IF = 1: the wake IPI is the only interrupt an AP gets */
     pushq $SEL_CODE3
     pushq $ap_ring3_start

@@ -1,10 +1,12 @@
 /* Multiboot entry and the climb to long mode, CPL 3.
    The loader jumps to _start in 32-bit protected mode, paging off, EAX = 0x2BADB002, EBX = Multiboot info
-   (Multiboot spec 3.2). We load our GDT, clear .bss, build identity page tables for the low 4 GiB, enter
-   long mode, install the monitor (IDT, TSS, PICs, PIT: arch/x86/monitor.S), enable SSE (and AVX when the CPU
-   has it), and drop to CPL 3 to run kmain(magic, info) (core/main.c).
+   (Multiboot spec 3.2). We load our GDT, enter long mode on identity page tables for the low 4 GiB, install the
+   monitor (TSS, PICs: arch/x86/monitor.S), enable SSE (and AVX when the CPU has it), and drop to CPL 3, where
+   the IDT is filled in, .bss cleared and kmain(magic, info) (core/main.c) called.
    Why CPL 3: on our hosts /dev/kvm is kvm-pvm, which runs only 64-bit user-mode guest code natively and
-   emulates everything at CPL 0 (slowly, and without most SSE instructions). */
+   emulates everything at CPL 0 (slowly, ~1.4 M instructions/s, and without most SSE instructions). So the CPL-0
+   part does no loops: the page tables are built by the assembler (.data), and clearing the 1 MiB of .bss with
+   `rep stosb` at CPL 0, which took ~100 ms, happens at CPL 3 in microseconds. */
 #include "arch/x86/monitor.h"
 #include "arch/x86/smp.h"
 
@@ -32,6 +34,9 @@ _start:
     cld
     movl %eax, %esi                 /* Multiboot magic and info survive in ESI/EDI */
     movl %ebx, %edi
+    rdtsc                           /* boot timing: the TSC at the loader's hand-off (core/main.c logs it) */
+    movl %eax, boot_tsc_entry
+    movl %edx, boot_tsc_entry + 4
     lgdt gdt_ptr32
     ljmp $SEL_CODE32, $1f
 1:  movw $SEL_DATA0, %ax
@@ -42,48 +47,8 @@ _start:
     movw %ax, %ss
     movl $monitor_stack_top, %esp
 
-    /* clear .bss (page tables and stacks live there; so does our stack: keep info in EBP, not on it) */
-    movl %edi, %ebp
-    movl $__bss_start, %edi
-    movl $__bss_end, %ecx
-    subl %edi, %ecx
-    xorl %eax, %eax
-    rep stosb
-    movl %ebp, %edi
     movzwl 0x40e, %eax              /* SMP: the BIOS data area's EBDA segment (ACPI RSDP search, arch/x86/acpi.c); */
     movl %eax, bda_ebda_seg         /* page 0 is unmapped once paging is on, so read it now */
-
-    /* Page tables: PML4[0] -> PDPT; PDPT[0..3] -> four page directories of 2 MiB pages covering 0..4 GiB,
-       user-accessible (the kernel runs at CPL 3). The first 2 MiB use 4 KiB pages so that page 0 is absent
-       (null dereferences fault). 3.5..4 GiB (MMIO: e1000, IOAPIC, LAPIC) is uncached. */
-    movl $pd_all, %ebx
-    xorl %ecx, %ecx
-2:  movl %ecx, %eax
-    shll $21, %eax
-    orl $(PTE_P | PTE_RW | PTE_US | PTE_PS), %eax
-    cmpl $1792, %ecx                /* 1792 * 2 MiB = 3.5 GiB */
-    jb 3f
-    orl $(PTE_PCD | PTE_PWT), %eax
-3:  movl %eax, (%ebx, %ecx, 8)
-    movl $0, 4(%ebx, %ecx, 8)
-    incl %ecx
-    cmpl $2048, %ecx
-    jb 2b
-    movl $pt_low, %ebx              /* 4 KiB pages for the first 2 MiB, page 0 absent */
-    movl $1, %ecx
-4:  movl %ecx, %eax
-    shll $12, %eax
-    orl $(PTE_P | PTE_RW | PTE_US), %eax
-    movl %eax, (%ebx, %ecx, 8)
-    incl %ecx
-    cmpl $512, %ecx
-    jb 4b
-    movl $pt_low + (PTE_P | PTE_RW | PTE_US), pd_all
-    movl $pd_all + (PTE_P | PTE_RW | PTE_US), pdpt
-    movl $pd_all + 0x1000 + (PTE_P | PTE_RW | PTE_US), pdpt + 8
-    movl $pd_all + 0x2000 + (PTE_P | PTE_RW | PTE_US), pdpt + 16
-    movl $pd_all + 0x3000 + (PTE_P | PTE_RW | PTE_US), pdpt + 24
-    movl $pdpt + (PTE_P | PTE_RW | PTE_US), pml4
 
     /* long mode: CR4.PAE, CR3, EFER.LME, CR0.PG (Intel SDM vol. 3A, 10.8.5) */
     movl %cr4, %eax
@@ -155,7 +120,21 @@ long_entry:
     pushq $ring3_start
     iretq
 
+/* CPL 3 from here (native speed under kvm-pvm). RDI/RSI hold kmain's arguments: keep them in R12/R13. */
 ring3_start:
+    movq %rdi, %r12
+    movq %rsi, %r13
+    call monitor_fill_idt           /* the IDT's 256 gates (monitor.S); nothing may fault before this */
+    /* .bss: the loader zero-fills it (ELF p_memsz > p_filesz), but a Multiboot loader need not; clear it here.
+       Nothing in it is live yet: the CPL-3 stack is empty and the monitor's stacks are idle. */
+    movq $__bss_start, %rdi
+    movq $__bss_end, %rcx
+    subq %rdi, %rcx
+    shrq $3, %rcx                   /* both ends are 16-byte aligned (linker script) */
+    xorl %eax, %eax
+    rep stosq
+    movq %r12, %rdi
+    movq %r13, %rsi
     xorl %ebp, %ebp
     call kmain
     movq $MON_EXIT, %rax            /* kmain returned: report 0 */
@@ -190,14 +169,46 @@ gdt_ptr32:
     .globl bda_ebda_seg
     .align 4
 bda_ebda_seg: .long 0
+    .globl boot_tsc_entry
+    .align 8
+boot_tsc_entry: .quad 0             /* TSC when the loader jumped to _start (core/main.c) */
 
-    .section .bss
+/* Page tables, laid out by the assembler so that no CPL-0 loop builds them: PML4[0] -> PDPT; PDPT[0..3] -> four
+   page directories of 2 MiB pages covering 0..4 GiB, user-accessible (the kernel runs at CPL 3). The first
+   2 MiB use 4 KiB pages so that page 0 is absent (null dereferences fault). 3.5..4 GiB (MMIO: e1000, IOAPIC,
+   LAPIC) is uncached. */
+    .section .data.pagetables, "aw"
     .align 4096
     .globl pml4                     /* SMP: the APs load the same page tables */
-pml4:   .skip 4096
-pdpt:   .skip 4096
-pd_all: .skip 4 * 4096
-pt_low: .skip 4096
+pml4:
+    .quad pdpt + (PTE_P | PTE_RW | PTE_US)
+    .skip 4096 - 8
+pdpt:
+    .quad pd_all + (PTE_P | PTE_RW | PTE_US)
+    .quad pd_all + 0x1000 + (PTE_P | PTE_RW | PTE_US)
+    .quad pd_all + 0x2000 + (PTE_P | PTE_RW | PTE_US)
+    .quad pd_all + 0x3000 + (PTE_P | PTE_RW | PTE_US)
+    .skip 4096 - 32
+pd_all:
+    .quad pt_low + (PTE_P | PTE_RW | PTE_US)
+    .set pde, 1
+    .rept 1791                      /* 2 MiB .. 3.5 GiB: RAM and ROM, cached */
+    .quad (pde << 21) | (PTE_P | PTE_RW | PTE_US | PTE_PS)
+    .set pde, pde + 1
+    .endr
+    .rept 256                       /* 3.5 .. 4 GiB: MMIO, uncached */
+    .quad (pde << 21) | (PTE_P | PTE_RW | PTE_US | PTE_PS | PTE_PCD | PTE_PWT)
+    .set pde, pde + 1
+    .endr
+pt_low:
+    .quad 0                         /* page 0: absent */
+    .set pte, 1
+    .rept 511
+    .quad (pte << 12) | (PTE_P | PTE_RW | PTE_US)
+    .set pte, pte + 1
+    .endr
+
+    .section .bss
     .align 16
     .skip 16384
     .globl monitor_stack_top

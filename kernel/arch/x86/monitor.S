@@ -22,30 +22,10 @@
     .code64
     .text
 
-/* ---- setup, called once from boot.S at CPL 0 ---- */
+/* ---- setup, called once from boot.S at CPL 0. Under kvm-pvm every instruction here is emulated, so the
+   IDT's gates are written later at CPL 3 by monitor_fill_idt (the table is ordinary user-accessible memory). */
     .globl monitor_init
 monitor_init:
-    /* IDT: 256 interrupt gates; stubs are 16 bytes apart starting at isr_stubs */
-    leaq idt(%rip), %rdi
-    leaq isr_stubs(%rip), %rax
-    xorl %ecx, %ecx
-1:  movq %rax, %rdx
-    movw %dx, (%rdi)                /* offset 15..0 */
-    movw $SEL_CODE64, 2(%rdi)
-    movw $0x8e00, 4(%rdi)           /* present, DPL 0, 64-bit interrupt gate */
-    cmpl $8, %ecx
-    jne 2f
-    movb $1, 4(%rdi)                /* #DF on IST1 */
-2:  shrq $16, %rdx
-    movw %dx, 6(%rdi)               /* offset 31..16 */
-    shrq $16, %rdx
-    movl %edx, 8(%rdi)              /* offset 63..32 */
-    movl $0, 12(%rdi)
-    addq $16, %rdi
-    addq $16, %rax
-    incl %ecx
-    cmpl $256, %ecx
-    jb 1b
     lidt idt_ptr(%rip)
 
     /* TSS: RSP0 = monitor stack, IST1 = double-fault stack; descriptor into the GDT slot */
@@ -91,6 +71,32 @@ monitor_init:
     movb $0xff, %al
     outb %al, $PIC2_DATA
 
+    ret
+
+/* IDT: 256 interrupt gates to the stubs below (16 bytes apart from isr_stubs), #DF on IST1. A plain function,
+   run at CPL 3 by boot.S before anything can fault (the IDT was loaded empty by monitor_init). */
+    .globl monitor_fill_idt
+monitor_fill_idt:
+    leaq idt(%rip), %rdi
+    leaq isr_stubs(%rip), %rax
+    xorl %ecx, %ecx
+1:  movq %rax, %rdx
+    movw %dx, (%rdi)                /* offset 15..0 */
+    movw $SEL_CODE64, 2(%rdi)
+    movw $0x8e00, 4(%rdi)           /* present, DPL 0, 64-bit interrupt gate */
+    cmpl $8, %ecx
+    jne 2f
+    movb $1, 4(%rdi)                /* #DF on IST1 */
+2:  shrq $16, %rdx
+    movw %dx, 6(%rdi)               /* offset 31..16 */
+    shrq $16, %rdx
+    movl %edx, 8(%rdi)              /* offset 63..32 */
+    movl $0, 12(%rdi)
+    addq $16, %rdi
+    addq $16, %rax
+    incl %ecx
+    cmpl $256, %ecx
+    jb 1b
     ret
 
 /* ---- the IDT's 256 entry stubs, 16 bytes each ---- */
@@ -218,6 +224,22 @@ mon_wrmsr:
     wrmsr
     xorl %eax, %eax
     iretq
+/* PCI configuration mechanism #1 (drivers/pci.c): the address and data port accesses of one dword in one trap */
+mon_pci_read32:
+    movl %edi, %eax
+    movl $0xcf8, %edx
+    outl %eax, %dx
+    movl $0xcfc, %edx
+    inl %dx, %eax
+    iretq
+mon_pci_write32:
+    movl %edi, %eax
+    movl $0xcf8, %edx
+    outl %eax, %dx
+    movl %esi, %eax
+    movl $0xcfc, %edx
+    outl %eax, %dx
+    iretq
 mon_serial_write:
     movq %rsi, %rcx
     movq %rdi, %rsi
@@ -322,7 +344,7 @@ monitor_fault:
     .align 8
 mon_table:
     .quad mon_outb, mon_outw, mon_outl, mon_inb, mon_inw, mon_inl, mon_wait_irq, mon_wait_word
-    .quad mon_bad_op, mon_exit, mon_rdmsr, mon_wrmsr, mon_serial_write
+    .quad mon_bad_op, mon_exit, mon_rdmsr, mon_wrmsr, mon_serial_write, mon_pci_read32, mon_pci_write32
     .globl idt_ptr                  /* SMP: the APs load the same IDT (arch/x86/ap_boot.S) */
 idt_ptr:
     .word 256 * 16 - 1
@@ -338,10 +360,12 @@ irq_pending: .quad 0
     .globl irq_count
 irq_count: .skip 32 * 8
 
-    .section .bss
+    .section .data.monitor, "aw"    /* not .bss: set up at CPL 0 before boot.S clears .bss at CPL 3 */
     .align 4096
 idt: .skip 256 * 16
 tss: .skip 104
+
+    .section .bss
     .align 16
     .globl fault_frame
 fault_frame: .skip 23 * 8

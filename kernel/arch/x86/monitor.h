@@ -20,7 +20,9 @@
 #define MON_RDMSR 10       /* (msr) -> value */
 #define MON_WRMSR 11       /* (msr, value) */
 #define MON_SERIAL_WRITE 12 /* (ptr, len): bytes to COM1 */
-#define MON_COUNT 13
+#define MON_PCI_READ32 13  /* (config address) -> dword: out 0xcf8 then in 0xcfc in one trap (drivers/pci.c) */
+#define MON_PCI_WRITE32 14 /* (config address, dword): out 0xcf8 then out 0xcfc in one trap */
+#define MON_COUNT 15
 
 
 /* The marker instruction, `ud1 %eax, %eax`, spelled as bytes for any assembler. Not UD2: gcc emits UD2 for

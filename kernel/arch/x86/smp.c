@@ -1,8 +1,14 @@
 /* SMP bring-up (see smp.h): MADT processors -> per-AP TSS, stacks and GDT slot -> INIT-SIPI-SIPI, one AP at a
-   time, each confirmed before the next. Runs at CPL 3 on the boot CPU: the ICR and the trampoline page are
-   plain identity-mapped memory. INIT/SIPI protocol and delays: Intel SDM vol. 3A, 9.4.4.1 and 12.6.1 (ICR). */
+   time. The boot CPU waits only until an AP has reached long mode and taken its arguments (smp_ap_args is then
+   free for the next one); the AP finishes its way to CPL 3 and the worker loop while the boot CPU goes on
+   booting (llm/workers.c never waits for a worker to start). Runs at CPL 3 on the boot CPU: the ICR and the
+   trampoline page are plain identity-mapped memory. INIT/SIPI protocol: Intel SDM vol. 3A, 9.4.4.1 (the MP
+   initialization example: INIT, 10 ms, SIPI, 200 us, SIPI) and 12.6.1 (ICR). The 10 ms after INIT is for
+   the external-APIC (82489DX) era: Pentium 4 / P6-family and later Intel CPUs, AMD family 0Fh and later, and
+   virtual CPUs accept the SIPI at once (Linux skips the wait on them too), so it is skipped there. */
 #include "arch/x86/smp.h"
 #include "arch/x86/acpi.h"
+#include "arch/x86/cpu.h"
 #include "arch/x86/io.h"
 #include "core/clock.h"
 #include "core/heap.h"
@@ -27,6 +33,8 @@
 #define AP_DF_STACK 4096          /* bytes: double-fault IST */
 #define AP_USER_STACK (256 * 1024) /* bytes: the worker loop at CPL 3 */
 #define AP_START_TIMEOUT_NS 500000000ull  /* per AP; under kvm-pvm real mode is emulated (~1.4 M instr/s) */
+#define AP_INIT_DELAY_US 10000            /* after INIT, for CPUs older than smp_init_needs_no_delay() accepts */
+#define AP_SIPI_DELAY_US 200              /* after the first SIPI, before a second one if the AP is not up */
 
 struct smp_ap_args smp_ap_args;
 extern uint8_t gdt[];
@@ -35,7 +43,7 @@ extern const uint8_t ap_trampoline_start[], ap_trampoline_end[], ap_gdt_ptr[];
 
 static int n_online = 1;
 static uint32_t cpu_apic_id[SMP_MAX_CPUS];
-static volatile uint32_t ap_started[SMP_MAX_CPUS];   /* set by smp_ap_main at CPL 3 */
+static volatile uint32_t ap_started[SMP_MAX_CPUS];   /* set by smp_ap_main at CPL 3 (smp_cpus_running) */
 
 static inline void lapic_write(uint32_t reg, uint32_t v) { *(volatile uint32_t *)(uintptr_t)(LAPIC_BASE + reg) = v; }
 static inline uint32_t lapic_read(uint32_t reg) { return *(volatile uint32_t *)(uintptr_t)(LAPIC_BASE + reg); }
@@ -64,6 +72,14 @@ void smp_wake(int cpu)
 }
 
 int smp_cpu_count(void) { return n_online; }
+
+int smp_cpus_running(void)
+{
+    int n = 1;
+    for (int i = 1; i < n_online; i++)
+        n += __atomic_load_n(&ap_started[i], __ATOMIC_ACQUIRE) != 0;
+    return n;
+}
 
 /* The trampoline page must be RAM the memory map calls available (and the heap never uses the first MiB). */
 static int trampoline_page_free(void)
@@ -96,6 +112,20 @@ static void gdt_set_tss(int cpu, const uint8_t *tss)
     d[11] = (uint8_t)(base >> 56);
 }
 
+/* Whether the 10 ms wait after INIT can be skipped: integrated-APIC CPUs (Intel family 6 and up, AMD 0Fh and up)
+   and any virtual CPU. */
+static bool smp_init_needs_no_delay(void)
+{
+    const struct cpu_features *f = &cpu_features;
+    if (f->hypervisor[0])
+        return true;
+    if (strcmp(f->vendor, "GenuineIntel") == 0)
+        return f->family >= 6;
+    if (strcmp(f->vendor, "AuthenticAMD") == 0 || strcmp(f->vendor, "HygonGenuine") == 0)
+        return f->family >= 0x0f;
+    return false;
+}
+
 static int start_ap(int cpu, uint32_t apic_id)
 {
     uint8_t *tss = kcalloc(1, 128);
@@ -121,21 +151,26 @@ static int start_ap(int cpu, uint32_t apic_id)
     uint64_t t0 = clock_ns();
     if (icr_send(apic_id, ICR_INIT | ICR_ASSERT | ICR_LEVEL) < 0)
         return -1;
-    delay_us(10000);
+    if (!smp_init_needs_no_delay())
+        delay_us(AP_INIT_DELAY_US);
     for (int i = 0; i < 2 && !smp_ap_args.alive; i++) {
         if (icr_send(apic_id, ICR_STARTUP | (SMP_TRAMPOLINE >> 12)) < 0)
             return -1;
-        delay_us(i == 0 ? 200 : 1000);
+        uint64_t t = clock_ns();
+        while (!smp_ap_args.alive && clock_ns() - t < AP_SIPI_DELAY_US * 1000u)
+            cpu_relax();
     }
-    while (!ap_started[cpu]) {
+    /* Wait until the AP is in long mode and has read smp_ap_args (it sets `alive` last); it enters CPL 3 and
+       the worker loop on its own. */
+    while (!__atomic_load_n(&smp_ap_args.alive, __ATOMIC_ACQUIRE)) {
         if (clock_ns() - t0 > AP_START_TIMEOUT_NS) {
-            log_error("smp: CPU %d (APIC %u) did not start (reached long mode: %s)", cpu, (unsigned)apic_id,
-                      smp_ap_args.alive ? "yes" : "no");
+            log_error("smp: CPU %d (APIC %u) did not reach long mode", cpu, (unsigned)apic_id);
             return -1;
         }
         cpu_relax();
     }
-    log_info("smp: CPU %d (APIC %u) online after %llu us", cpu, (unsigned)apic_id,
+    log_info("smp: CPU %d (APIC %u) online after %llu us (in long mode; it enters CPL 3 on its own)", cpu,
+             (unsigned)apic_id,
              (unsigned long long)((clock_ns() - t0) / 1000u));
     return 0;
 }

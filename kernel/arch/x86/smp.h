@@ -28,14 +28,16 @@ struct smp_ap_args {
     uint64_t user_stack;      /* CPL-3 stack top for smp_ap_main */
     uint64_t cpu;             /* our index: 1..n-1 */
     uint64_t tss_sel;         /* GDT selector of its TSS */
-    volatile uint64_t alive;  /* set to cpu by the AP at CPL 0 once in long mode (progress marker) */
+    volatile uint64_t alive;  /* set to cpu by the AP at CPL 0 once in long mode and done with these fields */
 };
 
 extern struct smp_ap_args smp_ap_args;
 
-/* Boot: find the CPUs (MADT), start every AP, log "smp: N CPUs online". Returns the number online (>= 1). */
+/* Boot: find the CPUs (MADT), start every AP, log "smp: N CPUs online". Returns the number online (>= 1): the
+   APs have reached long mode and finish their way to the worker loop meanwhile. */
 int smp_init(void);
-int smp_cpu_count(void);           /* CPUs online, the boot CPU included */
+int smp_cpu_count(void);           /* CPUs started (reached long mode), the boot CPU included */
+int smp_cpus_running(void);        /* of those, CPUs that have reached CPL 3 (smp_ap_main) */
 /* Send the wake IPI to CPU index cpu (1..n-1). */
 void smp_wake(int cpu);
 /* Entered at CPL 3 on each AP (from ap_boot.S); never returns. */

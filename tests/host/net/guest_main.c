@@ -2,7 +2,8 @@
    replaces kernel/core/main.c in a copy of the kernel tree, so the driver and the stack below TCP are tested in
    QEMU independently of the real kmain. It brings up the heap, interrupts, PCI and the network (DHCP or the
    static address of the build configuration) and the HTTP server (GET /health on CLLM_HTTP_PORT), then runs the
-   event loop: net_poll, http_server_poll, and cpu_wait_irq when neither did anything.
+   event loop: net_poll, http_server_poll, and when neither did anything a piece of the queued log
+   (core/serial.h) or cpu_wait_irq.
    UDP port 7 echoes datagrams (RFC 862); a datagram "stats" to port 9 is answered with the counters as text,
    "exit" to port 9 prints them and leaves through isa-debug-exit with code 0. Serial markers: "NETBOOT ..". */
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include "arch/x86/irq.h"
 #include "core/clock.h"
 #include "core/heap.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/mboot.h"
 #include "core/panic.h"
@@ -95,7 +97,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
         loop_polls++;
         bool worked = net_poll();
         worked |= http_server_poll(clock_ns());
-        if (!worked && !exit_requested) {
+        if (!worked && !exit_requested && !serial_drain(CLLM_LOG_DRAIN_BYTES)) { /* the queued log first */
             loop_waits++;
             cpu_wait_irq();
         }
