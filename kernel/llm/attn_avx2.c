@@ -8,7 +8,6 @@
    installed the AVX2 set) and head_dim is a multiple of 8.
    Tests: tests/test_llm_ops_simd.py (against the reference), tests/test_llm_simd_forward.py (whole forward). */
 #include <immintrin.h>
-#include "llm/fp16.h"
 #include "llm/ops.h"
 #include "llm/ops_simd.h"
 #include "llm/quant_simd.h"
@@ -45,34 +44,20 @@ AVX2 static inline void transpose8(__m256 r[8])
     r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
-static float score_ref(const float *q, const void *k, int kv_f16, size_t off, int head_dim)
-{
-    float s = 0.0f;
-    if (kv_f16) {
-        const uint16_t *kt = (const uint16_t *)k + off;
-        for (int i = 0; i < head_dim; i++)
-            s += q[i] * fp16_to_fp32(kt[i]);
-    } else {
-        const float *kt = (const float *)k + off;
-        for (int i = 0; i < head_dim; i++)
-            s += q[i] * kt[i];
-    }
-    return s;
-}
-
-/* scores[h * n_pos + t] = (q_h . k_t) * scale for nq <= ATTN_HEADS heads */
+/* scores[h * ld + t] = (q_h . k_t) * scale for nq <= ATTN_HEADS heads. The last block of fewer than 8 positions
+   transposes zero rows in place of the missing ones and stores only the valid lanes. */
 AVX2 static void scores_avx2(const float *q, int nq, const void *k, size_t stride, int kv_f16, int n_pos,
                              int head_dim, float scale, float *scores, int ld)
 {
-    int t = 0;
-    for (; t + 8 <= n_pos; t += 8) {
+    for (int t = 0; t < n_pos; t += 8) {
+        int nt = n_pos - t < 8 ? n_pos - t : 8;
         __m256 s[ATTN_HEADS];
         for (int h = 0; h < ATTN_HEADS; h++)
             s[h] = _mm256_setzero_ps();
         for (int i0 = 0; i0 < head_dim; i0 += 8) {
             __m256 r[8];
             for (int j = 0; j < 8; j++)
-                r[j] = load8(k, kv_f16, (size_t)(t + j) * stride + (size_t)i0);
+                r[j] = j < nt ? load8(k, kv_f16, (size_t)(t + j) * stride + (size_t)i0) : _mm256_setzero_ps();
             transpose8(r);
             for (int h = 0; h < nq; h++) {
                 const float *qh = q + (size_t)h * head_dim + i0;
@@ -80,13 +65,18 @@ AVX2 static void scores_avx2(const float *q, int nq, const void *k, size_t strid
                     s[h] = _mm256_add_ps(s[h], _mm256_mul_ps(_mm256_set1_ps(qh[m]), r[m]));
             }
         }
-        for (int h = 0; h < nq; h++)
-            _mm256_storeu_ps(scores + (size_t)h * ld + t, _mm256_mul_ps(s[h], _mm256_set1_ps(scale)));
+        for (int h = 0; h < nq; h++) {
+            __m256 v = _mm256_mul_ps(s[h], _mm256_set1_ps(scale));
+            if (nt == 8) {
+                _mm256_storeu_ps(scores + (size_t)h * ld + t, v);
+            } else {
+                float tmp[8];
+                _mm256_storeu_ps(tmp, v);
+                for (int j = 0; j < nt; j++)
+                    scores[(size_t)h * ld + t + j] = tmp[j];
+            }
+        }
     }
-    for (; t < n_pos; t++)
-        for (int h = 0; h < nq; h++)
-            scores[(size_t)h * ld + t] = score_ref(q + (size_t)h * head_dim, k, kv_f16, (size_t)t * stride, head_dim) *
-                                         scale;
 }
 
 /* out = sum_t p_t * v_t for one head */

@@ -338,8 +338,8 @@ void llama_scratch_free(struct llama_scratch *s)
    quantization):
      qkv:    Q, K and V rows as one row space; the worker applies RoPE to the Q/K rows it computed and stores its
              K/V rows in the cache;
-     attn:   one unit per (token, KV head) computing that group's query heads (for one token: one unit per
-             head, so the CPUs share 9 units, not 3);
+     attn:   one unit per (token, KV head) computing that group's query heads, which share each cached key's
+             load and conversion (llm/attn_avx2.c);
      o:      output projection rows, plus the residual add of those rows;
      ffn_up: gate and up rows, then SwiGLU of those rows;
      down:   down projection rows, plus the residual add.
@@ -414,29 +414,22 @@ static void llama_qkv_chunk(void *ctx, int64_t r0, int64_t r1, int cpu)
     }
 }
 
-/* Heads per attention unit: the whole KV group for a batch, one head for a single token (more, smaller units). */
-static int llama_attn_heads_per_unit(const struct llama_hparams *hp, int n)
-{
-    return n == 1 ? 1 : hp->n_head / hp->n_head_kv;
-}
-
 static void llama_attn_chunk(void *ctx, int64_t u0, int64_t u1, int cpu)
 {
     const struct llama_pass *p = ctx;
     const struct llama_hparams *hp = &p->m->hp;
     struct llama_scratch *s = p->s;
     const struct kv_cache *kv = p->kv;
-    int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, nh = llama_attn_heads_per_unit(hp, p->n);
-    int units_per_token = hp->n_head / nh;
+    int hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
     size_t n_q = (size_t)hp->n_head * hd;
     float scale = 1.0f / k_sqrtf((float)hd);
     const uint8_t *k0 = kv_cache_k(kv, p->slot, p->il, 0), *v0 = kv_cache_v(kv, p->slot, p->il, 0);
     float *scores = s->scores + (size_t)cpu * s->scores_per_cpu;
     for (int64_t u = u0; u < u1; u++) {
-        int b = (int)(u / units_per_token), h = (int)(u % units_per_token) * nh;
-        size_t head_off = (size_t)(h / group) * hd * kv->elem_size, qo = b * n_q + (size_t)h * hd;
-        ops_attention_heads(s->xb + qo, s->q + qo, nh, k0 + head_off, v0 + head_off, (size_t)kv->kv_dim, kv->f16,
-                            p->pos0 + b + 1, hd, scale, scores);
+        int b = (int)(u / hp->n_head_kv), g = (int)(u % hp->n_head_kv);
+        size_t head_off = (size_t)g * hd * kv->elem_size, qo = b * n_q + (size_t)g * group * hd;
+        ops_attention_heads(s->xb + qo, s->q + qo, group, k0 + head_off, v0 + head_off, (size_t)kv->kv_dim,
+                            kv->f16, p->pos0 + b + 1, hd, scale, scores);
     }
 }
 
@@ -518,7 +511,7 @@ int llama_forward(const struct llama_model *m, struct llama_scratch *s, const st
     struct llama_pass p = { .m = m, .s = s, .kv = kv, .slot = slot, .n = n, .pos0 = pos0 };
     p.k_start = llama_round_rows(n_q);
     p.v_start = llama_round_rows(p.k_start + n_kv);
-    int64_t attn_units = (int64_t)n * (hp->n_head / llama_attn_heads_per_unit(hp, n));
+    int64_t attn_units = (int64_t)n * hp->n_head_kv;
     for (int il = 0; il < hp->n_layer; il++) {
         const struct llama_layer *L = &m->layers[il];
         p.L = L;
