@@ -1,6 +1,6 @@
 """The tiled prefill product (kernel/llm/matmul.c, matmul_q) against the row-by-row scalar references
 (n_tok * n_rows calls of vec_dot from quant_ref.c) and against numpy float64 on the dequantized operands, with the
-SIMD set the host allows (AVX2 4x4 tile kernels for Q4_1/Q8_0 when the CPU has AVX2/FMA/F16C), with SSE2 only
+SIMD sets the host allows (AVX-512 VNNI and AVX2 4x4 tile kernels for Q4_1/Q8_0), with SSE2 only
 (4-row kernels) and with the references only (the plain loop). Odd shapes: row counts and token counts that
 leave 1..3 leftover rows/tokens, more than one 64-token block, single-block rows. With AVX2 (and with the
 references) every product is bit-identical to the reference, whatever the batch shape."""
@@ -18,10 +18,13 @@ from test_llm_quant import (ACT_TYPE, act_dequant, activations, c_dot, c_quant, 
                             weights)
 from test_llm_quant_sse2 import magnitude  # noqa: E402
 from test_llm_simd_avx2 import ALL, GGML_CPU_SSE2, TOL_SIMD_VS_REF_PER_BLOCK, host_has_avx2  # noqa: E402
+from test_llm_simd_avx512 import ALL512, host_has_avx512  # noqa: E402
 
 # numpy float64 on the same dequantized operands (as test_llm_quant.TOL_DOT_SAME_OPERANDS)
 TOL_SAME_OPERANDS = 2e-6
-FEATURES = [pytest.param(ALL, id="avx2", marks=pytest.mark.skipif(not host_has_avx2(), reason="no AVX2/FMA/F16C")),
+FEATURES = [pytest.param(ALL512, id="avx512",
+                          marks=pytest.mark.skipif(not host_has_avx512(), reason="no AVX-512 F/BW/VL/VNNI")),
+            pytest.param(ALL, id="avx2", marks=pytest.mark.skipif(not host_has_avx2(), reason="no AVX2/FMA/F16C")),
             pytest.param(GGML_CPU_SSE2, id="sse2"), pytest.param(0, id="ref")]
 TYPES = [Q.Q4_1, Q.Q8_0, Q.Q4_0, Q.Q5_1, Q.Q6_K]
 SHAPES = [(7, 64, 1), (13, 576, 5), (4, 32, 4), (9, 96, 67), (16, 256, 3), (21, 512, 9), (8, 576, 16), (12, 64, 12)]

@@ -19,7 +19,8 @@
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 /* helpers are always inlined: the step functions run with a constant block count in the main loop */
-#define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define AVX512_INLINE \
+    static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 /* ---- helpers ---- */
 
@@ -127,8 +128,10 @@ AVX512_INLINE struct act4 q8_1_load4(const block_q8_1 *p, int cnt)
         m0 = _mm512_loadu_si512(d + 4), m1 = _mm512_loadu_si512(d + 20);
     } else {
         int n = 9 * cnt;
-        l0 = _mm512_maskz_loadu_epi32(first_dwords(n, 0), d), l1 = _mm512_maskz_loadu_epi32(first_dwords(n, 16), d + 16);
-        m0 = _mm512_maskz_loadu_epi32(first_dwords(n, 4), d + 4), m1 = _mm512_maskz_loadu_epi32(first_dwords(n, 20), d + 20);
+        l0 = _mm512_maskz_loadu_epi32(first_dwords(n, 0), d);
+        l1 = _mm512_maskz_loadu_epi32(first_dwords(n, 16), d + 16);
+        m0 = _mm512_maskz_loadu_epi32(first_dwords(n, 4), d + 4);
+        m1 = _mm512_maskz_loadu_epi32(first_dwords(n, 20), d + 20);
     }
     struct act4 a;
     a.lo = _mm512_permutex2var_epi32(l0, idx, l1);

@@ -1,8 +1,9 @@
 /* Speed of the quantized kernels on SmolLM2-135M's matrix shapes (Q4_1 576x576, 1536x576, 576x1536 and the
    Q8_0 output head 49152x576; rows x cols), single thread: matrix-vector (one activation row: scalar reference,
-   SSE2, AVX2 and AVX-512 vec_dot row by row and their multi-row kernels) and prefill with a batch of 64 activation rows (the
-   ops.c row-then-token loop with each table's vec_dot, and llm/matmul.c's matmul_q). Not a test: prints a table.
-   Best of N runs; on a loaded machine compare the ratios, not the absolute numbers.
+   SSE2, AVX2 and AVX-512 vec_dot row by row and their multi-row kernels) and prefill with a batch of 64
+   activation rows (the ops.c row-then-token loop with each table's vec_dot, and llm/matmul.c's matmul_q).
+   `sweep`: a whole SmolLM2-shaped weight set streamed from memory per token (see sweep()). Not a test: prints
+   tables. Best of N runs; on a loaded machine compare the ratios, not the absolute numbers.
      gcc -DCLLM_HOST -Ikernel -Itests/host/include -O2 -msse2 -ffp-contract=off tests/host/llm_formats/simd_bench.c \
        kernel/llm/ggml_types.c kernel/llm/quant_ref.c kernel/llm/quant_sse2.c kernel/llm/quant_avx2.c \
        kernel/llm/quant_avx512.c kernel/llm/matmul.c -o /tmp/simd_bench && taskset -c 1 /tmp/simd_bench [sweep]
