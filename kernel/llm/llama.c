@@ -339,9 +339,9 @@ void llama_scratch_free(struct llama_scratch *s)
      qkv:    Q, K and V rows as one row space; the worker applies RoPE to the Q/K rows it computed and stores its
              K/V rows in the cache;
      attn:   one unit per (token, KV head) computing that group's query heads, which share each cached key's
-             load and conversion (llm/attn_avx2.c);
+             load and conversion (llm/attn_avx2.c), then quantizing them for the output projection;
      o:      output projection rows, plus the residual add of those rows;
-     ffn_up: gate and up rows, then SwiGLU of those rows;
+     ffn_up: gate and up rows, then SwiGLU of those rows, quantized for the down projection;
      down:   down projection rows, plus the residual add.
    Every element is computed by the same arithmetic whatever the split (product rows are split at multiples of
    LLAMA_ROW_ALIGN from each weight's first row), so any CPU count gives the same bits. */
@@ -356,6 +356,7 @@ struct llama_pass {
     int slot, il, n, pos0;
     int64_t k_start, v_start; /* the K and V rows' offsets in the qkv row space */
     const void *qa[3];        /* quantized activations for each weight of the current job */
+    void *q_next;             /* where a job quantizes its output for the next product (NULL: not fused) */
 };
 
 static int64_t llama_round_rows(int64_t r) { return (r + LLAMA_ROW_ALIGN - 1) / LLAMA_ROW_ALIGN * LLAMA_ROW_ALIGN; }
@@ -430,6 +431,9 @@ static void llama_attn_chunk(void *ctx, int64_t u0, int64_t u1, int cpu)
         size_t head_off = (size_t)g * hd * kv->elem_size, qo = b * n_q + (size_t)g * group * hd;
         ops_attention_heads(s->xb + qo, s->q + qo, group, k0 + head_off, v0 + head_off, (size_t)kv->kv_dim,
                             kv->f16, p->pos0 + b + 1, hd, scale, scores);
+        if (p->q_next)      /* the output projection's input, these heads' blocks */
+            ops_quantize_act_part((uint8_t *)p->q_next + b * ops_act_row_size(&p->L->wo), &p->L->wo, s->xb + b * n_q,
+                                  (int64_t)(qo - b * n_q), (int64_t)(qo - b * n_q) + (int64_t)group * hd);
     }
 }
 
@@ -459,8 +463,12 @@ static void llama_ffn_up_chunk(void *ctx, int64_t r0, int64_t r1, int cpu)
     int64_t n_ff = p->m->hp.n_ff;
     ops_matmul_rows(s->hb, &p->L->w_gate, p->qa[0], p->n, r0, r1);
     ops_matmul_rows(s->hb2, &p->L->w_up, p->qa[1], p->n, r0, r1);
-    for (int t = 0; t < p->n; t++)
+    for (int t = 0; t < p->n; t++) {
         ops_swiglu(s->hb + t * n_ff + r0, s->hb2 + t * n_ff + r0, (int)(r1 - r0));
+        if (p->q_next)      /* the down projection's input, these rows' blocks */
+            ops_quantize_act_part((uint8_t *)p->q_next + t * ops_act_row_size(&p->L->w_down), &p->L->w_down,
+                                  s->hb + t * n_ff, r0, r1);
+    }
 }
 
 static void llama_down_chunk(void *ctx, int64_t r0, int64_t r1, int cpu)
@@ -512,6 +520,7 @@ int llama_forward(const struct llama_model *m, struct llama_scratch *s, const st
     p.k_start = llama_round_rows(n_q);
     p.v_start = llama_round_rows(p.k_start + n_kv);
     int64_t attn_units = (int64_t)n * hp->n_head_kv;
+    int group = hp->n_head / hp->n_head_kv;
     for (int il = 0; il < hp->n_layer; il++) {
         const struct llama_layer *L = &m->layers[il];
         p.L = L;
@@ -520,20 +529,34 @@ int llama_forward(const struct llama_model *m, struct llama_scratch *s, const st
         llama_norm_quantize(&p, L->attn_norm, qkv, 3, &pm);
         workers_run(llama_qkv_chunk, &p, p.v_start + n_kv, LLAMA_ROW_ALIGN);
         prof_lap(&pm, PROF_PRODUCT);
+        /* attention quantizes its heads for the output projection when a group's heads are whole blocks */
+        const struct ops_weight *wo = &L->wo;
+        p.q_next = ((int64_t)group * hp->head_dim) % ops_act_block(wo) == 0 ? s->qbuf : NULL;
         workers_run(llama_attn_chunk, &p, attn_units, 1);
         prof_lap(&pm, PROF_ATTN);
-        const struct ops_weight *wo = &L->wo;
-        llama_quantize(s, &wo, 1, s->xb, n, p.qa);
+        if (p.q_next)
+            p.qa[0] = p.q_next;
+        else
+            llama_quantize(s, &wo, 1, s->xb, n, p.qa);
+        p.q_next = NULL;
         prof_lap(&pm, PROF_QUANT);
         workers_run(llama_o_chunk, &p, d, LLAMA_ROW_ALIGN);
         prof_lap(&pm, PROF_PRODUCT);
 
         const struct ops_weight *up[2] = { &L->w_gate, &L->w_up };
         llama_norm_quantize(&p, L->ffn_norm, up, 2, &pm);
-        workers_run(llama_ffn_up_chunk, &p, hp->n_ff, LLAMA_ROW_ALIGN);
-        prof_lap(&pm, PROF_PRODUCT);
+        /* gate/up quantize their SwiGLU rows for the down projection (chunks of whole blocks) into the third
+           area (gate and up read at most the first two) */
         const struct ops_weight *down = &L->w_down;
-        llama_quantize(s, &down, 1, s->hb, n, p.qa);
+        int64_t blk = ops_act_block(down), up_align = blk % LLAMA_ROW_ALIGN == 0 ? blk : LLAMA_ROW_ALIGN;
+        p.q_next = up_align % blk == 0 ? (uint8_t *)s->qbuf + 2 * s->qbuf_area : NULL;
+        workers_run(llama_ffn_up_chunk, &p, hp->n_ff, up_align);
+        prof_lap(&pm, PROF_PRODUCT);
+        if (p.q_next)
+            p.qa[0] = p.q_next;
+        else
+            llama_quantize(s, &down, 1, s->hb, n, p.qa);
+        p.q_next = NULL;
         prof_lap(&pm, PROF_QUANT);
         workers_run(llama_down_chunk, &p, d, LLAMA_ROW_ALIGN);
         prof_lap(&pm, PROF_PRODUCT);

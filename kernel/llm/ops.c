@@ -26,6 +26,22 @@ void ops_quantize_act(void *qbuf, const struct ops_weight *w, const float *x, in
         vt->from_float(x + (size_t)b * w->n_cols, (uint8_t *)qbuf + (size_t)b * qrow, w->n_cols);
 }
 
+int64_t ops_act_block(const struct ops_weight *w)
+{
+    return ggml_get_type_traits(ggml_get_type_traits(w->type)->vec_dot_type)->blck_size;
+}
+
+size_t ops_act_row_size(const struct ops_weight *w)
+{
+    return ggml_row_size(ggml_get_type_traits(w->type)->vec_dot_type, w->n_cols);
+}
+
+void ops_quantize_act_part(void *qrow, const struct ops_weight *w, const float *xrow, int64_t e0, int64_t e1)
+{
+    const struct ggml_type_traits *vt = ggml_get_type_traits(ggml_get_type_traits(w->type)->vec_dot_type);
+    vt->from_float(xrow + e0, (uint8_t *)qrow + (size_t)(e0 / vt->blck_size) * vt->type_size, e1 - e0);
+}
+
 void ops_matmul_rows(float *out, const struct ops_weight *w, const void *qbuf, int n_batch, int64_t r0, int64_t r1)
 {
     /* llm/matmul.c: 4x4 tiles (each weight block loaded once per 4 tokens) or 4-row kernels per token */

@@ -30,6 +30,12 @@ void ops_matmul(float *out, const struct ops_weight *w, const float *x, int n_ba
    x once, then any worker computes output rows [r0, r1) from qbuf. */
 void ops_quantize_act(void *qbuf, const struct ops_weight *w, const float *x, int n_batch);
 void ops_matmul_rows(float *out, const struct ops_weight *w, const void *qbuf, int n_batch, int64_t r0, int64_t r1);
+/* Elements [e0, e1) of one activation row (w->n_cols long), quantized into that row's blocks of qrow (the row
+   ops_quantize_act would write): e0 and e1 multiples of ops_act_block(w) or e1 = n_cols. Blocks are quantized
+   independently, so pieces give the same bytes as the whole row: a worker quantizes what it just computed. */
+void ops_quantize_act_part(void *qrow, const struct ops_weight *w, const float *xrow, int64_t e0, int64_t e1);
+int64_t ops_act_block(const struct ops_weight *w);   /* elements per block of w's activation type */
+size_t ops_act_row_size(const struct ops_weight *w); /* bytes of one quantized activation row */
 /* ops_matmul after ops_quantize_act: all rows, split across the CPUs */
 void ops_matmul_quantized(float *out, const struct ops_weight *w, const void *qbuf, int n_batch);
 

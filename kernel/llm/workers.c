@@ -1,16 +1,22 @@
-/* The worker pool (see workers.h). One job at a time, published by the boot CPU:
-   - job: fn, ctx, n, chunk (rows per grab);
+/* The worker pool (see workers.h). One job at a time, published by the boot CPU in one cache line (`pool`), so
+   a worker gets everything with one transfer (a line moving between these cores costs ~0.5 us):
+   - job: fn, ctx, n, align, cpus;
    - cursor: (generation << 32) | next row. Every CPU, the boot CPU included, grabs chunks with a CAS that
      only succeeds while the generation matches and rows remain, so a worker that the host has not scheduled
      (2 vCPUs on a busy 2-core host) simply gets no rows and the others do them: no CPU ever waits for another
-     to *start*, only for a chunk already taken to finish;
-   - done_rows: rows finished in this generation; the job is complete when it equals n. The boot CPU then closes
-     the cursor (row field CLOSED, with an atomic exchange) before writing the next job, so a late worker's CAS
-     can never succeed on stale fields;
-   - gen: the wake word. An idle worker spins on it for WORKER_SPIN_CYCLES (the gaps between the matrix
-     products of one forward pass are microseconds), then sets its `sleeping` flag and halts in the monitor
-     (MON_WAIT_WORD re-checks gen with interrupts off); the boot CPU sends the wake IPI only to sleepers. Both
-     sides order `sleeping` and `gen` sequentially consistently (Dekker), so no wake-up is lost.
+     to *start*, only for a chunk already taken to finish. Chunks shrink as the job drains (guided
+     scheduling): a grab takes 1/cpus of the rows left, rounded up to `align`, so there are few grabs (each a
+     line transfer) and the last ones are small (the CPUs finish close together);
+   - done: each CPU counts the rows it ever finished in its own line (64 bits, only grows); the boot CPU
+     remembers each count as it was when the previous job completed (no CPU can finish rows between jobs), and
+     the job is complete when the others' growth since then plus its own rows is n. The boot CPU then closes the
+     cursor
+     (row field CLOSED, with an atomic exchange) before writing the next job, so a late worker's CAS can never
+     succeed on stale fields;
+   - gen: the wake word. An idle worker spins on it for WORKER_SPIN_CYCLES (the gaps between the jobs of one
+     forward pass are microseconds), then sets its `sleeping` flag and halts in the monitor (MON_WAIT_WORD
+     re-checks gen with interrupts off); the boot CPU sends the wake IPI only to sleepers. Both sides order
+     `sleeping` and `gen` sequentially consistently (Dekker), so no wake-up is lost.
    Results never depend on which CPU computed which rows. */
 #include "llm/workers.h"
 #include <stdbool.h>
@@ -22,20 +28,24 @@
 #define WORKER_SPIN_CYCLES 20000000ull  /* TSC cycles (~5-10 ms) of spinning before halting */
 #define CURSOR_CLOSED 0xffffffffu
 
+/* Per CPU, two lines: `sleeping` rarely changes (the boot CPU reads it every job without a transfer); the
+   counters change every job and are written by their CPU only. */
 struct worker_slot {
     volatile uint64_t sleeping;  /* 1 while (about to be) halted */
-    uint64_t busy;               /* TSC cycles spent running chunks (statistics, written by this CPU only) */
-    uint8_t pad[48];
+    uint8_t pad[56];
+    volatile uint64_t done;      /* rows this CPU finished, all jobs together */
+    uint64_t busy;               /* TSC cycles spent running chunks (statistics) */
+    uint8_t pad2[48];
 } __attribute__((aligned(64)));
 
 static struct {
+    volatile uint64_t gen;       /* the wake word: bumped once per job */
+    volatile uint64_t cursor;
     workers_fn fn;
     void *ctx;
-    int64_t n, chunk;
-} job __attribute__((aligned(64)));
-static volatile uint64_t cursor __attribute__((aligned(64)));
-static volatile int64_t done_rows __attribute__((aligned(64)));
-static volatile uint64_t gen __attribute__((aligned(64)));
+    int64_t n, align, cpus;
+} pool __attribute__((aligned(64)));
+_Static_assert(sizeof pool <= 64, "the published job fits one cache line");
 static struct worker_slot slot[SMP_MAX_CPUS];
 static int n_workers = 1;        /* CPUs taking part in workers_run */
 
@@ -43,7 +53,7 @@ void workers_init(int max_cpus)
 {
     (void)max_cpus;
     n_workers = 1;
-    cursor = CURSOR_CLOSED;
+    pool.cursor = CURSOR_CLOSED;
 }
 
 void workers_set_count(int n) { n_workers = n < 1 ? 1 : n > SMP_MAX_CPUS ? SMP_MAX_CPUS : n; }
@@ -54,23 +64,36 @@ static int64_t work(uint32_t g, int cpu)
 {
     int64_t rows = 0;
     for (;;) {
-        uint64_t c = __atomic_load_n(&cursor, __ATOMIC_ACQUIRE);
+        uint64_t c = __atomic_load_n(&pool.cursor, __ATOMIC_ACQUIRE);
         uint32_t row = (uint32_t)c;
         if ((uint32_t)(c >> 32) != g || row == CURSOR_CLOSED)
             return rows;
-        workers_fn fn = job.fn;
-        void *ctx = job.ctx;
-        int64_t n = job.n, chunk = job.chunk;
+        workers_fn fn = pool.fn;
+        void *ctx = pool.ctx;
+        int64_t n = pool.n, align = pool.align, parts = pool.cpus;
         if ((int64_t)row >= n)
             return rows;
+        int64_t chunk = (n - (int64_t)row + parts - 1) / parts;
+        chunk = (chunk + align - 1) / align * align;
         int64_t end = (int64_t)row + chunk < n ? (int64_t)row + chunk : n;
-        if (!__atomic_compare_exchange_n(&cursor, &c, ((uint64_t)g << 32) | (uint64_t)end, false, __ATOMIC_ACQ_REL,
-                                         __ATOMIC_ACQUIRE))
+        if (!__atomic_compare_exchange_n(&pool.cursor, &c, ((uint64_t)g << 32) | (uint64_t)end, false,
+                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
             continue;
         fn(ctx, row, end, cpu);     /* the fields read above are this generation's: it cannot complete without us */
-        __atomic_fetch_add(&done_rows, end - (int64_t)row, __ATOMIC_RELEASE);
         rows += end - (int64_t)row;
+        __atomic_store_n(&slot[cpu].done, slot[cpu].done + (uint64_t)(end - (int64_t)row), __ATOMIC_RELEASE);
     }
+}
+
+static uint64_t done_base[SMP_MAX_CPUS];   /* slot[c].done when the last job completed (boot CPU only) */
+
+/* Rows of the current job finished by CPUs 1..cpus-1 so far */
+static int64_t done_by_others(int cpus)
+{
+    uint64_t rows = 0;
+    for (int c = 1; c < cpus; c++)
+        rows += __atomic_load_n(&slot[c].done, __ATOMIC_ACQUIRE) - done_base[c];
+    return (int64_t)rows;
 }
 
 /* Solo fallback. When the host does not run the vCPUs together (more runnable threads than cores), a worker
@@ -131,25 +154,25 @@ void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align)
         return;
     }
     uint64_t t0 = rdtsc();
-    int64_t chunk = (n + 4 * cpus - 1) / (4 * cpus);          /* about four grabs per CPU */
-    chunk = (chunk + align - 1) / align * align;
-    job.fn = fn;
-    job.ctx = ctx;
-    job.n = n;
-    job.chunk = chunk;
-    __atomic_store_n(&done_rows, 0, __ATOMIC_RELAXED);
-    uint32_t g = (uint32_t)gen + 1;
-    __atomic_store_n(&cursor, (uint64_t)g << 32, __ATOMIC_SEQ_CST);   /* publishes the job fields */
-    __atomic_store_n(&gen, gen + 1, __ATOMIC_SEQ_CST);
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.n = n;
+    pool.align = align;
+    pool.cpus = cpus;
+    uint32_t g = (uint32_t)pool.gen + 1;
+    __atomic_store_n(&pool.cursor, (uint64_t)g << 32, __ATOMIC_SEQ_CST);   /* publishes the job fields */
+    __atomic_store_n(&pool.gen, pool.gen + 1, __ATOMIC_SEQ_CST);
     for (int c = 1; c < cpus; c++)
         if (__atomic_load_n(&slot[c].sleeping, __ATOMIC_SEQ_CST))
             smp_wake(c);
     uint64_t tw = rdtsc();
     int64_t own = work(g, 0);
     uint64_t t1 = rdtsc();
-    while (__atomic_load_n(&done_rows, __ATOMIC_ACQUIRE) != n)
+    while (own + done_by_others(cpus) != n)
         cpu_relax();
-    __atomic_exchange_n(&cursor, ((uint64_t)g << 32) | CURSOR_CLOSED, __ATOMIC_ACQ_REL);
+    for (int c = 1; c < cpus; c++)
+        done_base[c] = slot[c].done;      /* complete: nobody holds a chunk, the counts cannot move */
+    __atomic_exchange_n(&pool.cursor, ((uint64_t)g << 32) | CURSOR_CLOSED, __ATOMIC_ACQ_REL);
     uint64_t t2 = rdtsc();
     slot[0].busy += t1 - tw;
     prof.cycles[PROF_WAIT] += (tw - t0) + (t2 - t1);
@@ -159,16 +182,16 @@ void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align)
 
 void workers_ap_loop(int cpu)
 {
-    uint64_t seen = __atomic_load_n(&gen, __ATOMIC_ACQUIRE);
+    uint64_t seen = __atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE);
     for (;;) {
         uint64_t t0 = rdtsc();
         uint64_t g;
-        while ((g = __atomic_load_n(&gen, __ATOMIC_ACQUIRE)) == seen) {
+        while ((g = __atomic_load_n(&pool.gen, __ATOMIC_ACQUIRE)) == seen) {
             cpu_relax();
             if (rdtsc() - t0 > WORKER_SPIN_CYCLES) {
                 __atomic_store_n(&slot[cpu].sleeping, 1, __ATOMIC_SEQ_CST);
-                if (__atomic_load_n(&gen, __ATOMIC_SEQ_CST) == seen)
-                    monitor_call(MON_WAIT_WORD, (uint64_t)(uintptr_t)&gen, seen, 0);
+                if (__atomic_load_n(&pool.gen, __ATOMIC_SEQ_CST) == seen)
+                    monitor_call(MON_WAIT_WORD, (uint64_t)(uintptr_t)&pool.gen, seen, 0);
                 __atomic_store_n(&slot[cpu].sleeping, 0, __ATOMIC_SEQ_CST);
                 t0 = rdtsc();
             }
