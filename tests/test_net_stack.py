@@ -30,7 +30,7 @@ def st(lib_path):
     s.set_time(1_000_000_000)
     s.attach(MY_MAC)
     s.lib.net_config_static(nh.ip2i(ME), nh.ip2i("255.255.255.0"), nh.ip2i(GW))
-    s.tx()  # the gratuitous ARP announcing the static address
+    check_announce_and_probe(s, s.tx())  # gratuitous ARP, gateway resolved and probed: the stack is quiet now
     return s
 
 
@@ -41,17 +41,50 @@ def learn(st, ip, mac):
     st.tx()
 
 
-def test_static_config_announces(lib_path):
-    s = nh.Stack(lib_path)
-    s.attach(MY_MAC)
-    s.lib.net_config_static(nh.ip2i(ME), nh.ip2i("255.255.255.0"), nh.ip2i(GW))
-    frames = s.tx()
-    assert len(frames) == 1
+def check_announce_and_probe(s, frames):
+    """What a newly configured address sends (net_address_up): a gratuitous ARP (RFC 5227 2.3: request, sender
+    and target our address), then an ARP request for the gateway; once the gateway answers, one ICMP echo request
+    to it (RFC 792, checksum checked here independently)."""
+    assert len(frames) == 2, frames
     dst, src, et, p = nh.parse_eth(frames[0])
     assert (dst, src, et) == (BCAST, MY_MAC, 0x0806)
     op, sha, spa, tpa = struct.unpack("!6xH6s4s6x4s", p[:28])
     assert (op, sha, spa, tpa) == (1, MY_MAC, nh.ip2b(ME), nh.ip2b(ME))
+    dst, src, et, p = nh.parse_eth(frames[1])
+    assert (dst, src, et) == (BCAST, MY_MAC, 0x0806)
+    op, sha, spa, tpa = struct.unpack("!6xH6s4s6x4s", p[:28])
+    assert (op, sha, spa, tpa) == (1, MY_MAC, nh.ip2b(ME), nh.ip2b(GW))
+    s.rx(nh.eth(MY_MAC, GW_MAC, 0x0806, nh.arp(2, GW_MAC, GW, MY_MAC, ME)))
+    s.poll()
+    (f,) = s.tx()
+    dst, src, et, p = nh.parse_eth(f)
+    assert (dst, src, et) == (GW_MAC, MY_MAC, 0x0800)
+    ip = nh.parse_ipv4(p)
+    assert ip["csum_ok"] and ip["proto"] == 1 and (ip["src"], ip["dst"]) == (ME, GW)
+    icmp = ip["payload"]
+    assert icmp[0] == 8 and icmp[1] == 0  # echo request
+    total = sum(struct.unpack(f"!{len(icmp) // 2}H", icmp[:len(icmp) // 2 * 2]))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    assert total == 0xFFFF  # the ones'-complement sum over the message, checksum included
+    assert s.stats().gateway_probes == 1
+
+
+def test_static_config_announces(lib_path):
+    s = nh.Stack(lib_path)
+    s.attach(MY_MAC)
+    s.lib.net_config_static(nh.ip2i(ME), nh.ip2i("255.255.255.0"), nh.ip2i(GW))
+    check_announce_and_probe(s, s.tx())
     assert s.lib.net_local_ip() == nh.ip2i(ME)
+
+
+def test_static_config_without_gateway_only_announces(lib_path):
+    s = nh.Stack(lib_path)
+    s.attach(MY_MAC)
+    s.lib.net_config_static(nh.ip2i(ME), nh.ip2i("255.255.255.0"), 0)
+    frames = s.tx()
+    assert len(frames) == 1 and nh.parse_eth(frames[0])[2] == 0x0806
+    assert s.stats().gateway_probes == 0
 
 
 def test_arp_reply_to_request(st):
@@ -322,6 +355,7 @@ def test_dhcp_full_exchange(dhcp):
     assert st.lib.net_local_ip() == 0
     server_send(st, nh.dhcp_reply(5, disc["xid"], ME, MY_MAC, lease=600))  # unicast-to-MAC ACK also fine
     assert st.lib.net_local_ip() == nh.ip2i(ME)
+    check_announce_and_probe(st, st.tx())  # the new lease is announced and the gateway probed
     assert st.lib.net_gateway() == nh.ip2i(GW) and st.lib.net_netmask() == nh.ip2i("255.255.255.0")
     assert st.lib.dhcp_get_state() == 3  # BOUND
     # renewal at T1 = 300 s: unicast REQUEST with ciaddr, to the server (via ARP for it)

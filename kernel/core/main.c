@@ -108,12 +108,12 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     int announced = 0;
     for (;;) {
         bool worked = net_poll();                   /* RX ring, ARP/IP/TCP/DHCP, protocol timers, TX flush */
-        worked |= http_server_poll(clock_ns());     /* accept, parse, route, push response bytes */
-        worked |= sched_step(clock_ns());           /* open the model once, then one unit of work per slot */
-        if (!announced && net_is_configured()) {
+        if (!announced && net_is_configured()) {    /* an address (static or DHCP) and the listener: reachable */
             announced = 1;
             log_info("cllm: listening, %llu us from kernel entry", (unsigned long long)clock_us());
         }
+        worked |= http_server_poll(clock_ns());     /* accept, parse, route, push response bytes */
+        worked |= sched_step(clock_ns());           /* open the model once, then one unit of work per slot */
         if (!worked && !serial_drain(CLLM_LOG_DRAIN_BYTES))  /* idle: a piece of the queued log, if any, */
             cpu_wait_irq();                         /* else halt until the tick or a device interrupt */
         irq_take_pending();

@@ -129,7 +129,7 @@ static void dhcp_bind(const struct dhcp_msg *m, uint64_t now)
     if (!renewed) {
         log_info("dhcp: bound %s mask %s gw %s, lease %u s", wire_format_ipv4(dhcp.lease_ip, a),
                  wire_format_ipv4(dhcp.lease_mask, b), wire_format_ipv4(dhcp.lease_router, c), (unsigned)lease);
-        arp_announce();
+        net_address_up();                           /* gratuitous ARP, gateway probe (net/net.c) */
     } else {
         log_debug("dhcp: lease renewed for %u s", (unsigned)lease);
     }

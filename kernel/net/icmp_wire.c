@@ -35,7 +35,8 @@ size_t icmp_emit_echo_request(uint8_t *buf, uint16_t id, uint16_t seq, const voi
     wire_put16(buf + 2, 0);
     wire_put16(buf + 4, id);
     wire_put16(buf + 6, seq);
-    memcpy(buf + ICMP_HDR_LEN, data, data_len);
+    if (data_len)
+        memcpy(buf + ICMP_HDR_LEN, data, data_len);
     wire_put16(buf + 2, checksum_finish(checksum_add(0, buf, ICMP_HDR_LEN + data_len)));
     return ICMP_HDR_LEN + data_len;
 }

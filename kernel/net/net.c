@@ -6,6 +6,7 @@
 #include "net/arp.h"
 #include "net/dhcp.h"
 #include "net/eth.h"
+#include "net/icmp.h"
 #include "net/ipv4.h"
 #include "net/tcp.h"
 #include "net/udp.h"
@@ -60,7 +61,20 @@ void net_config_static(uint32_t ip, uint32_t mask, uint32_t gw)
     net_set_address(ip, mask, gw);
     log_info("net: static address %s mask %s gw %s", wire_format_ipv4(ip, a), wire_format_ipv4(mask, b),
              wire_format_ipv4(gw, c));
+    net_address_up();
+}
+
+/* The address just became usable (static, or a new DHCP lease). A gratuitous ARP (RFC 5227 2.3 announcement)
+   lets neighbours learn or refresh our MAC, and one ICMP echo to the gateway resolves its MAC now rather than
+   on the first reply we owe. The echo also matters under QEMU's user networking: libslirp holds frames for the
+   guest that it could not address (a forwarded connection's SYN that came before we had an address) and
+   retries them only when it next sends something itself, or on its 500 ms slow timer; the gateway's echo
+   reply is such a send, so a connection made during boot is answered at once instead of ~0.5 s later. */
+void net_address_up(void)
+{
     arp_announce();
+    if (net.gw && icmp_send_echo_request(net.gw, NET_PROBE_ICMP_ID, 1) == 0)
+        net_stats.gateway_probes++;
 }
 
 void net_config_dhcp(void)

@@ -46,6 +46,10 @@ uint32_t net_gateway(void);
 bool net_is_configured(void);   /* an address is bound (static, or a DHCP lease) */
 /* Set by net/dhcp.c when a lease is bound (ip 0 = lease lost). */
 void net_set_address(uint32_t ip, uint32_t mask, uint32_t gw);
+/* The address is usable (net_config_static, a new DHCP lease): gratuitous ARP, then one ICMP echo to the
+   gateway (resolves it now; under QEMU's slirp it also releases frames slirp held for us, see net/net.c). */
+void net_address_up(void);
+#define NET_PROBE_ICMP_ID 0x636c  /* "cl": the gateway probe's echo identifier */
 
 /* Counters for the metrics endpoint. Every frame that is not delivered is counted under one reason. */
 struct net_stats {
@@ -56,6 +60,7 @@ struct net_stats {
     uint64_t icmp_in, icmp_echo_replies, icmp_bad;
     uint64_t udp_in, udp_out, udp_bad, udp_bad_checksum, udp_no_port;
     uint64_t dhcp_out, dhcp_in, dhcp_leases, dhcp_naks;
+    uint64_t gateway_probes;     /* echo requests net_address_up sent to the gateway */
 };
 void net_get_stats(struct net_stats *st);
 extern struct net_stats net_stats; /* the layers increment it directly; readers use net_get_stats */
