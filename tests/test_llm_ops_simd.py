@@ -199,3 +199,28 @@ def test_forward_split_jobs_bit_identical(L, tmp_path, qtype, features):
             for n_batch in [1, 16]:
                 got = run(split, n_batch, kv_f16)
                 assert np.array_equal(bits(got), bits(whole)), (split, n_batch, kv_f16)
+
+
+@needs_avx2
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 100, 49152])
+def test_argmax_matches_reference_and_numpy(L, n):
+    L.ops_argmax_ref.argtypes = L.ops_argmax_avx2.argtypes = [_FP, _I]
+    rng = np.random.default_rng(n)
+    cases = [rng.normal(0, 3, n).astype(np.float32)]
+    x = rng.integers(-3, 3, n).astype(np.float32)       # many ties: the first index wins
+    cases.append(x)
+    y = rng.normal(0, 1, n).astype(np.float32)
+    y[rng.integers(0, n, max(1, n // 10))] = np.nan       # NaNs never win
+    y[0] = 0.0
+    cases.append(y)
+    z = np.full(n, -np.inf, np.float32)
+    cases.append(z)
+    if n > 2:
+        w = np.zeros(n, np.float32)
+        w[1] = -0.0
+        w[n - 1] = -0.0
+        cases.append(w)
+    for c in cases:
+        a, b = L.ops_argmax_ref(c, n), L.ops_argmax_avx2(c, n)
+        assert a == b
+        assert a == int(np.nanargmax(np.where(np.isnan(c), -np.inf, c))) or np.all(c == -np.inf)

@@ -155,6 +155,23 @@ void ops_swiglu(float *gate, const float *up, int n)
         ops_swiglu_ref(gate, up, n);
 }
 
+int ops_argmax_ref(const float *x, int n)
+{
+    int best = 0;
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > max) {
+            max = x[i];
+            best = i;
+        }
+    return best;
+}
+
+int ops_argmax(const float *x, int n)
+{
+    return ggml_types_simd_avx2() ? ops_argmax_avx2(x, n) : ops_argmax_ref(x, n);
+}
+
 void ops_attention_head(float *out, const float *q, const void *k, const void *v, size_t stride, int kv_f16,
                         int n_pos, int head_dim, float scale, float *scores)
 {

@@ -64,6 +64,10 @@ void ops_softmax_ref(float *x, int n);
 void ops_swiglu(float *gate, const float *up, int n);
 void ops_swiglu_ref(float *gate, const float *up, int n);
 
+/* The first index of the largest of x[0..n) (NaNs never win; 0 when x[0] is NaN): greedy sampling. */
+int ops_argmax(const float *x, int n);
+int ops_argmax_ref(const float *x, int n);
+
 /* One attention head over n_pos cached positions: out = softmax(q . k_t * scale) . v_t, t < n_pos.
    k/v: the first position's head slice; stride: elements between positions; kv_f16: fp16 (else f32) cache.
    scores: n_pos floats of scratch. Scalar reference. */

@@ -1,4 +1,4 @@
-/* AVX2 twins of ops.c's softmax and SwiGLU (see ops_simd.h), bit-identical to the references: the exponential
+/* AVX2 twins of ops.c's softmax, SwiGLU and argmax (see ops_simd.h), bit-identical to the references: the exponential
    is lib/math.c's k_expf step by step, 4 lanes of double at a time (x * 32/ln2, round to nearest by the
    1.5 * 2^52 shifter, the degree-4 polynomial as multiply-then-add without FMA, the 2^(j/32) table by gather,
    2^(n >> 5) by building the exponent bits, one rounding to float); lanes outside k_expf's range (NaN, > 89,
@@ -93,4 +93,35 @@ AVX2 void ops_swiglu_avx2(float *gate, const float *up, int n)
     }
     if (i < n)
         ops_swiglu_ref(gate + i, up + i, n - i);
+}
+
+AVX2 int ops_argmax_avx2(const float *x, int n)
+{
+    if (n < 16 || x[0] != x[0])
+        return ops_argmax_ref(x, n);
+    __m256 m = _mm256_set1_ps(x[0]);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        m = _mm256_max_ps(_mm256_loadu_ps(x + i), m);    /* a NaN in x yields the second operand, m */
+    float lanes[8], max;
+    _mm256_storeu_ps(lanes, m);
+    max = lanes[0];
+    for (int j = 1; j < 8; j++)
+        if (lanes[j] > max)
+            max = lanes[j];
+    for (; i < n; i++)
+        if (x[i] > max)
+            max = x[i];
+    /* the first index holding the maximum (equal compares also match -0.0 against 0.0, as the reference,
+       which never replaces a value by an equal one, keeps the first of them) */
+    __m256 vm = _mm256_set1_ps(max);
+    for (i = 0; i + 8 <= n; i += 8) {
+        int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), vm, _CMP_EQ_OQ));
+        if (mask)
+            return i + __builtin_ctz((unsigned)mask);
+    }
+    for (; i < n; i++)
+        if (x[i] == max)
+            return i;
+    return 0;
 }

@@ -10,6 +10,8 @@
 /* AVX2 (llm/ops_avx2.c): k_expf evaluated 4 lanes at a time in double, the reference's operations in its order */
 void ops_softmax_avx2(float *x, int n);
 void ops_swiglu_avx2(float *gate, const float *up, int n);
+/* ops_argmax_ref's index: the largest value by vector max (NaN lanes never taken), then its first index */
+int ops_argmax_avx2(const float *x, int n);
 /* 8 values of k_expf (lib/math.h), bit for bit */
 void ops_expf8_avx2(const float *x, float *y);
 

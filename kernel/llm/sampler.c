@@ -1,5 +1,6 @@
 /* Sampling chain (see sampler.h). Candidates are sorted with a heap so that top-k costs O(n + k log n). */
 #include "llm/sampler.h"
+#include "llm/ops.h"
 #include "core/heap.h"
 #include "lib/math.h"
 #include "lib/string.h"
@@ -222,20 +223,6 @@ static void sampler_softmax(struct sampler_candidate *c, int n)
         c[i].p = (float)(c[i].p / sum);
 }
 
-/* The first index of the largest logit (what the candidate scan below returns), straight from the logits:
-   greedy decoding without penalties or probabilities needs nothing else. */
-static int32_t sampler_argmax(const float *logits, int n)
-{
-    int best = 0;
-    float max = logits[0];
-    for (int i = 1; i < n; i++)
-        if (logits[i] > max) {
-            max = logits[i];
-            best = i;
-        }
-    return best;
-}
-
 int32_t sampler_sample(struct sampler *s, const float *logits)
 {
     const struct sampler_params *p = &s->p;
@@ -243,7 +230,7 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
     if (p->temperature <= 0.0f && p->n_probs <= 0 && !sampler_penalties_active(s)) {
         s->n_cand = 0;
         s->probs_valid = 0;
-        return sampler_argmax(logits, n);
+        return ops_argmax(logits, n);    /* the candidate scan's answer, straight from the logits */
     }
     for (int i = 0; i < n; i++) {
         s->cand[i].id = i;
