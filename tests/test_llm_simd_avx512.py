@@ -3,7 +3,8 @@ GGML_CPU_AVX512) against their scalar references (quant_ref.c, themselves checke
 test_llm_quant.py), bit for bit: vec_dot, the 8-row kernels (vec_dot_rows) and the 4x4 tiles (through
 llm/matmul.c) for Q4_1 x Q8_1 and Q8_0 x Q8_0, with block counts leaving 1..3 blocks after the 4-block steps,
 row and token counts leaving leftovers, rows further apart than their size, every bit pattern of the blocks,
-int8 -128 weights and inf/NaN scales. Skipped (with the reason) on a host CPU without AVX-512 F/BW/VL/VNNI."""
+int8 -128 weights and inf/NaN scales; the activation quantizers Q8_0/Q8_1/Q8_K (ties, zeros, subnormal, huge,
+inf/NaN blocks that take the reference path). Skipped (with the reason) on a host CPU without AVX-512 F/BW/VL/VNNI."""
 import pathlib
 import sys
 
@@ -14,8 +15,9 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Q
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "host" / "llm_formats"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import fmtlib  # noqa: E402
-from test_llm_quant import ACT_TYPE, activations, c_dot, c_quant, ptr, random_blocks, weights  # noqa: E402
-from test_llm_simd_avx2 import ALL, GGML_CPU_SSE2, same_float  # noqa: E402
+from test_llm_quant import (ACT_TYPE, activations, c_dot, c_quant, ptr, random_blocks, random_floats,  # noqa: E402
+                            weights)
+from test_llm_simd_avx2 import ALL, GGML_CPU_SSE2, same_float, special_rows  # noqa: E402
 
 GGML_CPU_AVX512 = 16
 ALL512 = ALL | GGML_CPU_AVX512
@@ -54,6 +56,19 @@ def test_avx512_installed_only_with_its_flag(lib):
     assert lib.fmt_simd_name() == b"ref"
     lib.fmt_init_simd(ALL512)
     assert lib.fmt_simd_name() == b"avx512"
+
+
+@pytest.mark.parametrize("t", [Q.Q8_0, Q.Q8_1, Q.Q8_K], ids=lambda t: t.name)
+def test_quantize_avx512_bit_exact(lib, t):
+    rng = np.random.default_rng(5100 + int(t))
+    bs = 256 if t == Q.Q8_K else 32
+    inputs = [activations(rng, n) for n in ([256, 4096, 256 * 5] if bs == 256 else [32, 64, 32 * 37, 4096, 576])]
+    inputs.append(random_floats(rng, (bs * 9,)).reshape(-1))
+    inputs.append(special_rows(rng, bs))
+    for x in inputs:
+        with np.errstate(all="ignore"):
+            fast, ref = c_quant(lib, t, x, ref=0), c_quant(lib, t, x, ref=1)
+        assert np.array_equal(fast, ref), (t.name, x.size)
 
 
 def bad_scale_rows(rng, t, raw):

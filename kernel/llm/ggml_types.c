@@ -143,6 +143,9 @@ void ggml_types_init_simd(uint32_t features)
         if (features & GGML_CPU_AVX512) {
             /* llm/quant_avx512.c over the AVX2 set (the caller checked F+BW+VL+VNNI and the XCR0 state) */
             simd_name = "avx512";
+            type_traits[GGML_TYPE_Q8_0].from_float = quantize_row_q8_0_avx512;
+            type_traits[GGML_TYPE_Q8_1].from_float = quantize_row_q8_1_avx512;
+            type_traits[GGML_TYPE_Q8_K].from_float = quantize_row_q8_K_avx512;
             type_traits[GGML_TYPE_Q4_1].vec_dot = vec_dot_q4_1_q8_1_avx512;
             type_traits[GGML_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_avx512;
             type_traits[GGML_TYPE_Q4_1].vec_dot_rows = vec_dot_rows_q4_1_q8_1_avx512;

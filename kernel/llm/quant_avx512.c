@@ -7,6 +7,7 @@
    in one register, high nibbles in another, against activations permuted the same way), so 4 rows' partial sums
    fold into one vector of 16 exact block sums (lane 4k + r: row r, block k) with 6 shuffles and 3 adds. The
    float terms are computed 16 at a time and added to the 4 rows' sums block by block (the reference's order).
+   The activation quantizers Q8_0, Q8_1, Q8_K are bit-identical too (16 lanes of the AVX2 twins' method).
    Q8_0 weights are int8 and vpdpbusd wants an unsigned operand: x + 128 (x ^ 0x80) against y, minus 128 * sum(y)
    (the accumulator starts there; it depends on the activations only), still exact.
    Every function carries __attribute__((target(...))) so this file builds with the kernel's -msse2 flags;
@@ -14,6 +15,7 @@
    caller (who checked CPUID and that XCR0 enables the opmask/ZMM state). Tests: tests/test_llm_simd_avx512.py,
    tests/test_llm_simd_matmul.py, tests/test_llm_simd_forward.py. */
 #include <immintrin.h>
+#include "llm/fp16.h"
 #include "llm/ggml_types.h"
 #include "llm/quant_simd.h"
 
@@ -453,4 +455,122 @@ void AVX512 vec_dot_tile_q8_0_q8_0_avx512(int64_t n, float *s, size_t ls, const 
     if (b < nb)
         q8_0_tile_step(x, y, b, (int)(nb - b), idx, &acc01, &acc23);
     tile_store(s, ls, acc01, acc23);
+}
+
+/* ---- activation quantizers (bit-identical to the references; blocks with inf/NaN or a scale whose inverse
+   overflows go through the reference, as in llm/quant_avx2.c) ---- */
+
+AVX512_INLINE __m512 abs16(__m512 v) { return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(v),
+                                                                                    _mm512_set1_epi32(0x7fffffff))); }
+
+/* max |x| over 16 * k floats ignoring NaN (as the reference's `>`); *nan set when any element is NaN */
+AVX512_INLINE float amax16k(const float *x, int k, int *nan)
+{
+    __m512 m = _mm512_setzero_ps();
+    __mmask16 un = 0;
+    for (int j = 0; j < k; j++) {
+        __m512 v = _mm512_loadu_ps(x + 16 * j);
+        m = _mm512_max_ps(abs16(v), m);   /* NaN in the first operand yields the second */
+        un |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    }
+    *nan = un != 0;
+    return _mm512_reduce_max_ps(m);
+}
+
+/* round half away from zero of 16 floats with |v| < 2^31 (quant_ref.c's round_half_away), as int32 */
+AVX512_INLINE __m512i round_half_away16(__m512 v)
+{
+    __m512 a = abs16(v);
+    __m512i t = _mm512_cvttps_epi32(a);
+    __m512 frac = _mm512_sub_ps(a, _mm512_cvtepi32_ps(t));                       /* exact */
+    t = _mm512_mask_add_epi32(t, _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ), t,
+                              _mm512_set1_epi32(1));
+    return _mm512_mask_sub_epi32(t, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_si512(),
+                                 t);
+}
+
+/* q of one block of 32 into qs (values already in -127..127); returns the two vectors' lane sums */
+AVX512_INLINE __m512i quant32_avx512(const float *x, float id, int8_t *qs)
+{
+    __m512 vid = _mm512_set1_ps(id);
+    __m512i q0 = round_half_away16(_mm512_mul_ps(_mm512_loadu_ps(x), vid));
+    __m512i q1 = round_half_away16(_mm512_mul_ps(_mm512_loadu_ps(x + 16), vid));
+    _mm_storeu_si128((__m128i *)qs, _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128((__m128i *)(qs + 16), _mm512_cvtepi32_epi8(q1));
+    return _mm512_add_epi32(q0, q1);
+}
+
+/* the fast path needs a finite amax whose inverse scale is finite (then |x * id| <= 127 + rounding) */
+static inline int q8_block_ok_avx512(float amax, int nan)
+{
+    return !nan && amax < 3.0e38f && (amax == 0.0f || amax / 127.0f >= 1.2e-38f);
+}
+
+void AVX512 quantize_row_q8_0_avx512(const float *x, void *vy, int64_t n)
+{
+    block_q8_0 *y = vy;
+    for (int64_t b = 0; b < n / QK8_0; b++, x += QK8_0) {
+        int nan;
+        float amax = amax16k(x, 2, &nan);
+        if (!q8_block_ok_avx512(amax, nan)) {
+            quantize_row_q8_0_ref(x, &y[b], QK8_0);
+            continue;
+        }
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = fp16_from_fp32(d);
+        quant32_avx512(x, id, y[b].qs);
+    }
+}
+
+void AVX512 quantize_row_q8_1_avx512(const float *x, void *vy, int64_t n)
+{
+    block_q8_1 *y = vy;
+    for (int64_t b = 0; b < n / QK8_1; b++, x += QK8_1) {
+        int nan;
+        float amax = amax16k(x, 2, &nan);
+        if (!q8_block_ok_avx512(amax, nan)) {
+            quantize_row_q8_1_ref(x, &y[b], QK8_1);
+            continue;
+        }
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int sum = _mm512_reduce_add_epi32(quant32_avx512(x, id, y[b].qs));
+        y[b].d = fp16_from_fp32(d);
+        y[b].s = fp16_from_fp32((float)sum * d);
+    }
+}
+
+/* Q8_K: max = the element of largest magnitude (first on ties), iscale = -127 / max,
+   q = min(127, nearest-even(iscale * x)), d = 1 / iscale, bsums over groups of 16 (one vector each). */
+void AVX512 quantize_row_q8_K_avx512(const float *x, void *vy, int64_t n)
+{
+    block_q8_K *y = vy;
+    for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
+        int nan;
+        float amax = amax16k(x, QK_K / 16, &nan);
+        if (nan || !(amax > 0.0f) || !(amax < 3.0e38f) || amax < 1e-36f) {
+            quantize_row_q8_K_ref(x, &y[b], QK_K);
+            continue;
+        }
+        float max = 0.0f;
+        __m512 va = _mm512_set1_ps(amax);
+        for (int j = 0; j < QK_K; j += 16) {   /* the first element with |x| == amax */
+            __mmask16 m = _mm512_cmp_ps_mask(abs16(_mm512_loadu_ps(x + j)), va, _CMP_EQ_OQ);
+            if (m) {
+                max = x[j + __builtin_ctz((unsigned)m)];
+                break;
+            }
+        }
+        float iscale = -127.0f / max;
+        __m512 vs = _mm512_set1_ps(iscale);
+        for (int j = 0; j < QK_K; j += 16) {
+            __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(vs, _mm512_loadu_ps(x + j)),
+                                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
+            _mm_storeu_si128((__m128i *)(y[b].qs + j), _mm512_cvtepi32_epi8(q));
+            y[b].bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+        y[b].d = 1.0f / iscale;
+    }
 }
