@@ -2,7 +2,10 @@
 - the MADT parser against tables built here byte by byte from the ACPI 6.5 layout (5.2.12);
 - the booted kernel with 2 vCPUs brings up the AP (serial log) and its greedy tokens equal both the 1-vCPU run's
   and the numpy reference's (tiny model under TCG and KVM; SmolLM2-135M under KVM);
-- with 2 vCPUs the HTTP API answers /health and a greedy /completion with the same tokens as 1 vCPU.
+- with 2 vCPUs the HTTP API answers /health and a greedy /completion with the same tokens as 1 vCPU, and /metrics
+  shows the forward pass's phase counters.
+How the jobs are split does not change any result: tests/test_llm_ops_simd.py runs every job split into small
+chunks in reverse order on the host and compares bit for bit.
 Speed is measured by `cllm bench` (docs/BENCHMARKS.md), never asserted here."""
 import ctypes
 import json
@@ -208,3 +211,14 @@ def test_smp2_api_serves_health_and_completion_kvm(smollm2_build):
         assert r["timings"]["predicted_n"] == n
         with urllib.request.urlopen(g.url + "/health", timeout=5) as h:
             assert h.status == 200
+        # the forward pass's phase counters (llm/prof.h) and both CPUs' busy time are exported
+        with urllib.request.urlopen(g.url + "/metrics", timeout=10) as m:
+            vals = {}
+            for line in m.read().decode().splitlines():
+                if line and not line.startswith("#"):
+                    k, v = line.rsplit(" ", 1)
+                    vals[k] = float(v)
+        assert vals["cllm_forward_tokens_total"] >= len(p_ids) + n - 1
+        assert vals['cllm_forward_seconds_total{phase="product"}'] > 0
+        assert vals['cllm_forward_seconds_total{phase="attn"}'] > 0
+        assert 'cllm_worker_busy_seconds_total{cpu="1"}' in vals

@@ -1,10 +1,13 @@
 /* GET /metrics: Prometheus text exposition (format 0.0.4) of the scheduler's counters under llama.cpp's
    llamacpp:* names, plus the network (net/net.h), TCP (net/tcp.h) and HTTP (http_server_get_stats) counters
-   under cllm_*. */
+   under cllm_*, and where the forward pass's time went (llm/prof.h phases, worker busy time). */
 #include "api/api.h"
 #include "api/sched.h"
+#include "core/clock.h"
 #include "core/heap.h"
 #include "http/http_server.h"
+#include "llm/prof.h"
+#include "llm/workers.h"
 #include "net/net.h"
 #include "net/tcp.h"
 
@@ -94,6 +97,26 @@ static void metrics_handle(const struct http_request *req, http_reply reply, voi
     for (int c = 1; c <= 5; c++)
         sbuf_printf(&b, "cllm_http_responses_total{class=\"%dxx\"} %llu\n", c,
                     (unsigned long long)hs.responses_by_class[c]);
+    double tsc_hz = clock_tsc_hz() ? (double)clock_tsc_hz() : 1e9;
+    char num[40];
+    sbuf_adds(&b, "# HELP cllm_forward_seconds_total Forward-pass time on the boot CPU by phase (wait: idle in a "
+                  "parallel job).\n# TYPE cllm_forward_seconds_total counter\n");
+    for (int p = 0; p < PROF_COUNT; p++) {
+        if (fmt_double_shortest(num, sizeof num, (double)prof.cycles[p] / tsc_hz) < 0)
+            num[0] = '0', num[1] = 0;
+        sbuf_printf(&b, "cllm_forward_seconds_total{phase=\"%s\"} %s\n", prof_phase_name((enum prof_phase)p), num);
+    }
+    metric(&b, "cllm_forward_tokens_total", "counter", "Tokens through the forward pass.", (double)prof.tokens);
+    metric(&b, "cllm_forward_jobs_total", "counter", "Parallel jobs shared with other CPUs.", (double)prof.joins);
+    metric(&b, "cllm_workers_solo_runs_total", "counter", "Times the boot CPU fell back to running jobs alone.",
+           (double)workers_solo_runs());
+    sbuf_adds(&b, "# HELP cllm_worker_busy_seconds_total Time each CPU spent in parallel jobs' chunks.\n"
+                  "# TYPE cllm_worker_busy_seconds_total counter\n");
+    for (int c = 0; c < workers_count(); c++) {
+        if (fmt_double_shortest(num, sizeof num, (double)workers_busy_cycles(c) / tsc_hz) < 0)
+            num[0] = '0', num[1] = 0;
+        sbuf_printf(&b, "cllm_worker_busy_seconds_total{cpu=\"%d\"} %s\n", c, num);
+    }
     if (b.failed)
         http_reply_error(reply, 500, "out of memory");
     else

@@ -8,7 +8,7 @@ void prof_reset(void) { memset(&prof, 0, sizeof prof); }
 
 const char *prof_phase_name(enum prof_phase p)
 {
-    static const char *const names[PROF_COUNT] = { "embed", "norm", "quant", "product", "rope_kv", "attn",
-                                                   "ffn_act", "sample", "wait" };
+    static const char *const names[PROF_COUNT] = { "embed", "norm", "quant", "product", "attn", "sample",
+                                                   "wait" };
     return (unsigned)p < PROF_COUNT ? names[p] : "?";
 }

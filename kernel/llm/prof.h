@@ -11,10 +11,9 @@ enum prof_phase {
     PROF_EMBED,      /* embedding rows, RoPE cos/sin table */
     PROF_NORM,       /* RMSNorm and residual adds on the caller */
     PROF_QUANT,      /* activation quantization before a product */
-    PROF_PRODUCT,    /* parallel jobs: the caller's own share of matrix products (and work fused into them) */
-    PROF_ROPE_KV,    /* RoPE and KV-cache stores outside the products */
-    PROF_ATTN,       /* attention over the KV cache (the caller's share) */
-    PROF_FFN_ACT,    /* SwiGLU outside the products */
+    PROF_PRODUCT,    /* the caller's share of the product jobs, with the work fused into them (RoPE, KV-cache
+                        stores, SwiGLU, residual adds, quantizing for the next product: llm/llama.c) */
+    PROF_ATTN,       /* the caller's share of the attention jobs */
     PROF_SAMPLE,     /* the sampler */
     PROF_WAIT,       /* the caller idle in a parallel job: publishing it, waiting for chunks others took */
     PROF_COUNT
