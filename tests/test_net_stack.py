@@ -376,6 +376,53 @@ def test_dhcp_full_exchange(dhcp):
     assert st.stats().dhcp_leases == 2
 
 
+def test_dhcp_holds_datagrams_until_bound(dhcp):
+    """Before the lease is bound, datagrams that reach us are kept, not dropped (QEMU's slirp sends a forwarded
+    SYN as soon as it has seen our DISCOVER), and nothing answers them (RFC 2131: the address is not ours yet);
+    once bound, those for the bound address are delivered: here a ping from the gateway that came before the
+    OFFER and one between OFFER and ACK are answered after the ACK, one for another address is not."""
+    st = dhcp
+    ((dst, ip, disc),) = dhcp_frames(st)
+    data = b"held ping"
+    st.rx(nh.eth(MY_MAC, GW_MAC, 0x0800, nh.ipv4(GW, ME, 1, nh.icmp_echo(8, 0x77, 1, data))))
+    st.rx(nh.eth(MY_MAC, GW_MAC, 0x0800, nh.ipv4(GW, "10.0.2.99", 1, nh.icmp_echo(8, 0x77, 9, data))))
+    st.poll()
+    server_send(st, nh.dhcp_reply(2, disc["xid"], ME, MY_MAC))
+    ((dst, ip, req),) = dhcp_frames(st)
+    st.rx(nh.eth(MY_MAC, GW_MAC, 0x0800, nh.ipv4(GW, ME, 1, nh.icmp_echo(8, 0x77, 2, data))))
+    st.poll()
+    assert st.tx() == [] and st.stats().ip_held == 3 and st.stats().icmp_in == 0
+    server_send(st, nh.dhcp_reply(5, disc["xid"], ME, MY_MAC, lease=600))
+    assert st.lib.net_local_ip() == nh.ip2i(ME)
+    frames = st.tx()
+    assert [nh.parse_eth(f)[2] for f in frames] == [0x0806, 0x0806]  # announce, ARP for the gateway
+    st.rx(nh.eth(MY_MAC, GW_MAC, 0x0806, nh.arp(2, GW_MAC, GW, MY_MAC, ME)))
+    st.poll()
+    icmp = [nh.parse_ipv4(nh.parse_eth(f)[3])["payload"] for f in st.tx()]
+    replies = sorted(m for m in icmp if m[0] == 0)
+    assert replies == sorted([nh.icmp_echo(0, 0x77, 1, data), nh.icmp_echo(0, 0x77, 2, data)])
+    assert [m[0] for m in icmp].count(8) == 1  # and the gateway probe
+    assert st.stats().icmp_echo_replies == 2
+
+
+def test_dhcp_held_datagrams_dropped_on_restart(dhcp):
+    st = dhcp
+    ((dst, ip, disc),) = dhcp_frames(st)
+    server_send(st, nh.dhcp_reply(2, disc["xid"], ME, MY_MAC))
+    dhcp_frames(st)
+    for i in range(6):  # at most a few are kept
+        st.rx(nh.eth(MY_MAC, GW_MAC, 0x0800, nh.ipv4(GW, ME, 1, nh.icmp_echo(8, 1, i, b"x"))))
+    st.poll()
+    assert st.stats().ip_held == 4 and st.stats().ip_not_for_us == 2
+    server_send(st, nh.dhcp_reply(6, disc["xid"], ME, MY_MAC))  # NAK: start over
+    assert st.lib.dhcp_get_state() == 1
+    server_send(st, nh.dhcp_reply(2, disc["xid"], ME, MY_MAC))
+    server_send(st, nh.dhcp_reply(5, disc["xid"], ME, MY_MAC, lease=600))
+    st.rx(nh.eth(MY_MAC, GW_MAC, 0x0806, nh.arp(2, GW_MAC, GW, MY_MAC, ME)))
+    st.poll()
+    assert st.stats().icmp_echo_replies == 0  # what was held before the NAK is gone
+
+
 def test_dhcp_discover_backoff(dhcp):
     st = dhcp
     times = [st.now]

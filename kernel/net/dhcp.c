@@ -99,6 +99,7 @@ static void dhcp_send_request(void)
 
 static void dhcp_restart(uint64_t now)
 {
+    net_hold_until_bound(true);  /* hold what reaches us until a lease is bound (net/net.c) */
     if (dhcp.lease_ip && net_local_ip() == dhcp.lease_ip)
         net_set_address(0, 0, 0);
     dhcp.lease_ip = 0;
@@ -189,6 +190,7 @@ void dhcp_start(void)
 
 void dhcp_stop(void)
 {
+    net_hold_until_bound(false);
     udp_unbind(DHCP_CLIENT_PORT);
     memset(&dhcp, 0, sizeof dhcp);
 }

@@ -34,6 +34,8 @@ void ipv4_input(const uint8_t *pkt, size_t len)
     if (h.dst != me && !broadcast) {
         /* Before DHCP binds, the server may unicast the offer to the address it is offering. */
         if (me != 0 || h.proto != IPV4_PROTO_UDP) {
+            if (!me && net_hold_datagram(h.dst, pkt, len)) /* DHCP not bound yet: kept until it is */
+                return;
             net_stats.ip_not_for_us++;
             return;
         }

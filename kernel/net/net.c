@@ -6,6 +6,7 @@
 #include "net/arp.h"
 #include "net/dhcp.h"
 #include "net/eth.h"
+#include "net/eth_wire.h"
 #include "net/icmp.h"
 #include "net/ipv4.h"
 #include "net/tcp.h"
@@ -24,6 +25,49 @@ static struct {
     int tx_depth;     /* net_tx_begin nesting */
     int tx_pending;   /* frames queued since the last flush */
 } net;
+
+/* Datagrams that reach us (our MAC) while DHCP has not bound an address yet, held until it does. QEMU's slirp
+   learns our MAC from the DHCPDISCOVER and at once sends what it held for the address it will offer (a
+   forwarded connection's SYN from the host, made while we booted); dropping it would leave the connection to
+   TCP's retransmission, seconds later. RFC 2131 forbids *using* an address before the ACK: nothing is answered
+   until the lease is bound, and then only datagrams for the bound address are delivered. */
+#define NET_HELD_MAX 4
+static struct {
+    bool active;
+    int n;
+    struct { uint32_t dst; size_t len; uint8_t pkt[ETH_MTU]; } dgram[NET_HELD_MAX];
+} net_held;
+
+void net_hold_until_bound(bool on)
+{
+    net_held.active = on;
+    net_held.n = 0;
+}
+
+bool net_hold_datagram(uint32_t dst, const uint8_t *pkt, size_t len)
+{
+    if (!net_held.active || len > ETH_MTU || net_held.n >= NET_HELD_MAX)
+        return false;
+    net_held.dgram[net_held.n].dst = dst;
+    memcpy(net_held.dgram[net_held.n].pkt, pkt, len);
+    net_held.dgram[net_held.n].len = len;
+    net_held.n++;
+    net_stats.ip_held++;
+    return true;
+}
+
+/* Once an address is bound: deliver what was held for it, forget the rest. */
+static void net_release_held(void)
+{
+    if (!net.ip || !net_held.active)
+        return;
+    int n = net_held.n;
+    net_held.active = false;
+    net_held.n = 0;
+    for (int i = 0; i < n; i++)
+        if (net_held.dgram[i].dst == net.ip)
+            ipv4_input(net_held.dgram[i].pkt, net_held.dgram[i].len);
+}
 
 void net_get_stats(struct net_stats *st) { *st = net_stats; }
 const uint8_t *net_local_mac(void)
@@ -49,6 +93,7 @@ void net_attach(struct netif *nif)
     arp_reset();
     udp_reset();
     memset(&net, 0, sizeof net);
+    memset(&net_held, 0, sizeof net_held);
     memset(&net_stats, 0, sizeof net_stats);
     net.nif = nif;
     tcp_init();
@@ -135,6 +180,7 @@ bool net_poll(void)
     uint64_t out_before = net_stats.frames_out;
     net_tx_begin();
     int n = net.nif->poll(net.nif, CLLM_NET_RX_BUDGET, net_input);
+    net_release_held();
     uint64_t now = clock_ns();
     arp_poll(now);
     dhcp_poll(now);

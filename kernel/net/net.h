@@ -46,6 +46,11 @@ uint32_t net_gateway(void);
 bool net_is_configured(void);   /* an address is bound (static, or a DHCP lease) */
 /* Set by net/dhcp.c when a lease is bound (ip 0 = lease lost). */
 void net_set_address(uint32_t ip, uint32_t mask, uint32_t gw);
+/* While DHCP has no lease (net/dhcp.c turns this on at DISCOVER, off when stopped): unicast datagrams are held
+   (a few, see net/net.c) and those for the address that gets bound are delivered then; on() again forgets them.
+   ipv4_input offers them with net_hold_datagram, which returns true when it kept one. */
+void net_hold_until_bound(bool on);
+bool net_hold_datagram(uint32_t dst, const uint8_t *pkt, size_t len);
 /* The address is usable (net_config_static, a new DHCP lease): gratuitous ARP, then one ICMP echo to the
    gateway (resolves it now; under QEMU's slirp it also releases frames slirp held for us, see net/net.c). */
 void net_address_up(void);
@@ -61,6 +66,7 @@ struct net_stats {
     uint64_t udp_in, udp_out, udp_bad, udp_bad_checksum, udp_no_port;
     uint64_t dhcp_out, dhcp_in, dhcp_leases, dhcp_naks;
     uint64_t gateway_probes;     /* echo requests net_address_up sent to the gateway */
+    uint64_t ip_held;            /* datagrams held while DHCP had no lease (net_hold_datagram) */
 };
 void net_get_stats(struct net_stats *st);
 extern struct net_stats net_stats; /* the layers increment it directly; readers use net_get_stats */

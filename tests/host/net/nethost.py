@@ -53,7 +53,7 @@ class NetStats(ctypes.Structure):
         "ip_in ip_out ip_bad_header ip_bad_checksum ip_fragments_dropped ip_not_for_us ip_bad_proto "
         "icmp_in icmp_echo_replies icmp_bad "
         "udp_in udp_out udp_bad udp_bad_checksum udp_no_port "
-        "dhcp_out dhcp_in dhcp_leases dhcp_naks gateway_probes").split()]
+        "dhcp_out dhcp_in dhcp_leases dhcp_naks gateway_probes ip_held").split()]
 
 
 class Stack:
