@@ -26,6 +26,12 @@
 
 extern const uint8_t __model_start[], __model_end[];
 
+/* The event loop's first sched_step opens the model (~15 ms of tokenizer and tensor tables, api/sched.c), during
+   which nothing else runs; until the address is configured (DHCP's first exchange takes a round trip or two) or
+   this much time has passed since kernel entry, it waits, so the kernel is reachable first (/health says 503
+   while the model opens) and a missing DHCP server delays the model little. */
+#define KMAIN_NET_FIRST_NS 100000000ull /* 100 ms */
+
 /* The quant kernel set: the best the CPU has (AVX-512 VNNI, AVX2+FMA, SSE2), capped by `simd=` on the command
    line (scalar|sse2|avx2|avx512; `cllm run/bench --simd`), so the slower paths can be measured and tested on a
    machine that has the faster ones. An unknown value is logged and ignored. */
@@ -113,7 +119,8 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
             log_info("cllm: listening, %llu us from kernel entry", (unsigned long long)clock_us());
         }
         worked |= http_server_poll(clock_ns());     /* accept, parse, route, push response bytes */
-        worked |= sched_step(clock_ns());           /* open the model once, then one unit of work per slot */
+        if (net_is_configured() || clock_ns() > KMAIN_NET_FIRST_NS) /* network first (see KMAIN_NET_FIRST_NS) */
+            worked |= sched_step(clock_ns());       /* open the model once, then one unit of work per slot */
         if (!worked && !serial_drain(CLLM_LOG_DRAIN_BYTES))  /* idle: a piece of the queued log, if any, */
             cpu_wait_irq();                         /* else halt until the tick or a device interrupt */
         irq_take_pending();
