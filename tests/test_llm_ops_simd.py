@@ -34,10 +34,13 @@ def L():
     L.ops_expf8_avx2.argtypes = [_FP, _FP]
     for f in ("ops_softmax_ref", "ops_softmax_avx2"):
         getattr(L, f).argtypes = [_FP, _I]
+    L.ops_softmax_rows_avx2.argtypes = [_FP, _I, _I]
     for f in ("ops_swiglu_ref", "ops_swiglu_avx2"):
         getattr(L, f).argtypes = [_FP, _FP, _I]
     L.ops_attention_head.argtypes = [_FP, _FP, _P, _P, ctypes.c_size_t, _I, _I, _I, _F, _FP]
     L.attention_heads_avx2.argtypes = [_FP, _FP, _I, _P, _P, ctypes.c_size_t, _I, _I, _I, _F, _FP]
+    L.attention_kv_prepare_avx2.argtypes = [_FP, _P, _P, _P, ctypes.c_size_t, _I, _I, _I, _I, _I]
+    L.attention_heads_kt_avx2.argtypes = [_FP, _FP, _I, _FP, _P, ctypes.c_size_t, _I, _I, _F, _FP]
     L.ops_rope.argtypes = [_FP, _I, _I, _I, _FP]
     L.ops_rope_range.argtypes = [_FP, _I, _I, _FP, ctypes.c_int64, ctypes.c_int64]
     L.workers_host_set_split.argtypes = [_I]
@@ -101,6 +104,22 @@ def test_softmax_and_swiglu_bit_identical(L, n):
 
 
 @needs_avx2
+@pytest.mark.parametrize("rows", [1, 2, 3, 4, 5, 8, 9])
+def test_softmax_rows_bit_identical(L, rows):
+    rng = np.random.default_rng(rows)
+    for n in [1, 7, 8, 9, 33, 200]:
+        x = rng.normal(0, 4, rows * n).astype(np.float32)
+        want = x.copy()
+        for r in range(rows):
+            row = np.ascontiguousarray(want[r * n:(r + 1) * n])
+            L.ops_softmax_ref(row, n)
+            want[r * n:(r + 1) * n] = row
+        got = x.copy()
+        L.ops_softmax_rows_avx2(got, rows, n)
+        assert np.array_equal(bits(got), bits(want)), (rows, n)
+
+
+@needs_avx2
 def test_swiglu_special_values(L):
     x = np.resize(special_values(), 40).astype(np.float32)
     up = np.resize(np.array([1.0, -2.0, 0.5, 3.0], np.float32), 40)
@@ -150,6 +169,43 @@ def test_attention_heads_bit_identical(L, head_dim, kv_f16):
             p = np.exp(s - s.max(1, keepdims=True))
             want = (p / p.sum(1, keepdims=True)) @ vv
             assert np.allclose(ref.reshape(nq, head_dim), want, atol=1e-4)
+
+
+@needs_avx2
+@pytest.mark.parametrize("kv_f16", [0, 1])
+def test_attention_prepared_kv_bit_identical(L, kv_f16):
+    """The prefill form: keys transposed to f32 blocks and values converted once (in pieces of blocks, as the
+    workers do), then each (position count, head group) equals the reference on the cache itself."""
+    rng = np.random.default_rng(40 + kv_f16)
+    head_dim, n_kv_heads, n_pos = 64, 3, 61
+    stride = n_kv_heads * head_dim
+    kf = rng.normal(0, 1, (n_pos, stride)).astype(np.float32)
+    vf = rng.normal(0, 1, (n_pos, stride)).astype(np.float32)
+    kbuf, vbuf = (f16_bits(kf), f16_bits(vf)) if kv_f16 else (kf, vf)
+    n_blk = (n_pos + 7) // 8
+    g = 2
+    off = g * head_dim * kbuf.itemsize
+    kt = np.full(n_blk * head_dim * 8, np.nan, np.float32)
+    v32 = np.full(n_pos * stride, np.nan, np.float32)
+    for b0, b1 in [(5, 8), (0, 2), (2, 5)]:          # pieces in any order
+        L.attention_kv_prepare_avx2(kt, v32.ctypes.data + g * head_dim * 4 if kv_f16 else None,
+                                    kbuf.ctypes.data + off, vbuf.ctypes.data + off, stride, kv_f16, head_dim,
+                                    n_pos, b0, b1)
+    vsrc = v32.ctypes.data + g * head_dim * 4 if kv_f16 else vbuf.ctypes.data + off
+    scale = np.float32(0.125)
+    for nq in [1, 3, 5]:
+        q = rng.normal(0, 1, nq * head_dim).astype(np.float32)
+        for n in [1, 7, 8, 9, 40, n_pos]:
+            ref, sc = np.zeros(nq * head_dim, np.float32), np.zeros(n_pos, np.float32)
+            for h in range(nq):
+                o = np.zeros(head_dim, np.float32)
+                L.ops_attention_head(o, np.ascontiguousarray(q[h * head_dim:(h + 1) * head_dim]),
+                                     kbuf.ctypes.data + off, vbuf.ctypes.data + off, stride, kv_f16, n, head_dim,
+                                     scale, sc)
+                ref[h * head_dim:(h + 1) * head_dim] = o
+            got, sc2 = np.zeros(nq * head_dim, np.float32), np.zeros(nq * n_pos, np.float32)
+            L.attention_heads_kt_avx2(got, q, nq, kt, vsrc, stride, n, head_dim, scale, sc2)
+            assert np.array_equal(bits(got), bits(ref)), (nq, n)
 
 
 @pytest.mark.parametrize("head_dim,n_rot", [(64, 64), (16, 8), (12, 12)])

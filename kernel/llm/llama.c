@@ -270,20 +270,24 @@ static size_t llama_scores_per_cpu(const struct llama_model *m, int n_ctx)
     return llama_align((size_t)(m->hp.n_head / m->hp.n_head_kv) * (size_t)n_ctx * 4) / 4;
 }
 
+#define LLAMA_KT_MIN_BATCH 4   /* tokens from which a batch's attention reads keys/values prepared as f32 */
+
 /* The scratch buffers as offsets in one allocation; returns the total. */
-static size_t llama_scratch_layout(const struct llama_model *m, int n_batch, int n_ctx, int n_cpu, size_t off[10])
+static size_t llama_scratch_layout(const struct llama_model *m, int n_batch, int n_ctx, int n_cpu, size_t off[12])
 {
     const struct llama_hparams *hp = &m->hp;
     size_t nb = (size_t)n_batch, n_q = (size_t)hp->n_head * hp->head_dim;
     size_t n_kv = (size_t)hp->n_head_kv * hp->head_dim;
     size_t wide = n_q > (size_t)hp->n_embd ? n_q : (size_t)hp->n_embd;
-    size_t sizes[10] = {
+    size_t kt_elems = n_batch >= LLAMA_KT_MIN_BATCH ? (size_t)(n_ctx + 7) / 8 * 8 * n_kv : 0;
+    size_t sizes[12] = {
         nb * hp->n_embd * 4, nb * wide * 4, nb * n_q * 4, nb * n_kv * 4, nb * n_kv * 4,
         nb * hp->n_ff * 4, nb * hp->n_ff * 4, (size_t)n_cpu * llama_scores_per_cpu(m, n_ctx) * 4,
         nb * (hp->n_rot + 2) * 4, LLAMA_QBUF_AREAS * llama_align(llama_max_act(m, n_batch)),
+        kt_elems * 4, kt_elems * 4,
     };
     size_t total = 0;
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 12; i++) {
         off[i] = total;
         total += llama_align(sizes[i]);
     }
@@ -292,7 +296,7 @@ static size_t llama_scratch_layout(const struct llama_model *m, int n_batch, int
 
 size_t llama_scratch_bytes(const struct llama_model *m, int n_batch, int n_ctx)
 {
-    size_t off[10];
+    size_t off[12];
     return llama_scratch_layout(m, n_batch, n_ctx, workers_count(), off);
 }
 
@@ -301,7 +305,7 @@ int llama_scratch_init(struct llama_scratch *s, const struct llama_model *m, int
     memset(s, 0, sizeof *s);
     if (n_batch < 1 || n_ctx < 1)
         return -1;
-    size_t off[10];
+    size_t off[12];
     int n_cpu = workers_count();
     size_t total = llama_scratch_layout(m, n_batch, n_ctx, n_cpu, off);
     uint8_t *base = kmalloc_aligned(total, 64);
@@ -322,6 +326,11 @@ int llama_scratch_init(struct llama_scratch *s, const struct llama_model *m, int
     s->rope_cs = (float *)(base + off[8]);
     s->qbuf = base + off[9];
     s->qbuf_area = llama_align(llama_max_act(m, n_batch));
+    if (n_batch >= LLAMA_KT_MIN_BATCH) {
+        s->kt = (float *)(base + off[10]);
+        s->v32 = (float *)(base + off[11]);
+        s->kt_blocks = (n_ctx + 7) / 8;
+    }
     s->base = base;
     return 0;
 }
@@ -339,7 +348,8 @@ void llama_scratch_free(struct llama_scratch *s)
      qkv:    Q, K and V rows as one row space; the worker applies RoPE to the Q/K rows it computed and stores its
              K/V rows in the cache;
      attn:   one unit per (token, KV head) computing that group's query heads, which share each cached key's
-             load and conversion (llm/attn_avx2.c), then quantizing them for the output projection;
+             load and conversion (llm/attn_avx2.c), then quantizing them for the output projection; for a batch,
+             a job first converts the layer's keys (transposed) and values to f32 once for all its tokens;
      o:      output projection rows, plus the residual add of those rows;
      ffn_up: gate and up rows, then SwiGLU of those rows, quantized for the down projection;
      down:   down projection rows, plus the residual add.
@@ -357,6 +367,7 @@ struct llama_pass {
     int64_t k_start, v_start; /* the K and V rows' offsets in the qkv row space */
     const void *qa[3];        /* quantized activations for each weight of the current job */
     void *q_next;             /* where a job quantizes its output for the next product (NULL: not fused) */
+    int kt_ready;             /* this layer's keys/values are prepared in s->kt, s->v32 (llama_kv_prepare_chunk) */
 };
 
 static int64_t llama_round_rows(int64_t r) { return (r + LLAMA_ROW_ALIGN - 1) / LLAMA_ROW_ALIGN * LLAMA_ROW_ALIGN; }
@@ -429,11 +440,34 @@ static void llama_attn_chunk(void *ctx, int64_t u0, int64_t u1, int cpu)
     for (int64_t u = u0; u < u1; u++) {
         int b = (int)(u / hp->n_head_kv), g = (int)(u % hp->n_head_kv);
         size_t head_off = (size_t)g * hd * kv->elem_size, qo = b * n_q + (size_t)g * group * hd;
-        ops_attention_heads(s->xb + qo, s->q + qo, group, k0 + head_off, v0 + head_off, (size_t)kv->kv_dim,
-                            kv->f16, p->pos0 + b + 1, hd, scale, scores);
+        if (p->kt_ready)
+            ops_attention_heads_kt(s->xb + qo, s->q + qo, group, s->kt + (size_t)g * s->kt_blocks * hd * 8,
+                                   kv->f16 ? s->v32 + (size_t)g * hd : (const float *)(v0 + head_off),
+                                   (size_t)kv->kv_dim, p->pos0 + b + 1, hd, scale, scores);
+        else
+            ops_attention_heads(s->xb + qo, s->q + qo, group, k0 + head_off, v0 + head_off, (size_t)kv->kv_dim,
+                                kv->f16, p->pos0 + b + 1, hd, scale, scores);
         if (p->q_next)      /* the output projection's input, these heads' blocks */
             ops_quantize_act_part((uint8_t *)p->q_next + b * ops_act_row_size(&p->L->wo), &p->L->wo, s->xb + b * n_q,
                                   (int64_t)(qo - b * n_q), (int64_t)(qo - b * n_q) + (int64_t)group * hd);
+    }
+}
+
+/* Units: (KV head, block of 8 positions) over the positions the batch attends to */
+static void llama_kv_prepare_chunk(void *ctx, int64_t u0, int64_t u1, int cpu)
+{
+    (void)cpu;
+    const struct llama_pass *p = ctx;
+    const struct llama_hparams *hp = &p->m->hp;
+    struct llama_scratch *s = p->s;
+    const struct kv_cache *kv = p->kv;
+    int hd = hp->head_dim, n_pos = p->pos0 + p->n, n_blk = (n_pos + 7) / 8;
+    const uint8_t *k0 = kv_cache_k(kv, p->slot, p->il, 0), *v0 = kv_cache_v(kv, p->slot, p->il, 0);
+    for (int64_t u = u0; u < u1; u++) {
+        int g = (int)(u / n_blk), blk = (int)(u % n_blk);
+        size_t head_off = (size_t)g * hd * kv->elem_size;
+        ops_attention_kv_prepare(s->kt + (size_t)g * s->kt_blocks * hd * 8, kv->f16 ? s->v32 + (size_t)g * hd : NULL,
+                                 k0 + head_off, v0 + head_off, (size_t)kv->kv_dim, kv->f16, hd, n_pos, blk, blk + 1);
     }
 }
 
@@ -521,6 +555,7 @@ int llama_forward(const struct llama_model *m, struct llama_scratch *s, const st
     p.v_start = llama_round_rows(p.k_start + n_kv);
     int64_t attn_units = (int64_t)n * hp->n_head_kv;
     int group = hp->n_head / hp->n_head_kv;
+    int use_kt = s->kt && n >= LLAMA_KT_MIN_BATCH && ops_attention_kt_ok(hp->head_dim);
     for (int il = 0; il < hp->n_layer; il++) {
         const struct llama_layer *L = &m->layers[il];
         p.L = L;
@@ -532,7 +567,12 @@ int llama_forward(const struct llama_model *m, struct llama_scratch *s, const st
         /* attention quantizes its heads for the output projection when a group's heads are whole blocks */
         const struct ops_weight *wo = &L->wo;
         p.q_next = ((int64_t)group * hp->head_dim) % ops_act_block(wo) == 0 ? s->qbuf : NULL;
+        if (use_kt) {
+            workers_run(llama_kv_prepare_chunk, &p, (int64_t)hp->n_head_kv * ((pos0 + n + 7) / 8), 1);
+            p.kt_ready = 1;
+        }
         workers_run(llama_attn_chunk, &p, attn_units, 1);
+        p.kt_ready = 0;
         prof_lap(&pm, PROF_ATTN);
         if (p.q_next)
             p.qa[0] = p.q_next;

@@ -67,6 +67,10 @@ struct llama_scratch {
     float *scores;   /* (n_cpu, scores_per_cpu) each CPU's attention rows: (n_head / n_head_kv, n_ctx) */
     size_t scores_per_cpu;
     float *rope_cs;  /* (n_batch, n_rot) cos/sin pairs per token */
+    float *kt;       /* (n_head_kv, kt_blocks, head_dim, 8) one layer's keys as f32, transposed in blocks of 8
+                        positions, for a batch's attention (llm/ops.h ops_attention_kv_prepare); NULL if n_batch 1 */
+    float *v32;      /* (n_ctx, n_head_kv * head_dim) one layer's values as f32 (with kt; used for an fp16 cache) */
+    int kt_blocks;   /* ceil(n_ctx / 8) */
     void *qbuf;      /* (LLAMA_QBUF_AREAS, qbuf_area bytes) activations quantized to the vec_dot types */
     size_t qbuf_area;  /* max over weights of ops_act_size, rounded up to 64 */
     void *base;      /* the one allocation all of the above live in */

@@ -61,25 +61,64 @@ AVX2 void ops_expf8_avx2(const float *x, float *y)
 
 AVX2 void ops_softmax_avx2(float *x, int n)
 {
-    float max = x[0];
-    for (int i = 1; i < n; i++)     /* the reference's scan (a vector max could differ on -0.0 / NaN) */
-        if (x[i] > max)
-            max = x[i];
+    ops_softmax_rows_avx2(x, 1, n);
+}
+
+/* exps of x - max, 8 lanes at a time (the tail by the reference) */
+AVX2 static void softmax_exps(float *x, int n, float max)
+{
     __m256 m = _mm256_set1_ps(max);
     int i = 0;
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(x + i, expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), m)));
     for (; i < n; i++)
         x[i] = k_expf(x[i] - max);
-    double sum = 0.0;
-    for (i = 0; i < n; i++)
-        sum += x[i];
+}
+
+AVX2 static void softmax_scale(float *x, int n, double sum)
+{
     float inv = (float)(1.0 / sum);
     __m256 vinv = _mm256_set1_ps(inv);
-    for (i = 0; i + 8 <= n; i += 8)
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
     for (; i < n; i++)
         x[i] *= inv;
+}
+
+AVX2 void ops_softmax_rows_avx2(float *x, int rows, int n)
+{
+    for (int r0 = 0; r0 < rows; r0 += 4) {
+        int nr = rows - r0 < 4 ? rows - r0 : 4;
+        /* four independent chains (max scan, then the double sum, each in index order as the reference);
+           missing rows alias the first and their results are dropped */
+        float *p0 = x + (size_t)r0 * n, *p1 = nr > 1 ? p0 + n : p0, *p2 = nr > 2 ? p0 + 2 * (size_t)n : p0;
+        float *p3 = nr > 3 ? p0 + 3 * (size_t)n : p0;
+        float m0 = p0[0], m1 = p1[0], m2 = p2[0], m3 = p3[0];
+        for (int i = 1; i < n; i++) {
+            if (p0[i] > m0)
+                m0 = p0[i];
+            if (p1[i] > m1)
+                m1 = p1[i];
+            if (p2[i] > m2)
+                m2 = p2[i];
+            if (p3[i] > m3)
+                m3 = p3[i];
+        }
+        float m[4] = { m0, m1, m2, m3 };
+        for (int r = 0; r < nr; r++)
+            softmax_exps(p0 + (size_t)r * n, n, m[r]);
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        for (int i = 0; i < n; i++) {
+            s0 += p0[i];
+            s1 += p1[i];
+            s2 += p2[i];
+            s3 += p3[i];
+        }
+        double sum[4] = { s0, s1, s2, s3 };
+        for (int r = 0; r < nr; r++)
+            softmax_scale(p0 + (size_t)r * n, n, sum[r]);
+    }
 }
 
 AVX2 void ops_swiglu_avx2(float *gate, const float *up, int n)

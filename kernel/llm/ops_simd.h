@@ -9,6 +9,9 @@
 
 /* AVX2 (llm/ops_avx2.c): k_expf evaluated 4 lanes at a time in double, the reference's operations in its order */
 void ops_softmax_avx2(float *x, int n);
+/* ops_softmax_ref of `rows` rows of n floats back to back; the rows' scalar chains (max scan, double sum)
+   interleaved four at a time, each still in index order (attention's heads of one KV group) */
+void ops_softmax_rows_avx2(float *x, int rows, int n);
 void ops_swiglu_avx2(float *gate, const float *up, int n);
 /* ops_argmax_ref's index: the largest value by vector max (NaN lanes never taken), then its first index */
 int ops_argmax_avx2(const float *x, int n);
@@ -18,5 +21,14 @@ void ops_expf8_avx2(const float *x, float *y);
 /* AVX2 + F16C (llm/attn_avx2.c): ops_attention_heads / ops_attention_head; head_dim a multiple of 8 */
 void attention_heads_avx2(float *out, const float *q, int nq, const void *k, const void *v, size_t stride,
                           int kv_f16, int n_pos, int head_dim, float scale, float *scores);
+
+/* Prefill form (llm/attn_avx2.c): attention_kv_prepare_avx2 writes blocks b0..b1-1 of 8 positions of one KV
+   head: kt block b is (head_dim, 8) f32 (kt[(b * head_dim + i) * 8 + j] = key of position 8b + j, dim i; zero
+   for positions >= n_pos) and, when v32 is not NULL, the values of positions < n_pos as f32 rows `stride` apart
+   (the cache's layout). attention_heads_kt_avx2 is ops_attention_heads on that copy, bit for bit. */
+void attention_kv_prepare_avx2(float *kt, float *v32, const void *k, const void *v, size_t stride, int kv_f16,
+                               int head_dim, int n_pos, int b0, int b1);
+void attention_heads_kt_avx2(float *out, const float *q, int nq, const float *kt, const float *v, size_t stride,
+                             int n_pos, int head_dim, float scale, float *scores);
 
 #endif
