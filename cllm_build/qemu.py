@@ -107,6 +107,16 @@ def qemu_argv(elf, *, accel, memory_mb=1024, smp=1, host_port=None, guest_port=8
     return argv
 
 
+def qemu_env_prefix():
+    """`env GLIBC_TUNABLES=...` before the QEMU command line: glibc's malloc backs large allocations with
+    transparent huge pages (glibc >= 2.35; older ones ignore the tunable). QEMU's Multiboot loader copies the
+    whole image (the baked model: ~100 MB) through malloc'd buffers before the guest runs; with huge pages that
+    took ~20 ms less here (QEMU start to the kernel's first serial byte, median of 10: 184 -> 164 ms). An `env`
+    prefix rather than a changed environment, so the command line `-v` logs is the one that ran."""
+    tun = os.environ.get("GLIBC_TUNABLES")
+    return ["env", "GLIBC_TUNABLES=" + (tun + ":" if tun else "") + "glibc.malloc.hugetlb=1"]
+
+
 def exit_code_of(status):
     """Kernel exit code from QEMU's exit status: the kernel writes c to port 0xf4, QEMU exits (c << 1) | 1."""
     if status is None:
@@ -159,11 +169,13 @@ class Guest:
                          net_args=self.net_args)
 
     def start(self):
+        if shutil.which(QEMU) is None:  # checked here: behind `env`, run_tool would not see it missing
+            raise CllmError(f"{QEMU}: command not found (run `make setup`)")
         if not self.serial_stdio:
             open(self.serial_log, "wb").close()
         err = open(self.stderr_log, "wb")
         # Own session: a terminal Ctrl-C reaches cllm only, which then asks QEMU to quit over QMP.
-        self.proc = run_tool(self.argv(), background=True, stdin=subprocess.DEVNULL, stderr=err,
+        self.proc = run_tool(qemu_env_prefix() + self.argv(), background=True, stdin=subprocess.DEVNULL, stderr=err,
                              stdout=None if self.serial_stdio else subprocess.DEVNULL, start_new_session=True,
                              # the death signal follows the starting *thread*: only tie it to the main one
                              preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread()
