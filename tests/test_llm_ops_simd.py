@@ -1,4 +1,5 @@
-"""The float kernels' SIMD twins (kernel/llm/ops_avx2.c, attn_avx2.c; scalar references in kernel/llm/ops.c),
+"""The float kernels' SIMD twins (kernel/llm/ops_avx2.c, ops_avx512.c, attn_avx2.c; scalar references in
+kernel/llm/ops.c),
 built for the host (tests/host/llm/llm_lib.py): bit-identical to the references on random data, odd sizes and
 special values (k_expf's range edges, NaN, infinities); k_expf's vector form against the scalar one and against
 numpy's exp (float64, rounded); the row-range forms the parallel jobs use (RoPE, KV-cache stores) against the
@@ -20,6 +21,18 @@ from make_tiny import make_tiny  # noqa: E402
 from test_llm_simd_avx2 import ALL, host_has_avx2  # noqa: E402
 
 needs_avx2 = pytest.mark.skipif(not host_has_avx2(), reason="host CPU lacks AVX2/FMA/F16C")
+
+
+def host_has_avx512():
+    try:
+        flags = set(open("/proc/cpuinfo").read().split())
+    except OSError:
+        return False
+    return {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags
+
+
+needs_avx512 = pytest.mark.skipif(not host_has_avx512(), reason="host CPU lacks AVX-512 F/BW/VL/DQ")
+GGML_CPU_AVX512 = 16
 _FP = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 _I, _F, _P = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
 ODD = [1, 3, 7, 8, 9, 15, 16, 17, 31, 64, 100, 257, 1536]
@@ -32,6 +45,9 @@ def L():
     L.k_expf.restype = _F
     L.k_expf.argtypes = [_F]
     L.ops_expf8_avx2.argtypes = [_FP, _FP]
+    L.ops_expf16_avx512.argtypes = [_FP, _FP]
+    L.ops_softmax_rows_avx512.argtypes = [_FP, _I, _I]
+    L.ops_swiglu_avx512.argtypes = [_FP, _FP, _I]
     for f in ("ops_softmax_ref", "ops_softmax_avx2"):
         getattr(L, f).argtypes = [_FP, _I]
     L.ops_softmax_rows_avx2.argtypes = [_FP, _I, _I]
@@ -78,6 +94,43 @@ def test_expf8_bit_identical_to_k_expf(L):
     ok = np.isfinite(x) & (x > -87) & (x < 88)
     want = np.exp(x[ok].astype(np.float64)).astype(np.float32)
     assert np.max(np.abs(bits(ref[ok]).astype(np.int64) - bits(want).astype(np.int64))) <= 1
+
+
+@needs_avx512
+def test_expf16_bit_identical_to_k_expf(L):
+    rng = np.random.default_rng(2)
+    x = np.concatenate([special_values(), rng.uniform(-110, 95, 40000).astype(np.float32),
+                        np.linspace(-104.5, 89.5, 20000, dtype=np.float32)])
+    x = np.concatenate([x, np.zeros((-len(x)) % 16, np.float32)])
+    y = np.zeros_like(x)
+    for i in range(0, len(x), 16):
+        o = np.zeros(16, np.float32)
+        L.ops_expf16_avx512(np.ascontiguousarray(x[i:i + 16]), o)
+        y[i:i + 16] = o
+    ref = np.array([L.k_expf(float(v)) for v in x], np.float32)
+    assert np.array_equal(bits(y), bits(ref))
+
+
+@needs_avx512
+@pytest.mark.parametrize("n", ODD)
+def test_avx512_softmax_rows_and_swiglu_bit_identical(L, n):
+    rng = np.random.default_rng(100 + n)
+    for rows in [1, 3, 5]:
+        x = rng.normal(0, 6, rows * n).astype(np.float32)
+        want = x.copy()
+        for r in range(rows):
+            row = np.ascontiguousarray(want[r * n:(r + 1) * n])
+            L.ops_softmax_ref(row, n)
+            want[r * n:(r + 1) * n] = row
+        got = x.copy()
+        L.ops_softmax_rows_avx512(got, rows, n)
+        assert np.array_equal(bits(got), bits(want)), (rows, n)
+    g = np.resize(np.concatenate([special_values(), rng.normal(0, 5, n).astype(np.float32)]), n).astype(np.float32)
+    up = rng.normal(0, 1, n).astype(np.float32)
+    a, b = g.copy(), g.copy()
+    L.ops_swiglu_ref(a, up, n)
+    L.ops_swiglu_avx512(b, up, n)
+    assert np.array_equal(bits(a), bits(b))
 
 
 @needs_avx2
@@ -230,13 +283,15 @@ def test_rope_range_pieces_equal_whole(L, head_dim, n_rot):
 
 
 @pytest.mark.parametrize("qtype", ["q4_1", "q8_0", "q4_k", "f16"])
-@pytest.mark.parametrize("features", [0, ALL])
+@pytest.mark.parametrize("features", [0, ALL, ALL | GGML_CPU_AVX512])
 def test_forward_split_jobs_bit_identical(L, tmp_path, qtype, features):
     """Every parallel job of llama_forward split into chunks of 1 or 3 alignment units, run last-first with cpu
     indices 0/1 (each with its own attention scratch): the logits, for a batch of 1 and of 16, equal the
     unsplit pass bit for bit, so the booted kernel's result cannot depend on how its CPUs shared the rows."""
     if features and not host_has_avx2():
         pytest.skip("host CPU lacks AVX2/FMA/F16C")
+    if features & GGML_CPU_AVX512 and not host_has_avx512():
+        pytest.skip("host CPU lacks AVX-512")
     path = make_tiny(str(tmp_path / f"tiny-{qtype}.gguf"), qtype, seed=11)
     toks = [int(t) for t in np.random.default_rng(3).integers(0, 200, 37)]
     L.h_init_simd(features)

@@ -2,7 +2,7 @@
    ops_attention_head): the scores q . k_t are computed for 8 positions at once, each lane adding q[i] * k_t[i]
    in the reference's order (i = 0, 1, ...; multiply then add, no FMA) after an 8x8 transpose of the cached rows,
    which is loaded, converted and transposed once for up to ATTN_HEADS heads sharing the KV head (grouped-query
-   attention); the softmax is ops_softmax_rows_avx2 (each row bit-identical to ops_softmax_ref); the output
+   attention); the softmax is ops_softmax_rows (the AVX2 or AVX-512 twin, each row bit-identical to ops_softmax_ref); the output
    out[i] += p_t * v_t[i] runs 8 dimensions per vector, positions in order. fp16 KV rows convert with vcvtph2ps
    (exact, like fp16_to_fp32). ops_attention_heads calls this when ggml_types_simd_avx2() (llm/ggml_types.c
    installed the AVX2 set) and head_dim is a multiple of 8.
@@ -145,7 +145,7 @@ void AVX2 attention_heads_avx2(float *out, const float *q, int nq, const void *k
     for (int h0 = 0; h0 < nq; h0 += ATTN_HEADS)
         scores_avx2(q + (size_t)h0 * head_dim, nq - h0 < ATTN_HEADS ? nq - h0 : ATTN_HEADS, k, stride, kv_f16, n_pos,
                     head_dim, scale, scores + (size_t)h0 * n_pos, n_pos);
-    ops_softmax_rows_avx2(scores, nq, n_pos);
+    ops_softmax_rows(scores, nq, n_pos);
     for (int h = 0; h < nq; h++) {
         values_avx2(out + (size_t)h * head_dim, scores + (size_t)h * n_pos, v, stride, kv_f16, n_pos, head_dim);
     }
@@ -225,7 +225,7 @@ void AVX2 attention_heads_kt_avx2(float *out, const float *q, int nq, const floa
     for (int h0 = 0; h0 < nq; h0 += ATTN_HEADS)
         scores_kt_avx2(q + (size_t)h0 * head_dim, nq - h0 < ATTN_HEADS ? nq - h0 : ATTN_HEADS, kt, n_pos, head_dim,
                        scale, scores + (size_t)h0 * n_pos, n_pos);
-    ops_softmax_rows_avx2(scores, nq, n_pos);
+    ops_softmax_rows(scores, nq, n_pos);
     for (int h = 0; h < nq; h++)
         values_avx2(out + (size_t)h * head_dim, scores + (size_t)h * n_pos, v, stride, 0, n_pos, head_dim);
 }

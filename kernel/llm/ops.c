@@ -1,5 +1,5 @@
 /* Scalar float kernels of the forward pass (see ops.h) and the dispatch to their SIMD twins (llm/ops_avx2.c,
-   llm/attn_avx2.c). The quantized dot products themselves live in the type table (llm/ggml_types.h,
+   llm/ops_avx512.c, llm/attn_avx2.c). The quantized dot products themselves live in the type table (llm/ggml_types.h,
    llm/quant_ref.c); this file only feeds them. Uses lib/math.h, never libm. */
 #include "llm/ops.h"
 #include "llm/fp16.h"
@@ -131,12 +131,27 @@ void ops_softmax_ref(float *x, int n)
         x[i] *= inv;
 }
 
+/* The AVX-512 set is installed (llm/ggml_types.c names it "avx512"; it includes the AVX2 one) */
+static int ops_simd_avx512(void)
+{
+    const char *name = ggml_types_simd_name();
+    return name[0] == 'a' && name[1] == 'v' && name[2] == 'x' && name[3] == '5';
+}
+
 void ops_softmax(float *x, int n)
 {
-    if (ggml_types_simd_avx2())
-        ops_softmax_avx2(x, n);
+    ops_softmax_rows(x, 1, n);
+}
+
+void ops_softmax_rows(float *x, int rows, int n)
+{
+    if (ops_simd_avx512())
+        ops_softmax_rows_avx512(x, rows, n);
+    else if (ggml_types_simd_avx2())
+        ops_softmax_rows_avx2(x, rows, n);
     else
-        ops_softmax_ref(x, n);
+        for (int r = 0; r < rows; r++)
+            ops_softmax_ref(x + (size_t)r * n, n);
 }
 
 void ops_swiglu_ref(float *gate, const float *up, int n)
@@ -149,7 +164,9 @@ void ops_swiglu_ref(float *gate, const float *up, int n)
 
 void ops_swiglu(float *gate, const float *up, int n)
 {
-    if (ggml_types_simd_avx2())
+    if (ops_simd_avx512())
+        ops_swiglu_avx512(gate, up, n);
+    else if (ggml_types_simd_avx2())
         ops_swiglu_avx2(gate, up, n);
     else
         ops_swiglu_ref(gate, up, n);

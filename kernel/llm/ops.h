@@ -1,7 +1,7 @@
 /* The float building blocks of the forward pass (llm/llama.c): RMSNorm, RoPE, softmax, SwiGLU, attention over
    the KV cache for one head, and matrix products through the ggml type table (llm/ggml_types.h), where the
    activations are first quantized per row to the weight type's vec_dot_type as ggml does. Scalar references
-   here; their SIMD twins (llm/ops_avx2.c, llm/attn_avx2.c) have the same signatures, are chosen at run time
+   here; their SIMD twins (llm/ops_avx2.c, llm/ops_avx512.c, llm/attn_avx2.c) have the same signatures, are chosen at run time
    by the installed quant kernel set, and are tested against them (tests/test_llm_ops_simd.py). */
 #ifndef LLM_OPS_H
 #define LLM_OPS_H
@@ -59,6 +59,8 @@ void ops_rope_cos_sin(float *cs, int n_rot, double pos, const double *inv_freq);
    in index order. ops_softmax picks the fastest twin (llm/ops_avx2.c), all bit-identical to ops_softmax_ref. */
 void ops_softmax(float *x, int n);
 void ops_softmax_ref(float *x, int n);
+/* ops_softmax of `rows` rows of n floats back to back */
+void ops_softmax_rows(float *x, int rows, int n);
 
 /* gate[i] = silu(gate[i]) * up[i] = gate[i] / (1 + k_expf(-gate[i])) * up[i]; twins bit-identical to the ref. */
 void ops_swiglu(float *gate, const float *up, int n);

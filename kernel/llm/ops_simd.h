@@ -18,6 +18,12 @@ int ops_argmax_avx2(const float *x, int n);
 /* 8 values of k_expf (lib/math.h), bit for bit */
 void ops_expf8_avx2(const float *x, float *y);
 
+/* AVX-512 F/BW/VL/DQ (llm/ops_avx512.c): the same, 8 lanes of double at a time */
+void ops_softmax_avx512(float *x, int n);
+void ops_softmax_rows_avx512(float *x, int rows, int n);
+void ops_swiglu_avx512(float *gate, const float *up, int n);
+void ops_expf16_avx512(const float *x, float *y);
+
 /* AVX2 + F16C (llm/attn_avx2.c): ops_attention_heads / ops_attention_head; head_dim a multiple of 8 */
 void attention_heads_avx2(float *out, const float *q, int nq, const void *k, const void *v, size_t stride,
                           int kv_f16, int n_pos, int head_dim, float scale, float *scores);

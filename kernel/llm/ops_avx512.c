@@ -1,0 +1,130 @@
+/* AVX-512 twins of ops.c's softmax and SwiGLU (see ops_simd.h), bit-identical to the references: k_expf 8 lanes
+   of double at a time, step by step as lib/math.c computes it (llm/ops_avx2.c does the same 4 lanes at a time;
+   the comments there explain each step). ops.c uses these when llm/ggml_types.c installed the AVX-512 set. */
+#include <immintrin.h>
+#include "llm/ops.h"
+#include "llm/ops_simd.h"
+#include "lib/math.h"
+
+#define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+static const double exp2_32[32] = {
+    0x1.0000000000000p+0, 0x1.059b0d3158574p+0, 0x1.0b5586cf9890fp+0, 0x1.11301d0125b51p+0,
+    0x1.172b83c7d517bp+0, 0x1.1d4873168b9aap+0, 0x1.2387a6e756238p+0, 0x1.29e9df51fdee1p+0,
+    0x1.306fe0a31b715p+0, 0x1.371a7373aa9cbp+0, 0x1.3dea64c123422p+0, 0x1.44e086061892dp+0,
+    0x1.4bfdad5362a27p+0, 0x1.5342b569d4f82p+0, 0x1.5ab07dd485429p+0, 0x1.6247eb03a5585p+0,
+    0x1.6a09e667f3bcdp+0, 0x1.71f75e8ec5f74p+0, 0x1.7a11473eb0187p+0, 0x1.82589994cce13p+0,
+    0x1.8ace5422aa0dbp+0, 0x1.93737b0cdc5e5p+0, 0x1.9c49182a3f090p+0, 0x1.a5503b23e255dp+0,
+    0x1.ae89f995ad3adp+0, 0x1.b7f76f2fb5e47p+0, 0x1.c199bdd85529cp+0, 0x1.cb720dcef9069p+0,
+    0x1.d5818dcfba487p+0, 0x1.dfc97337b9b5fp+0, 0x1.ea4afa2a490dap+0, 0x1.f50765b6e4540p+0};
+
+/* k_expf of 8 floats already inside [-104, 89] */
+AVX512 static inline __m256 expf8_in_range(__m256 xf)
+{
+    const __m512d inv_ln2_32 = _mm512_set1_pd(32 * 1.44269504088896338700e+00);
+    const __m512d shifter = _mm512_set1_pd(6755399441055744.0);
+    const __m512d ln2_32 = _mm512_set1_pd(0.6931471805599453 / 32);
+    __m512d t = _mm512_mul_pd(_mm512_cvtps_pd(xf), inv_ln2_32);
+    __m512d n = _mm512_sub_pd(_mm512_add_pd(t, shifter), shifter);
+    __m512d u = _mm512_mul_pd(_mm512_sub_pd(t, n), ln2_32);
+    __m512d p = _mm512_set1_pd(1.0 / 24);
+    p = _mm512_add_pd(_mm512_mul_pd(p, u), _mm512_set1_pd(1.0 / 6));
+    p = _mm512_add_pd(_mm512_mul_pd(p, u), _mm512_set1_pd(0.5));
+    p = _mm512_add_pd(_mm512_mul_pd(p, u), _mm512_set1_pd(1.0));
+    p = _mm512_add_pd(_mm512_mul_pd(p, u), _mm512_set1_pd(1.0));
+    __m256i ni = _mm512_cvttpd_epi32(n);
+    __m512d tab = _mm512_i32gather_pd(_mm256_and_si256(ni, _mm256_set1_epi32(31)), exp2_32, 8);
+    __m512i e = _mm512_cvtepi32_epi64(_mm256_add_epi32(_mm256_srai_epi32(ni, 5), _mm256_set1_epi32(1023)));
+    __m512d pw = _mm512_castsi512_pd(_mm512_slli_epi64(e, 52));
+    return _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_mul_pd(p, tab), pw));
+}
+
+/* k_expf of 16 floats */
+AVX512 static inline __m512 expf16(__m512 x)
+{
+    const __m512 hi = _mm512_set1_ps(89.0f), lo = _mm512_set1_ps(-104.0f);
+    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    __m512 y = _mm512_insertf32x8(_mm512_castps256_ps512(expf8_in_range(_mm512_castps512_ps256(xc))),
+                                  expf8_in_range(_mm512_extractf32x8_ps(xc, 1)), 1);
+    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ), _mm512_set1_ps(K_INFINITY));
+    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), _mm512_setzero_ps());
+    return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), _mm512_add_ps(x, x));
+}
+
+AVX512 void ops_expf16_avx512(const float *x, float *y)
+{
+    _mm512_storeu_ps(y, expf16(_mm512_loadu_ps(x)));
+}
+
+AVX512 static void softmax_exps(float *x, int n, float max)
+{
+    __m512 m = _mm512_set1_ps(max);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, expf16(_mm512_sub_ps(_mm512_loadu_ps(x + i), m)));
+    for (; i < n; i++)
+        x[i] = k_expf(x[i] - max);
+}
+
+AVX512 static void softmax_scale(float *x, int n, double sum)
+{
+    float inv = (float)(1.0 / sum);
+    __m512 vinv = _mm512_set1_ps(inv);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), vinv));
+    for (; i < n; i++)
+        x[i] *= inv;
+}
+
+/* as ops_softmax_rows_avx2: four rows' scalar chains interleaved, each in index order */
+AVX512 void ops_softmax_rows_avx512(float *x, int rows, int n)
+{
+    for (int r0 = 0; r0 < rows; r0 += 4) {
+        int nr = rows - r0 < 4 ? rows - r0 : 4;
+        float *p0 = x + (size_t)r0 * n, *p1 = nr > 1 ? p0 + n : p0, *p2 = nr > 2 ? p0 + 2 * (size_t)n : p0;
+        float *p3 = nr > 3 ? p0 + 3 * (size_t)n : p0;
+        float m0 = p0[0], m1 = p1[0], m2 = p2[0], m3 = p3[0];
+        for (int i = 1; i < n; i++) {
+            if (p0[i] > m0)
+                m0 = p0[i];
+            if (p1[i] > m1)
+                m1 = p1[i];
+            if (p2[i] > m2)
+                m2 = p2[i];
+            if (p3[i] > m3)
+                m3 = p3[i];
+        }
+        float m[4] = { m0, m1, m2, m3 };
+        for (int r = 0; r < nr; r++)
+            softmax_exps(p0 + (size_t)r * n, n, m[r]);
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+        for (int i = 0; i < n; i++) {
+            s0 += p0[i];
+            s1 += p1[i];
+            s2 += p2[i];
+            s3 += p3[i];
+        }
+        double sum[4] = { s0, s1, s2, s3 };
+        for (int r = 0; r < nr; r++)
+            softmax_scale(p0 + (size_t)r * n, n, sum[r]);
+    }
+}
+
+AVX512 void ops_softmax_avx512(float *x, int n)
+{
+    ops_softmax_rows_avx512(x, 1, n);
+}
+
+AVX512 void ops_swiglu_avx512(float *gate, const float *up, int n)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 g = _mm512_loadu_ps(gate + i);
+        __m512 e = expf16(_mm512_xor_ps(g, _mm512_set1_ps(-0.0f)));
+        _mm512_storeu_ps(gate + i, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), _mm512_loadu_ps(up + i)));
+    }
+    if (i < n)
+        ops_swiglu_ref(gate + i, up + i, n - i);
+}
