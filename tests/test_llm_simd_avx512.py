@@ -21,7 +21,7 @@ from test_llm_simd_avx2 import ALL, GGML_CPU_SSE2, same_float, special_rows  # n
 
 GGML_CPU_AVX512 = 16
 ALL512 = ALL | GGML_CPU_AVX512
-TYPES = [Q.Q4_1, Q.Q8_0]   # the types with AVX-512 kernels (the others keep their AVX2 twins)
+TYPES = [Q.Q4_1, Q.Q8_0, Q.Q4_0, Q.Q5_0, Q.Q5_1]   # the types with AVX-512 kernels (K-quants: AVX2 twins)
 BLOCK_COUNTS = [1, 2, 3, 4, 5, 7, 8, 18, 48, 99]   # 0..3 blocks after the 4-block steps; SmolLM2's 18 and 48
 
 
@@ -72,14 +72,14 @@ def test_quantize_avx512_bit_exact(lib, t):
 
 
 def bad_scale_rows(rng, t, raw):
-    """copies of raw with inf/NaN fp16 scales in some blocks (d, and m for Q4_1)"""
+    """copies of raw with inf/NaN fp16 scales in some blocks (d, and m for Q4_1/Q5_1)"""
     out = []
     for bad in [0x7C00, 0xFC00, 0x7E00, 0x7C01]:
         r = raw.copy()
         ts = 36 if t == Q.Q8_1 else GGML_QUANT_SIZES[t][1]   # gguf has an older Q8_1 block size
         nblk = r.shape[-1] // ts
         for blk in {0, nblk // 2, nblk - 1}:
-            off = ts * blk + (2 if t == Q.Q4_1 and blk % 2 else 0)
+            off = ts * blk + (2 if t in (Q.Q4_1, Q.Q5_1) and blk % 2 else 0)
             r[..., off:off + 2] = np.array([bad], np.uint16).view(np.uint8)
         out.append(r)
     return out

@@ -146,11 +146,20 @@ void ggml_types_init_simd(uint32_t features)
             type_traits[GGML_TYPE_Q8_0].from_float = quantize_row_q8_0_avx512;
             type_traits[GGML_TYPE_Q8_1].from_float = quantize_row_q8_1_avx512;
             type_traits[GGML_TYPE_Q8_K].from_float = quantize_row_q8_K_avx512;
+            type_traits[GGML_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_avx512;
             type_traits[GGML_TYPE_Q4_1].vec_dot = vec_dot_q4_1_q8_1_avx512;
+            type_traits[GGML_TYPE_Q5_0].vec_dot = vec_dot_q5_0_q8_0_avx512;
+            type_traits[GGML_TYPE_Q5_1].vec_dot = vec_dot_q5_1_q8_1_avx512;
             type_traits[GGML_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_avx512;
+            type_traits[GGML_TYPE_Q4_0].vec_dot_rows = vec_dot_rows_q4_0_q8_0_avx512;
             type_traits[GGML_TYPE_Q4_1].vec_dot_rows = vec_dot_rows_q4_1_q8_1_avx512;
+            type_traits[GGML_TYPE_Q5_0].vec_dot_rows = vec_dot_rows_q5_0_q8_0_avx512;
+            type_traits[GGML_TYPE_Q5_1].vec_dot_rows = vec_dot_rows_q5_1_q8_1_avx512;
             type_traits[GGML_TYPE_Q8_0].vec_dot_rows = vec_dot_rows_q8_0_q8_0_avx512;
+            type_traits[GGML_TYPE_Q4_0].vec_dot_tile = vec_dot_tile_q4_0_q8_0_avx512;
             type_traits[GGML_TYPE_Q4_1].vec_dot_tile = vec_dot_tile_q4_1_q8_1_avx512;
+            type_traits[GGML_TYPE_Q5_0].vec_dot_tile = vec_dot_tile_q5_0_q8_0_avx512;
+            type_traits[GGML_TYPE_Q5_1].vec_dot_tile = vec_dot_tile_q5_1_q8_1_avx512;
             type_traits[GGML_TYPE_Q8_0].vec_dot_tile = vec_dot_tile_q8_0_q8_0_avx512;
         }
     }

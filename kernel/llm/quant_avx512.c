@@ -1,19 +1,19 @@
 /* AVX-512 VNNI twins of the scalar references in llm/quant_ref.c, for CPUs with AVX-512 F+BW+VL+VNNI (the guest
-   under kvm-pvm runs them natively at CPL 3; TCG has no AVX-512): Q4_1 x Q8_1 and Q8_0 x Q8_0 - vec_dot, 8-row
-   kernels (vec_dot_rows, the decode step) and 4x4 tiles (vec_dot_tile, prefill through llm/matmul.c) - all
-   bit-identical to the references, like the AVX2 twins in llm/quant_avx2.c: vpdpbusd (u8 x s8 -> s32) gives
-   exact integer block sums, then the reference's float expression per block and its summation order.
-   Layout: 4 blocks per step. One row's 4 blocks go into one zmm, block k in 128-bit lane k (Q4_1: low nibbles
-   in one register, high nibbles in another, against activations permuted the same way), so 4 rows' partial sums
-   fold into one vector of 16 exact block sums (lane 4k + r: row r, block k) with 6 shuffles and 3 adds. The
-   float terms are computed 16 at a time and added to the 4 rows' sums block by block (the reference's order).
-   The activation quantizers Q8_0, Q8_1, Q8_K are bit-identical too (16 lanes of the AVX2 twins' method).
-   Q8_0 weights are int8 and vpdpbusd wants an unsigned operand: x + 128 (x ^ 0x80) against y, minus 128 * sum(y)
-   (the accumulator starts there; it depends on the activations only), still exact.
+   under kvm-pvm runs them natively at CPL 3; TCG has no AVX-512): Q4_0 Q5_0 Q8_0 x Q8_0 and Q4_1 Q5_1 x Q8_1 -
+   vec_dot, 8-row kernels (vec_dot_rows, the decode step) and 4x4 tiles (vec_dot_tile, prefill through
+   llm/matmul.c) - and the activation quantizers Q8_0 Q8_1 Q8_K, all bit-identical to the references like the
+   AVX2 twins in llm/quant_avx2.c (the K-quant dot products keep those): vpdpbusd (u8 x s8 -> s32) gives exact
+   integer block sums, then the reference's float expression per block, added in the reference's order.
+   Layout: 4 blocks per step. One row's 4 blocks go into one zmm, block k in 128-bit lane k (4/5-bit types: low
+   halves of the blocks in one register, high halves in another, against activations permuted the same way;
+   q - 8 / q - 16 by starting the accumulator at -8 / -16 times the activations), so 4 rows' partial sums fold
+   into one vector of 16 exact block sums (lane 4k + r: row r, block k) with 6 shuffles and 3 adds. The float
+   terms are computed 16 at a time and added to the rows' sums block by block. Q8_0 weights are int8 and
+   vpdpbusd wants an unsigned operand: x + 128 (x ^ 0x80) against y, the accumulator starting at -128 * y.
    Every function carries __attribute__((target(...))) so this file builds with the kernel's -msse2 flags;
    ggml_types_init_simd (llm/ggml_types.c) installs these over the AVX2 set only with GGML_CPU_AVX512 from the
    caller (who checked CPUID and that XCR0 enables the opmask/ZMM state). Tests: tests/test_llm_simd_avx512.py,
-   tests/test_llm_simd_matmul.py, tests/test_llm_simd_forward.py. */
+   tests/test_llm_simd_matmul.py, tests/test_llm_simd_forward.py; speed: tests/host/llm_formats/simd_bench.c. */
 #include <immintrin.h>
 #include "llm/fp16.h"
 #include "llm/ggml_types.h"
@@ -83,39 +83,125 @@ AVX512_INLINE void prefetch_part(const char *p, size_t chunk, int64_t step)
         _mm_prefetch(p + o, PF_HINT);
 }
 
-/* ---- Q4_1 x Q8_1 ---- */
+/* ---- Q4_0 Q4_1 Q5_0 Q5_1 against Q8_0 / Q8_1 ---- */
 
+/* The 4- and 5-bit weight types. Four blocks of a row are loaded as 16-bit words and permuted (vpermt2w): quants
+   into one 128-bit lane per block, and a "meta" vector: qword 0 / 1 = the low / high 16 bits of the four
+   blocks' qh (Q5), dwords 4..7 = the four blocks' scale dword (d, or d | m << 16). */
+enum wkind { W_Q4_0, W_Q4_1, W_Q5_0, W_Q5_1 };
 
-
-/* Four Q4_1 blocks (80 bytes, the first cnt valid): returns their nibble bytes [qs0 qs1 qs2 qs3], one block per
-   128-bit lane; *head keeps the first 64 bytes, whose dwords 0, 5, 10, 15 are the (d, m) pairs. */
-AVX512_INLINE __m512i q4_1_load4(const block_q4_1 *p, int cnt, __m512i *head)
+static inline int w_words(int wk)   /* block size in 16-bit words: 18, 20, 22, 24 bytes */
 {
-    const __m512i qs_idx = _mm512_setr_epi32(1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 19);
-    __m512i a, b;
-    if (cnt == 4) {
-        a = _mm512_loadu_si512(p);
-        b = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)((const uint8_t *)p + 64)));
-    } else {   /* masked: never reads past the row's last block */
-        a = _mm512_maskz_loadu_epi32(first_dwords(5 * cnt, 0), p);
-        b = _mm512_setzero_si512();
-    }
-    *head = a;
-    return _mm512_permutex2var_epi32(a, qs_idx, b);
+    return wk == W_Q4_0 ? 9 : wk == W_Q4_1 ? 10 : wk == W_Q5_0 ? 11 : 12;
 }
 
-/* (d, m) of 4 rows x 4 blocks from their heads: lane 4k + r = row r, block k */
-AVX512_INLINE __m512i q4_1_dm4(__m512i h0, __m512i h1, __m512i h2, __m512i h3)
+static inline int w_is_q5(int wk) { return wk == W_Q5_0 || wk == W_Q5_1; }
+static inline int w_has_min(int wk) { return wk == W_Q4_1 || wk == W_Q5_1; }   /* activations Q8_1 */
+
+struct widx {
+    __m512i qs, meta;
+};
+
+/* vpermt2w / vpermt2d indices. qs: 128-bit lane k = the 16 quant bytes of block k. meta: Q5_0 words 0..3 /
+   4..7 = low / high qh words of blocks 0..3, words 8..15 = block k's d in dword 4 + k (Q4_0: that part only);
+   Q5_1 dwords 0..3 = qh, 4..7 = (d, m). Q4_1 needs no meta permute. */
+static const uint16_t q4_0_qs_idx[32] __attribute__((aligned(64))) = {
+    1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31, 32, 33,
+    34, 35 };
+static const uint16_t q4_0_meta_idx[32] __attribute__((aligned(64))) = {
+    1, 10, 19, 28, 2, 11, 20, 29, 0, 1, 9, 10, 18, 19, 27, 28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+static const uint16_t q5_0_qs_idx[32] __attribute__((aligned(64))) = {
+    3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 17, 18, 19, 20, 21, 25, 26, 27, 28, 29, 30, 31, 32, 36, 37, 38, 39, 40, 41,
+    42, 43 };
+static const uint16_t q5_0_meta_idx[32] __attribute__((aligned(64))) = {
+    1, 12, 23, 34, 2, 13, 24, 35, 0, 1, 11, 12, 22, 23, 33, 34, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+static const uint32_t q4_1_qs_idx[16] __attribute__((aligned(64))) = {
+    1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 19 };
+static const uint32_t q5_1_qs_idx[16] __attribute__((aligned(64))) = {
+    2, 3, 4, 5, 8, 9, 10, 11, 14, 15, 16, 17, 20, 21, 22, 23 };
+static const uint32_t q5_1_meta_idx[16] __attribute__((aligned(64))) = {
+    1, 7, 13, 19, 0, 6, 12, 18, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+AVX512_INLINE struct widx w_indices(int wk)
 {
-    const __m512i idx = _mm512_setr_epi32(0, 16, 0, 16, 5, 21, 5, 21, 10, 26, 10, 26, 15, 31, 15, 31);
-    return _mm512_mask_blend_epi32(0xcccc, _mm512_permutex2var_epi32(h0, idx, h1),
-                                   _mm512_permutex2var_epi32(h2, idx, h3));
+    struct widx x;
+    const void *qs = wk == W_Q4_0 ? (const void *)q4_0_qs_idx : wk == W_Q4_1 ? (const void *)q4_1_qs_idx :
+                     wk == W_Q5_0 ? (const void *)q5_0_qs_idx : (const void *)q5_1_qs_idx;
+    const void *meta = wk == W_Q4_0 ? (const void *)q4_0_meta_idx : wk == W_Q5_0 ? (const void *)q5_0_meta_idx :
+                       (const void *)q5_1_meta_idx;
+    x.qs = _mm512_load_si512(qs);
+    x.meta = _mm512_load_si512(meta);
+    return x;
 }
 
-/* Four Q8_1 activation blocks (144 bytes, the first cnt valid), permuted like the weights: *lo = elements 0..15
-   of block k in 128-bit lane k, *hi = elements 16..31; *dy, *sy = d and s of block k in lanes 4k..4k+3. */
-struct act4 {
+/* word mask of the first cnt_w words of a 32-word load that starts off_w words into the data */
+AVX512_INLINE __mmask32 first_words(int cnt_w, int off_w)
+{
+    int k = cnt_w - off_w;
+    return k >= 32 ? (__mmask32)0xffffffffu : k <= 0 ? (__mmask32)0 : (__mmask32)((1u << k) - 1);
+}
+
+/* a row's 4 blocks of quants: low half (elements 0..15) and high half (16..31) of block k in 128-bit lane k */
+struct nib4 {
     __m512i lo, hi;
+};
+
+/* Four blocks of one row at p (the first cnt valid: never reads past them): unsigned quants and *meta. Q4_1 and
+   Q5_1 blocks are whole dwords (20, 24 bytes): vpermt2d, and Q4_1's meta is the first 64 bytes as loaded (scale
+   dwords 0, 5, 10, 15); Q4_0 and Q5_0 (18, 22 bytes) go by words (vpermt2w). */
+AVX512_INLINE struct nib4 w_load4(int wk, const struct widx *ix, const uint8_t *p, int cnt, __m512i *meta)
+{
+    int nw = w_words(wk) * cnt;
+    __m512i a, q;
+    __m128i qh = _mm_setzero_si128();   /* Q5: qword 0 / 1 = low / high 16 bits of the 4 blocks' qh */
+    if (w_has_min(wk)) {
+        a = cnt == 4 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi32(first_dwords(nw / 2, 0), p);
+        __m512i b;
+        if (cnt < 4)
+            b = _mm512_maskz_loadu_epi32(first_dwords(nw / 2, 16), p + 64);
+        else if (wk == W_Q4_1)
+            b = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(p + 64)));
+        else
+            b = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p + 64)));
+        q = _mm512_permutex2var_epi32(a, ix->qs, b);
+        if (wk == W_Q5_1) {
+            *meta = _mm512_permutex2var_epi32(a, ix->meta, b);   /* dwords 0..3 qh, 4..7 (d, m) */
+            __m128i h = _mm512_castsi512_si128(*meta);
+            qh = _mm_unpacklo_epi64(_mm_cvtepi32_epi16(h), _mm_cvtepi32_epi16(_mm_srli_epi32(h, 16)));
+        } else {
+            *meta = a;
+        }
+    } else {
+        a = cnt == 4 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi16(first_words(nw, 0), p);
+        __m512i b = _mm512_maskz_loadu_epi16(first_words(nw, 32), p + 64);
+        q = _mm512_permutex2var_epi16(a, ix->qs, b);
+        *meta = _mm512_permutex2var_epi16(a, ix->meta, b);
+        qh = _mm512_castsi512_si128(*meta);
+    }
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    struct nib4 v = { _mm512_and_si512(q, m4), _mm512_and_si512(_mm512_srli_epi16(q, 4), m4) };
+    if (w_is_q5(wk)) {   /* bit j of qh = bit 4 of element j: the 64 low / high qh bits as byte masks */
+        const __m512i b4 = _mm512_set1_epi8(16);
+        v.lo = _mm512_mask_add_epi8(v.lo, _cvtu64_mask64((uint64_t)_mm_cvtsi128_si64(qh)), v.lo, b4);
+        v.hi = _mm512_mask_add_epi8(v.hi, _cvtu64_mask64((uint64_t)_mm_extract_epi64(qh, 1)), v.hi, b4);
+    }
+    return v;
+}
+
+/* scale dwords of 4 rows x 4 blocks from their meta vectors: lane 4k + r = row r, block k */
+AVX512_INLINE __m512i w_scales4(int wk, __m512i m0, __m512i m1, __m512i m2, __m512i m3)
+{
+    const __m512i idx = wk == W_Q4_1 ? _mm512_setr_epi32(0, 16, 0, 16, 5, 21, 5, 21, 10, 26, 10, 26, 15, 31, 15, 31)
+                                     : _mm512_setr_epi32(4, 20, 4, 20, 5, 21, 5, 21, 6, 22, 6, 22, 7, 23, 7, 23);
+    return _mm512_mask_blend_epi32(0xcccc, _mm512_permutex2var_epi32(m0, idx, m1),
+                                   _mm512_permutex2var_epi32(m2, idx, m3));
+}
+
+/* Four activation blocks, permuted like the weights: lo = elements 0..15 of block k in 128-bit lane k, hi =
+   elements 16..31; c = the accumulators' start (-offset * the activations of each lane, for the weights'
+   q - 8 / q - 16, so the sums stay exact); dy, sy = d and s (Q8_1) of block k in lanes 4k..4k+3. */
+struct act4 {
+    __m512i lo, hi, c;
     __m512 dy, sy;
 };
 
@@ -138,111 +224,136 @@ AVX512_INLINE struct act4 q8_1_load4(const block_q8_1 *p, int cnt)
     struct act4 a;
     a.lo = _mm512_permutex2var_epi32(l0, idx, l1);
     a.hi = _mm512_permutex2var_epi32(m0, idx, m1);
+    a.c = _mm512_setzero_si512();
     __m512i ds = _mm512_permutex2var_epi32(l0, ds_idx, l1);
     a.dy = half_lo(ds);
     a.sy = half_hi(ds);
     return a;
 }
 
-/* a row's 4 blocks of nibbles split into low (elements 0..15) and high (16..31) nibbles, 0..15 each */
-struct nib4 {
-    __m512i lo, hi;
-};
-
-AVX512_INLINE struct nib4 q4_split(__m512i q)
+/* Q8_0 blocks are 17 words: lo = words 17k+1.., hi = words 17k+9.. (the same indices 8 words further on) */
+AVX512_INLINE struct act4 q8_0_load4_nib(const block_q8_0 *p, int cnt, int offset)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
-    struct nib4 v = { _mm512_and_si512(q, m4), _mm512_and_si512(_mm512_srli_epi16(q, 4), m4) };
-    return v;
+    const uint16_t *w = (const uint16_t *)p;
+    uint16_t qi[32], di[32];
+    for (int j = 0; j < 32; j++) {
+        qi[j] = (uint16_t)(17 * (j >> 3) + 1 + (j & 7));   /* 128-bit lane k: words 17k+1 .. 17k+8 */
+        di[j] = (uint16_t)(17 * (j >> 3));                 /* dword lane 4k + r: d of block k */
+    }
+    __m512i idx = _mm512_loadu_si512(qi), d_idx = _mm512_loadu_si512(di);
+    int nw = 17 * cnt;
+    __m512i l0 = cnt == 4 ? _mm512_loadu_si512(w) : _mm512_maskz_loadu_epi16(first_words(nw, 0), w);
+    __m512i l1 = cnt == 4 ? _mm512_loadu_si512(w + 32) : _mm512_maskz_loadu_epi16(first_words(nw, 32), w + 32);
+    __m512i m0 = cnt == 4 ? _mm512_loadu_si512(w + 8) : _mm512_maskz_loadu_epi16(first_words(nw, 8), w + 8);
+    __m512i m1 = _mm512_maskz_loadu_epi16(first_words(nw, 40), w + 40);
+    struct act4 a;
+    a.lo = _mm512_permutex2var_epi16(l0, idx, l1);
+    a.hi = _mm512_permutex2var_epi16(m0, idx, m1);
+    const __m512i off = _mm512_set1_epi8((char)offset);
+    a.c = _mm512_sub_epi32(_mm512_setzero_si512(),
+                           _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), off, a.lo), off, a.hi));
+    a.dy = half_lo(_mm512_permutex2var_epi16(l0, d_idx, l1));
+    a.sy = _mm512_setzero_ps();
+    return a;
+}
+
+AVX512_INLINE struct act4 act_load4(int wk, const void *y, int64_t b, int cnt)
+{
+    if (w_has_min(wk))
+        return q8_1_load4((const block_q8_1 *)y + b, cnt);
+    return q8_0_load4_nib((const block_q8_0 *)y + b, cnt, wk == W_Q4_0 ? 8 : 16);
 }
 
 /* one row's partial sums against the activations: 4 int32 per 128-bit lane k */
-AVX512_INLINE __m512i q4_1_partial(struct nib4 q, const struct act4 *y)
+AVX512_INLINE __m512i w_partial(struct nib4 q, const struct act4 *y)
 {
-    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q.lo, y->lo), q.hi, y->hi);
+    return _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(y->c, q.lo, y->lo), q.hi, y->hi);
 }
 
-/* the reference's term per block: (float)isum * (dx * dy) + mx * sy, 16 at a time (no FMA) */
-AVX512_INLINE __m512 q4_1_terms(__m512i isum, __m512i dm, const struct act4 *y)
+/* the reference's term per block, 16 at a time (no FMA): (float)isum * (dx * dy), + mx * sy for Q4_1/Q5_1 */
+AVX512_INLINE __m512 w_terms(int wk, __m512i isum, __m512i sc, const struct act4 *y)
 {
-    return _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(half_lo(dm), y->dy)),
-                         _mm512_mul_ps(half_hi(dm), y->sy));
+    __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(half_lo(sc), y->dy));
+    return w_has_min(wk) ? _mm512_add_ps(t, _mm512_mul_ps(half_hi(sc), y->sy)) : t;
 }
 
-/* terms of 4 rows (row pointers at block b) for 4 blocks against y */
-AVX512_INLINE __m512 q4_1_step4(const block_q4_1 *const *x, int64_t b, int cnt, const struct act4 *y)
+/* terms of 4 rows (row pointers x[0..3]) for blocks b..b+3 against y */
+AVX512_INLINE __m512 w_step4(int wk, const struct widx *ix, const uint8_t *const *x, int64_t b, int cnt,
+                             const struct act4 *y)
 {
-    __m512i h0, h1, h2, h3;
-    __m512i p0 = q4_1_partial(q4_split(q4_1_load4(x[0] + b, cnt, &h0)), y);
-    __m512i p1 = q4_1_partial(q4_split(q4_1_load4(x[1] + b, cnt, &h1)), y);
-    __m512i p2 = q4_1_partial(q4_split(q4_1_load4(x[2] + b, cnt, &h2)), y);
-    __m512i p3 = q4_1_partial(q4_split(q4_1_load4(x[3] + b, cnt, &h3)), y);
-    return q4_1_terms(fold_4x4(p0, p1, p2, p3), q4_1_dm4(h0, h1, h2, h3), y);
+    size_t o = (size_t)b * (size_t)(2 * w_words(wk));
+    __m512i m0, m1, m2, m3;
+    __m512i p0 = w_partial(w_load4(wk, ix, x[0] + o, cnt, &m0), y);
+    __m512i p1 = w_partial(w_load4(wk, ix, x[1] + o, cnt, &m1), y);
+    __m512i p2 = w_partial(w_load4(wk, ix, x[2] + o, cnt, &m2), y);
+    __m512i p3 = w_partial(w_load4(wk, ix, x[3] + o, cnt, &m3), y);
+    return w_terms(wk, fold_4x4(p0, p1, p2, p3), w_scales4(wk, m0, m1, m2, m3), y);
 }
 
-/* 8 rows (x[0..7]) against one activation row: s[0..7] */
-AVX512_INLINE void q4_1_rows8(int64_t nb, float *s, const block_q4_1 *const *x, const block_q8_1 *y, size_t pf)
+/* 8 rows (x[0..7]) against one activation row: s[0..7]; prefetches pf bytes ahead of x[0] */
+AVX512_INLINE void w_rows8(int wk, int64_t nb, float *s, const uint8_t *const *x, const void *y, size_t pf)
 {
-    size_t pf_chunk = pf ? prefetch_chunk(8 * nb * sizeof(block_q4_1), nb / 4) : 0;
+    struct widx ix = w_indices(wk);
+    size_t pf_chunk = pf ? prefetch_chunk(8 * (size_t)nb * (size_t)(2 * w_words(wk)), nb / 4) : 0;
     __m512 acc = _mm512_setzero_ps();
     int64_t b = 0;
     for (; b + 4 <= nb; b += 4) {
         prefetch_part((const char *)x[0] + pf, pf_chunk, b / 4);
-        struct act4 a = q8_1_load4(y + b, 4);
-        acc = acc8_add(acc, q4_1_step4(x, b, 4, &a), q4_1_step4(x + 4, b, 4, &a), 4);
+        struct act4 a = act_load4(wk, y, b, 4);
+        acc = acc8_add(acc, w_step4(wk, &ix, x, b, 4, &a), w_step4(wk, &ix, x + 4, b, 4, &a), 4);
     }
     if (b < nb) {   /* 1..3 blocks left */
         int cnt = (int)(nb - b);
-        struct act4 a = q8_1_load4(y + b, cnt);
-        acc = acc8_add(acc, q4_1_step4(x, b, cnt, &a), q4_1_step4(x + 4, b, cnt, &a), cnt);
+        struct act4 a = act_load4(wk, y, b, cnt);
+        acc = acc8_add(acc, w_step4(wk, &ix, x, b, cnt, &a), w_step4(wk, &ix, x + 4, b, cnt, &a), cnt);
     }
     _mm_storeu_ps(s, _mm512_castps512_ps128(acc));
     _mm_storeu_ps(s + 4, _mm512_extractf32x4_ps(acc, 2));
 }
 
-void AVX512 vec_dot_q4_1_q8_1_avx512(int64_t n, float *s, const void *vx, const void *vy)
+AVX512_INLINE void w_vec_dot(int wk, int64_t n, float *s, const void *vx, const void *vy)
 {
-    const block_q4_1 *x[8] = { vx, vx, vx, vx, vx, vx, vx, vx };   /* one row in every lane: same bits */
+    const uint8_t *x[8] = { vx, vx, vx, vx, vx, vx, vx, vx };   /* one row in every lane: same bits */
     float out[8];
-    q4_1_rows8(n / QK4_1, out, x, vy, 0);
+    w_rows8(wk, n / 32, out, x, vy, 0);
     *s = out[0];
 }
 
-void AVX512 vec_dot_rows_q4_1_q8_1_avx512(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+AVX512_INLINE void w_vec_dot_rows(int wk, int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
 {
     const uint8_t *base = vx;
     int64_t r = 0;
     for (; r + 8 <= nr; r += 8) {
-        const block_q4_1 *x[8];
+        const uint8_t *x[8];
         for (int k = 0; k < 8; k++)
-            x[k] = (const block_q4_1 *)(base + (size_t)(r + k) * bx);
-        q4_1_rows8(n / QK4_1, s + r, x, vy, PF_ROWS * bx);
+            x[k] = base + (size_t)(r + k) * bx;
+        w_rows8(wk, n / 32, s + r, x, vy, PF_ROWS * bx);
     }
     if (r < nr) {   /* 1..7 rows left: the last one repeated in the unused lanes */
-        const block_q4_1 *x[8];
+        const uint8_t *x[8];
         float out[8];
         for (int k = 0; k < 8; k++)
-            x[k] = (const block_q4_1 *)(base + (size_t)(r + k < nr ? r + k : nr - 1) * bx);
-        q4_1_rows8(n / QK4_1, out, x, vy, 0);
+            x[k] = base + (size_t)(r + k < nr ? r + k : nr - 1) * bx;
+        w_rows8(wk, n / 32, out, x, vy, 0);
         for (int k = 0; r + k < nr; k++)
             s[r + k] = out[k];
     }
 }
 
 /* one 4-block step of a 4x4 tile: acc01 / acc23 as acc8_add's (activation rows 0, 1 / 2, 3) */
-AVX512_INLINE void q4_1_tile_step(const block_q4_1 *const *x, const block_q8_1 *const *y, int64_t b, int cnt,
-                                  __m512 *acc01, __m512 *acc23)
+AVX512_INLINE void w_tile_step(int wk, const struct widx *ix, const uint8_t *const *x, const uint8_t *const *y,
+                               int64_t b, int cnt, __m512 *acc01, __m512 *acc23)
 {
-    __m512i h0, h1, h2, h3;
-    struct nib4 q0 = q4_split(q4_1_load4(x[0] + b, cnt, &h0)), q1 = q4_split(q4_1_load4(x[1] + b, cnt, &h1));
-    struct nib4 q2 = q4_split(q4_1_load4(x[2] + b, cnt, &h2)), q3 = q4_split(q4_1_load4(x[3] + b, cnt, &h3));
-    __m512i dm = q4_1_dm4(h0, h1, h2, h3);
+    size_t o = (size_t)b * (size_t)(2 * w_words(wk));
+    __m512i m0, m1, m2, m3;
+    struct nib4 q0 = w_load4(wk, ix, x[0] + o, cnt, &m0), q1 = w_load4(wk, ix, x[1] + o, cnt, &m1);
+    struct nib4 q2 = w_load4(wk, ix, x[2] + o, cnt, &m2), q3 = w_load4(wk, ix, x[3] + o, cnt, &m3);
+    __m512i sc = w_scales4(wk, m0, m1, m2, m3);
     __m512 t[4];
     for (int k = 0; k < 4; k++) {
-        struct act4 a = q8_1_load4(y[k] + b, cnt);
-        __m512i is = fold_4x4(q4_1_partial(q0, &a), q4_1_partial(q1, &a), q4_1_partial(q2, &a),
-                              q4_1_partial(q3, &a));
-        t[k] = q4_1_terms(is, dm, &a);
+        struct act4 a = act_load4(wk, y[k], b, cnt);
+        __m512i is = fold_4x4(w_partial(q0, &a), w_partial(q1, &a), w_partial(q2, &a), w_partial(q3, &a));
+        t[k] = w_terms(wk, is, sc, &a);
     }
     *acc01 = acc8_add(*acc01, t[0], t[1], cnt);
     *acc23 = acc8_add(*acc23, t[2], t[3], cnt);
@@ -257,23 +368,77 @@ AVX512_INLINE void tile_store(float *s, size_t ls, __m512 acc01, __m512 acc23)
 }
 
 /* 4 rows x 4 activation rows: s[t * ls + r] */
-void AVX512 vec_dot_tile_q4_1_q8_1_avx512(int64_t n, float *s, size_t ls, const void *vx, size_t bx, const void *vy,
-                                         size_t by)
+AVX512_INLINE void w_vec_dot_tile(int wk, int64_t n, float *s, size_t ls, const void *vx, size_t bx, const void *vy,
+                                  size_t by)
 {
-    const block_q4_1 *x[4];
-    const block_q8_1 *y[4];
+    const uint8_t *x[4], *y[4];
     for (int k = 0; k < 4; k++) {
-        x[k] = (const block_q4_1 *)((const uint8_t *)vx + (size_t)k * bx);
-        y[k] = (const block_q8_1 *)((const uint8_t *)vy + (size_t)k * by);
+        x[k] = (const uint8_t *)vx + (size_t)k * bx;
+        y[k] = (const uint8_t *)vy + (size_t)k * by;
     }
-    const int64_t nb = n / QK4_1;
+    struct widx ix = w_indices(wk);
+    const int64_t nb = n / 32;
     __m512 acc01 = _mm512_setzero_ps(), acc23 = _mm512_setzero_ps();
     int64_t b = 0;
     for (; b + 4 <= nb; b += 4)
-        q4_1_tile_step(x, y, b, 4, &acc01, &acc23);
+        w_tile_step(wk, &ix, x, y, b, 4, &acc01, &acc23);
     if (b < nb)
-        q4_1_tile_step(x, y, b, (int)(nb - b), &acc01, &acc23);
+        w_tile_step(wk, &ix, x, y, b, (int)(nb - b), &acc01, &acc23);
     tile_store(s, ls, acc01, acc23);
+}
+
+/* the exported twins: one set per weight type */
+void AVX512 vec_dot_q4_0_q8_0_avx512(int64_t n, float *s, const void *x, const void *y)
+{
+    w_vec_dot(W_Q4_0, n, s, x, y);
+}
+void AVX512 vec_dot_q4_1_q8_1_avx512(int64_t n, float *s, const void *x, const void *y)
+{
+    w_vec_dot(W_Q4_1, n, s, x, y);
+}
+void AVX512 vec_dot_q5_0_q8_0_avx512(int64_t n, float *s, const void *x, const void *y)
+{
+    w_vec_dot(W_Q5_0, n, s, x, y);
+}
+void AVX512 vec_dot_q5_1_q8_1_avx512(int64_t n, float *s, const void *x, const void *y)
+{
+    w_vec_dot(W_Q5_1, n, s, x, y);
+}
+void AVX512 vec_dot_rows_q4_0_q8_0_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    w_vec_dot_rows(W_Q4_0, n, nr, s, x, bx, y);
+}
+void AVX512 vec_dot_rows_q4_1_q8_1_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    w_vec_dot_rows(W_Q4_1, n, nr, s, x, bx, y);
+}
+void AVX512 vec_dot_rows_q5_0_q8_0_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    w_vec_dot_rows(W_Q5_0, n, nr, s, x, bx, y);
+}
+void AVX512 vec_dot_rows_q5_1_q8_1_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    w_vec_dot_rows(W_Q5_1, n, nr, s, x, bx, y);
+}
+void AVX512 vec_dot_tile_q4_0_q8_0_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                         size_t by)
+{
+    w_vec_dot_tile(W_Q4_0, n, s, ls, x, bx, y, by);
+}
+void AVX512 vec_dot_tile_q4_1_q8_1_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                         size_t by)
+{
+    w_vec_dot_tile(W_Q4_1, n, s, ls, x, bx, y, by);
+}
+void AVX512 vec_dot_tile_q5_0_q8_0_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                         size_t by)
+{
+    w_vec_dot_tile(W_Q5_0, n, s, ls, x, bx, y, by);
+}
+void AVX512 vec_dot_tile_q5_1_q8_1_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                         size_t by)
+{
+    w_vec_dot_tile(W_Q5_1, n, s, ls, x, bx, y, by);
 }
 
 /* ---- Q8_0 x Q8_0 ---- */

@@ -48,11 +48,24 @@ void vec_dot_tile_q8_0_q8_0_avx2(int64_t n, float *s, size_t ls, const void *x, 
 void quantize_row_q8_0_avx512(const float *x, void *y, int64_t n);
 void quantize_row_q8_1_avx512(const float *x, void *y, int64_t n);
 void quantize_row_q8_K_avx512(const float *x, void *y, int64_t n);
+/* Q4_0 Q4_1 Q5_0 Q5_1 Q8_0: vec_dot, several rows (ggml_vec_dot_rows_fn), 4x4 tiles (ggml_vec_dot_tile_fn) */
+void vec_dot_q4_0_q8_0_avx512(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_q4_1_q8_1_avx512(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_q5_0_q8_0_avx512(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_q5_1_q8_1_avx512(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_q8_0_q8_0_avx512(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_rows_q4_0_q8_0_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
 void vec_dot_rows_q4_1_q8_1_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+void vec_dot_rows_q5_0_q8_0_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+void vec_dot_rows_q5_1_q8_1_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
 void vec_dot_rows_q8_0_q8_0_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+void vec_dot_tile_q4_0_q8_0_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                   size_t by);
 void vec_dot_tile_q4_1_q8_1_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                   size_t by);
+void vec_dot_tile_q5_0_q8_0_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                   size_t by);
+void vec_dot_tile_q5_1_q8_1_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
                                    size_t by);
 void vec_dot_tile_q8_0_q8_0_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
                                    size_t by);
