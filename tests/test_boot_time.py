@@ -4,17 +4,19 @@ idle loop drains it), `log=sync` gives the same lines, and a connection opened b
 still booting is answered as soon as the guest listens. That last one is checked against QEMU's own behaviour:
 slirp sends such a connection's SYN when it sees our DHCPDISCOVER, before we have an address; dropping it
 left the client to TCP's retransmission (~6 s, see kernel/net/net.c), so an answer within 3 s of the
-'listening' line shows it was held and delivered."""
+'listening' line shows it was held and delivered. On the wire (QEMU's filter-dump, parsed here): the lease is
+announced with a gratuitous ARP and the gateway probed with an ICMP echo that slirp answers."""
 import re
+import socket
+import struct
 import threading
 import time
-import socket
 
 import pytest
 
 from conftest import kvm_usable
 from cllm_build.bench import BOOT_MARKS, boot_marks
-from cllm_build.qemu import Guest
+from cllm_build.qemu import NIC_MODEL, Guest, free_port
 
 ACCELS = ["tcg"] + (["kvm"] if kvm_usable() else [])
 STAMP = re.compile(r"^\[ *(\d+)\.(\d{6})\] [EWID] ", re.M)
@@ -84,3 +86,44 @@ def test_queued_log_complete_and_same_as_sync(main_build, accel):
     calibrated = logs["queue"][logs["queue"].index("I clock: "):]
     stamps = [int(a) * 10**6 + int(b) for a, b in STAMP.findall(calibrated)]
     assert stamps == sorted(stamps), stamps
+
+
+def pcap_frames(path):
+    """The frames of a classic pcap file (QEMU's filter-dump writes one), parsed with struct here."""
+    data = open(path, "rb").read()
+    magic, = struct.unpack("<I", data[:4])
+    assert magic == 0xA1B2C3D4, hex(magic)
+    off, out = 24, []
+    while off + 16 <= len(data):
+        _, _, caplen, _ = struct.unpack("<IIII", data[off:off + 16])
+        out.append(data[off + 16:off + 16 + caplen])
+        off += 16 + caplen
+    return out
+
+
+@pytest.mark.parametrize("accel", ACCELS)
+def test_lease_announced_and_gateway_probed_on_the_wire(main_build, accel, tmp_path):
+    """What the real kernel sends once DHCP has bound its lease, captured by QEMU (filter-dump) and parsed here:
+    a gratuitous ARP (request, sender and target address ours) and an ICMP echo request to the gateway, which
+    QEMU's slirp answers."""
+    dump = tmp_path / "net.pcap"
+    net = ["-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{free_port()}-:8080", "-device", f"{NIC_MODEL},netdev=n0",
+           "-object", f"filter-dump,id=f0,netdev=n0,file={dump}"]
+    with Guest(str(main_build.elf), accel=accel, memory_mb=256, net_args=net) as g:
+        g.wait_for_serial(r"cllm: listening, \d+ us from kernel entry", timeout=120)
+        time.sleep(0.5)
+    me, gw = socket.inet_aton("10.0.2.15"), socket.inet_aton("10.0.2.2")
+    gratuitous = probe = answered = None
+    for i, f in enumerate(pcap_frames(dump)):
+        etype, = struct.unpack("!H", f[12:14])
+        if etype == 0x0806 and struct.unpack("!H", f[20:22])[0] == 1 and f[28:32] == me and f[38:42] == me:
+            gratuitous = i if gratuitous is None else gratuitous
+        if etype == 0x0800 and f[23] == 1:
+            ihl = (f[14] & 15) * 4
+            icmp_type = f[14 + ihl]
+            if icmp_type == 8 and f[26:30] == me and f[30:34] == gw:
+                probe = i
+            if icmp_type == 0 and f[26:30] == gw and f[30:34] == me and probe is not None:
+                answered = i
+    assert gratuitous is not None and probe is not None and answered is not None, (gratuitous, probe, answered)
+    assert gratuitous < probe < answered
