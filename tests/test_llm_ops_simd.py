@@ -1,5 +1,5 @@
-"""The float kernels' SIMD twins (kernel/llm/ops_avx2.c, ops_avx512.c, attn_avx2.c; scalar references in
-kernel/llm/ops.c),
+"""The float kernels' SIMD twins (kernel/llm/ops_sse2.c, ops_avx2.c, ops_avx512.c, attn_avx2.c; scalar references
+in kernel/llm/ops.c),
 built for the host (tests/host/llm/llm_lib.py): bit-identical to the references on random data, odd sizes and
 special values (k_expf's range edges, NaN, infinities); k_expf's vector form against the scalar one and against
 numpy's exp (float64, rounded); the row-range forms the parallel jobs use (RoPE, KV-cache stores) against the
@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE.parent / "models"))
 sys.path.insert(0, str(HERE))
 import llm_lib  # noqa: E402
 from make_tiny import make_tiny  # noqa: E402
-from test_llm_simd_avx2 import ALL, host_has_avx2  # noqa: E402
+from test_llm_simd_avx2 import ALL, GGML_CPU_SSE2, host_has_avx2  # noqa: E402
 
 needs_avx2 = pytest.mark.skipif(not host_has_avx2(), reason="host CPU lacks AVX2/FMA/F16C")
 
@@ -46,6 +46,9 @@ def L():
     L.k_expf.argtypes = [_F]
     L.ops_expf8_avx2.argtypes = [_FP, _FP]
     L.ops_expf16_avx512.argtypes = [_FP, _FP]
+    L.ops_expf4_sse2.argtypes = [_FP, _FP]
+    L.ops_softmax_sse2.argtypes = [_FP, _I]
+    L.ops_swiglu_sse2.argtypes = [_FP, _FP, _I]
     L.ops_softmax_rows_avx512.argtypes = [_FP, _I, _I]
     L.ops_swiglu_avx512.argtypes = [_FP, _FP, _I]
     for f in ("ops_softmax_ref", "ops_softmax_avx2"):
@@ -94,6 +97,32 @@ def test_expf8_bit_identical_to_k_expf(L):
     ok = np.isfinite(x) & (x > -87) & (x < 88)
     want = np.exp(x[ok].astype(np.float64)).astype(np.float32)
     assert np.max(np.abs(bits(ref[ok]).astype(np.int64) - bits(want).astype(np.int64))) <= 1
+
+
+def test_sse2_expf_softmax_swiglu_bit_identical(L):
+    rng = np.random.default_rng(3)
+    x = np.concatenate([special_values(), rng.uniform(-110, 95, 20000).astype(np.float32),
+                        np.linspace(-104.5, 89.5, 8000, dtype=np.float32)])
+    x = np.concatenate([x, np.zeros((-len(x)) % 4, np.float32)])
+    y = np.zeros_like(x)
+    for i in range(0, len(x), 4):
+        o = np.zeros(4, np.float32)
+        L.ops_expf4_sse2(np.ascontiguousarray(x[i:i + 4]), o)
+        y[i:i + 4] = o
+    ref = np.array([L.k_expf(float(v)) for v in x], np.float32)
+    assert np.array_equal(bits(y), bits(ref))
+    for n in ODD:
+        v = rng.normal(0, 6, n).astype(np.float32)
+        a, b = v.copy(), v.copy()
+        L.ops_softmax_ref(a, n)
+        L.ops_softmax_sse2(b, n)
+        assert np.array_equal(bits(a), bits(b)), n
+        g = np.resize(np.concatenate([special_values(), v]), n).astype(np.float32)
+        up = rng.normal(0, 1, n).astype(np.float32)
+        a, b = g.copy(), g.copy()
+        L.ops_swiglu_ref(a, up, n)
+        L.ops_swiglu_sse2(b, up, n)
+        assert np.array_equal(bits(a), bits(b)), n
 
 
 @needs_avx512
@@ -283,7 +312,7 @@ def test_rope_range_pieces_equal_whole(L, head_dim, n_rot):
 
 
 @pytest.mark.parametrize("qtype", ["q4_1", "q8_0", "q4_k", "f16"])
-@pytest.mark.parametrize("features", [0, ALL, ALL | GGML_CPU_AVX512])
+@pytest.mark.parametrize("features", [0, GGML_CPU_SSE2, ALL, ALL | GGML_CPU_AVX512])
 def test_forward_split_jobs_bit_identical(L, tmp_path, qtype, features):
     """Every parallel job of llama_forward split into chunks of 1 or 3 alignment units, run last-first with cpu
     indices 0/1 (each with its own attention scratch): the logits, for a batch of 1 and of 16, equal the

@@ -1,5 +1,5 @@
-/* Scalar float kernels of the forward pass (see ops.h) and the dispatch to their SIMD twins (llm/ops_avx2.c,
-   llm/ops_avx512.c, llm/attn_avx2.c). The quantized dot products themselves live in the type table (llm/ggml_types.h,
+/* Scalar float kernels of the forward pass (see ops.h) and the dispatch to their SIMD twins (llm/ops_sse2.c,
+   llm/ops_avx2.c, llm/ops_avx512.c, llm/attn_avx2.c). The quantized dot products themselves live in the type table (llm/ggml_types.h,
    llm/quant_ref.c); this file only feeds them. Uses lib/math.h, never libm. */
 #include "llm/ops.h"
 #include "llm/fp16.h"
@@ -138,6 +138,13 @@ static int ops_simd_avx512(void)
     return name[0] == 'a' && name[1] == 'v' && name[2] == 'x' && name[3] == '5';
 }
 
+/* Only the SSE2 set is installed (a CPU without AVX2) */
+static int ops_simd_sse2(void)
+{
+    const char *name = ggml_types_simd_name();
+    return name[0] == 's' && name[1] == 's' && name[2] == 'e';
+}
+
 void ops_softmax(float *x, int n)
 {
     ops_softmax_rows(x, 1, n);
@@ -151,7 +158,7 @@ void ops_softmax_rows(float *x, int rows, int n)
         ops_softmax_rows_avx2(x, rows, n);
     else
         for (int r = 0; r < rows; r++)
-            ops_softmax_ref(x + (size_t)r * n, n);
+            (ops_simd_sse2() ? ops_softmax_sse2 : ops_softmax_ref)(x + (size_t)r * n, n);
 }
 
 void ops_swiglu_ref(float *gate, const float *up, int n)
@@ -168,6 +175,8 @@ void ops_swiglu(float *gate, const float *up, int n)
         ops_swiglu_avx512(gate, up, n);
     else if (ggml_types_simd_avx2())
         ops_swiglu_avx2(gate, up, n);
+    else if (ops_simd_sse2())
+        ops_swiglu_sse2(gate, up, n);
     else
         ops_swiglu_ref(gate, up, n);
 }

@@ -1,7 +1,7 @@
 /* The float building blocks of the forward pass (llm/llama.c): RMSNorm, RoPE, softmax, SwiGLU, attention over
    the KV cache for one head, and matrix products through the ggml type table (llm/ggml_types.h), where the
    activations are first quantized per row to the weight type's vec_dot_type as ggml does. Scalar references
-   here; their SIMD twins (llm/ops_avx2.c, llm/ops_avx512.c, llm/attn_avx2.c) have the same signatures, are chosen at run time
+   here; their SIMD twins (llm/ops_sse2.c, ops_avx2.c, ops_avx512.c, attn_avx2.c) have the same signatures, are chosen at run time
    by the installed quant kernel set, and are tested against them (tests/test_llm_ops_simd.py). */
 #ifndef LLM_OPS_H
 #define LLM_OPS_H

@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* SSE2 (llm/ops_sse2.c): k_expf 2 lanes of double at a time */
+void ops_softmax_sse2(float *x, int n);
+void ops_swiglu_sse2(float *gate, const float *up, int n);
+void ops_expf4_sse2(const float *x, float *y);   /* 4 values of k_expf, bit for bit */
+
 /* AVX2 (llm/ops_avx2.c): k_expf evaluated 4 lanes at a time in double, the reference's operations in its order */
 void ops_softmax_avx2(float *x, int n);
 /* ops_softmax_ref of `rows` rows of n floats back to back; the rows' scalar chains (max scan, double sum)
