@@ -494,7 +494,11 @@ void AVX2 quantize_row_q8_K_avx2(const float *x, void *vy, int64_t n)
     }
 }
 
-/* ---- several weight rows per activation row (matrix-vector: the decode step): lanes = 4 rows ---- */
+/* ---- several weight rows per activation row (matrix-vector: the decode step): lanes = 4 rows. The weights
+   stream from memory once per token: each step prefetches (into L2) the bytes of the rows ROWS_PREFETCH ahead
+   that take as long to process (rows back to back, as llm/matmul.c passes them; prefetches never fault). ---- */
+
+#define ROWS_PREFETCH 16   /* rows */
 
 void AVX2 vec_dot_rows_q4_1_q8_1_avx2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
 {
@@ -507,7 +511,10 @@ void AVX2 vec_dot_rows_q4_1_q8_1_avx2(int64_t n, int64_t nr, float *s, const voi
         const block_q4_1 *x2 = (const block_q4_1 *)((const uint8_t *)x1 + bx);
         const block_q4_1 *x3 = (const block_q4_1 *)((const uint8_t *)x2 + bx);
         __m128 acc = _mm_setzero_ps();
+        const char *pf = (const char *)x0 + ROWS_PREFETCH * bx;   /* the rows 16 ahead, 4 blocks' bytes a step */
         for (int64_t b = 0; b < nb; b++) {
+            _mm_prefetch(pf + 4 * sizeof(block_q4_1) * (size_t)b, _MM_HINT_T1);
+            _mm_prefetch(pf + 4 * sizeof(block_q4_1) * (size_t)b + 64, _MM_HINT_T1);
             __m128 fy = _mm_cvtph_ps(_mm_cvtsi32_si128((int)load_u32(&y[b].d)));   /* [dy sy . .] */
             __m128 dx, mx;
             pairs_x4(&x0[b].d, &x1[b].d, &x2[b].d, &x3[b].d, &dx, &mx);
@@ -534,7 +541,10 @@ void AVX2 vec_dot_rows_q8_0_q8_0_avx2(int64_t n, int64_t nr, float *s, const voi
         const block_q8_0 *x2 = (const block_q8_0 *)((const uint8_t *)x1 + bx);
         const block_q8_0 *x3 = (const block_q8_0 *)((const uint8_t *)x2 + bx);
         __m128 acc = _mm_setzero_ps();
+        const char *pf = (const char *)x0 + ROWS_PREFETCH * bx;
         for (int64_t b = 0; b < nb; b++) {
+            _mm_prefetch(pf + 4 * sizeof(block_q8_0) * (size_t)b, _MM_HINT_T1);
+            _mm_prefetch(pf + 4 * sizeof(block_q8_0) * (size_t)b + 64, _MM_HINT_T1);
             __m128 dd = _mm_mul_ps(halves_x4(x0[b].d, x1[b].d, x2[b].d, x3[b].d),
                                    _mm_cvtph_ps(_mm_set1_epi16((short)y[b].d)));
             __m128i is = hsum4_epi32(q8_0_dot(&x0[b], &y[b]), q8_0_dot(&x1[b], &y[b]), q8_0_dot(&x2[b], &y[b]),
