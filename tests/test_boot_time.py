@@ -66,8 +66,8 @@ def test_connection_during_boot_answered_at_listen(main_build, accel):
 
 @pytest.mark.parametrize("accel", ACCELS)
 def test_queued_log_complete_and_same_as_sync(main_build, accel):
-    """The boot log written through the queue holds every line, once, in order (timestamps never go backwards
-    after the clock is calibrated), and matches the lines of a boot with log=sync, which writes each at once."""
+    """The boot log written through the queue holds every line, once, in order (timestamps never go backwards),
+    and matches the lines of a boot with log=sync, which writes each at once."""
     logs = {}
     for mode in ("queue", "sync"):
         with Guest(str(main_build.elf), accel=accel, memory_mb=256, append=f"log={mode}", host_port=None) as g:
@@ -83,9 +83,8 @@ def test_queued_log_complete_and_same_as_sync(main_build, accel):
         return [re.sub(r"\d+", "N", l) for l in ls[:upto + 1]]
     assert shape(queued) == shape(sync)
     assert logs["queue"].startswith("cllm: booting\n") and logs["sync"].startswith("cllm: booting\n")
-    calibrated = logs["queue"][logs["queue"].index("I clock: "):]
-    stamps = [int(a) * 10**6 + int(b) for a, b in STAMP.findall(calibrated)]
-    assert stamps == sorted(stamps), stamps
+    stamps = [int(a) * 10**6 + int(b) for a, b in STAMP.findall(logs["queue"])]
+    assert stamps == sorted(stamps), stamps  # before the clock is calibrated too (they read low then)
 
 
 def pcap_frames(path):

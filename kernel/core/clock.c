@@ -28,8 +28,11 @@
 #define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01u
 
 static uint64_t tsc_boot;                 /* TSC at the first clock_ns() call: kernel entry (core/main.c) */
-static uint64_t tsc_hz = 1000000000u;     /* until clock_init: 1 GHz assumed */
-static uint64_t ns_mult = 1ull << 32;     /* ns per tick, 32.32 fixed point */
+/* Until clock_init a TSC of 10 GHz is assumed, faster than any real one: early log stamps read low (never ahead
+   of the calibrated ones that follow) and early delays last longer, never shorter. */
+#define CLOCK_ASSUMED_HZ 10000000000ull
+static uint64_t tsc_hz = CLOCK_ASSUMED_HZ;
+static uint64_t ns_mult = (1000000000ull << 32) / CLOCK_ASSUMED_HZ; /* ns per tick, 32.32 fixed point */
 
 static void clock_set_hz(uint64_t hz)
 {
@@ -169,8 +172,7 @@ void clock_init(void)
         hz = 1000000000u;
         source = "assumed";
     }
-    /* tsc_boot stays the TSC at kernel entry, so times from here on are exact; log lines stamped before this
-       used the assumed 1 GHz (on a faster TSC they read high, and the next stamps may be a little lower). */
+    /* tsc_boot stays the TSC at kernel entry, so times from here on are exact (stamps before this read low) */
     clock_ns();
     clock_set_hz(hz);
     if (spread)
