@@ -1,5 +1,6 @@
-"""SMP (kernel/arch/x86/smp.c, acpi.c, ap_boot.S) and the matmul worker pool (kernel/llm/workers.c):
+"""SMP (kernel/arch/x86/smp.c, acpi.c, ap_boot.S) and the worker pool (kernel/llm/workers.c):
 - the MADT parser against tables built here byte by byte from the ACPI 6.5 layout (5.2.12);
+- the worker pool's own code on the host with pthreads as CPUs: every row of random jobs exactly once;
 - the booted kernel with 2 vCPUs brings up the AP (serial log) and its greedy tokens equal both the 1-vCPU run's
   and the numpy reference's (tiny model under TCG and KVM; SmolLM2-135M under KVM);
 - with 2 vCPUs the HTTP API answers /health and a greedy /completion with the same tokens as 1 vCPU, and /metrics
@@ -111,6 +112,27 @@ def test_madt_malformed(acpi_lib, damage):
     else:
         t = madt([lapic_entry(0, 0, 1), b"\x00\x09\x00\x00"])
     assert parse(acpi_lib, bytes(t))[0] == -1
+
+
+# ---- the worker pool with pthreads (host build of kernel/llm/workers.c) -------------------------------------
+
+@pytest.fixture(scope="module")
+def workers_bin(tmp_path_factory):
+    exe = tmp_path_factory.mktemp("workers") / "workers_pthread"
+    subprocess.run(["gcc", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-I" + str(ROOT / "tests/host/llm/stub"),
+                    "-I" + str(ROOT / "kernel"), "-I" + str(ROOT / "tests/host/include"), "-o", str(exe),
+                    str(ROOT / "tests/host/llm/workers_pthread.c"), str(ROOT / "kernel/llm/workers.c"), "-lpthread"],
+                   check=True)
+    return exe
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 3, 4])
+def test_workers_run_every_row_once(workers_bin, cpus):
+    """Random jobs (1..5000 rows, alignments 1..32) over 1-4 CPUs, some with a worker that sleeps inside its
+    chunks: every row runs exactly once, on a CPU index below the count, before workers_run returns."""
+    r = subprocess.run([str(workers_bin), str(cpus), "2000", str(cpus)], capture_output=True, text=True, timeout=300)
+    print(r.stdout)
+    assert r.returncode == 0 and r.stdout.startswith("ok"), r.stdout + r.stderr
 
 
 # ---- booted kernel -----------------------------------------------------------------------------------------
