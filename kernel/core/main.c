@@ -76,8 +76,9 @@ static void kmain_log_boot_time(void)
     if (!boot_tsc_entry || !khz || entry < boot_tsc_entry)
         return;
     uint64_t ticks = entry - boot_tsc_entry;
-    log_info("boot: loader hand-off to kmain %llu us (boot.S, emulated at CPL 0 under kvm-pvm)",
-             (unsigned long long)(ticks / khz * 1000u + ticks % khz * 1000u / khz));
+    log_info("boot: loader hand-off to kmain %llu us (boot.S, emulated at CPL 0 under kvm-pvm); TSC at _start %llu",
+             (unsigned long long)(ticks / khz * 1000u + ticks % khz * 1000u / khz),
+             (unsigned long long)boot_tsc_entry);
 }
 
 void kmain(uint32_t mb_magic, uint32_t mb_info)
