@@ -438,7 +438,10 @@ static void llama_attn_chunk(void *ctx, int64_t u0, int64_t u1, int cpu)
     const uint8_t *k0 = kv_cache_k(kv, p->slot, p->il, 0), *v0 = kv_cache_v(kv, p->slot, p->il, 0);
     float *scores = s->scores + (size_t)cpu * s->scores_per_cpu;
     for (int64_t u = u0; u < u1; u++) {
-        int b = (int)(u / hp->n_head_kv), g = (int)(u % hp->n_head_kv);
+        /* tokens taken from both ends alternately (0, n-1, 1, n-2, ...): a later token attends to more positions,
+           so any range of units costs about its share (the workers' solo fallback times ranges of jobs) */
+        int k = (int)(u / hp->n_head_kv), g = (int)(u % hp->n_head_kv);
+        int b = k % 2 == 0 ? k / 2 : p->n - 1 - k / 2;
         size_t head_off = (size_t)g * hd * kv->elem_size, qo = b * n_q + (size_t)g * group * hd;
         if (p->kt_ready)
             ops_attention_heads_kt(s->xb + qo, s->q + qo, group, s->kt + (size_t)g * s->kt_blocks * hd * 8,
