@@ -70,6 +70,18 @@ static void kmain_init_log(void)
         log_warn("log=%s: unknown (sync|queue), ignored", mode);
 }
 
+/* Up to CLLM_LOG_DRAIN_BYTES of the queued log (core/serial.h), in pieces of KMAIN_LOG_PIECE bytes (~20 us per
+   byte under kvm-pvm), stopping early when a frame has arrived: a request waits for at most one piece. Returns
+   the bytes written. */
+#define KMAIN_LOG_PIECE 32
+static size_t kmain_drain_log(void)
+{
+    size_t done = 0, n;
+    while (done < CLLM_LOG_DRAIN_BYTES && !net_rx_ready() && (n = serial_drain(KMAIN_LOG_PIECE)) != 0)
+        done += n;
+    return done;
+}
+
 /* boot.S stamps the TSC when the loader jumps to _start; kmain's clock starts at its own entry. Under kvm-pvm
    the CPL-0 code between the two is emulated, so this is where a slow boot.S shows. */
 static void kmain_log_boot_time(void)
@@ -127,7 +139,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
         if (net_is_configured() || clock_ns() > KMAIN_NET_FIRST_NS) /* network first (see KMAIN_NET_FIRST_NS) */
             worked |= sched_step(clock_ns());       /* open the model once, then one unit of work per slot */
         if (!worked) {
-            if (!serial_drain(CLLM_LOG_DRAIN_BYTES)) /* idle: a piece of the queued log, if any, */
+            if (!kmain_drain_log() && !net_rx_ready()) /* idle: a piece of the queued log, if any, */
                 cpu_wait_irq();                     /* else halt until the tick or a device interrupt */
             log_drained_ns = clock_ns();
         } else if (serial_pending() && clock_ns() - log_drained_ns > KMAIN_LOG_MAX_DELAY_NS) {
