@@ -5,7 +5,8 @@
    a multiple of 4), fewer than 4 tokens and types without a tile kernel use the 4-row vec_dot_rows per activation
    row over groups of MATMUL_ROW_BLOCK weight rows. Row groups start at multiples of 4 from w, so a caller that
    splits rows at multiples of 4 gets the same bits for any split; each activation row's result does not depend
-   on the batch with the AVX2 kernels (bit-identical to the references) nor with the rows kernels alone. */
+   on the batch with the AVX2 / AVX-512 kernels (bit-identical to the references) nor with the rows kernels
+   alone. While a weight-row group is in use, the next group is prefetched (it comes from memory). */
 #include "llm/matmul.h"
 
 #define MATMUL_TOK_BLOCK 64   /* activation rows per block: 64 x 1.7 KB (1536 Q8_1 columns) = 110 KB */
@@ -22,6 +23,9 @@ void matmul_q_ld(const struct ggml_type_traits *tt, const void *w, size_t row_si
             int64_t r = 0;
             for (; r + 4 <= n_rows; r += 4) {
                 const uint8_t *wr = wb + (size_t)r * row_size;
+                if (r + 8 <= n_rows)   /* the next group's weights come from memory meanwhile (never faults) */
+                    for (size_t o = 0; o < 4 * row_size; o += 64)
+                        __builtin_prefetch(wr + 4 * row_size + o, 0, 2);
                 int t = t0;
                 for (; t + 4 <= t1; t += 4)
                     tt->vec_dot_tile(n_cols, out + (size_t)t * ldo + r, ldo, wr, row_size, qb + (size_t)t * qrow, qrow);
