@@ -311,12 +311,39 @@ AVX512_INLINE void w_rows8(int wk, int64_t nb, float *s, const uint8_t *const *x
     _mm_storeu_ps(s + 4, _mm512_extractf32x4_ps(acc, 2));
 }
 
+/* one row's 4 partial int32 per 128-bit lane summed within the lane: every lane of lane k = block k's sum */
+AVX512_INLINE __m512i fold_1(__m512i p)
+{
+    p = _mm512_add_epi32(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC));
+    return _mm512_add_epi32(p, _mm512_shuffle_epi32(p, _MM_PERM_CDAB));
+}
+
+/* one row: the terms of blocks b..b+3 in every lane 4k + r of block k */
+AVX512_INLINE __m512 w_step1(int wk, const struct widx *ix, const uint8_t *x, int64_t b, int cnt, const struct act4 *y)
+{
+    __m512i m;
+    __m512i p = w_partial(w_load4(wk, ix, x + (size_t)b * (size_t)(2 * w_words(wk)), cnt, &m), y);
+    return w_terms(wk, fold_1(p), w_scales4(wk, m, m, m, m), y);
+}
+
 AVX512_INLINE void w_vec_dot(int wk, int64_t n, float *s, const void *vx, const void *vy)
 {
-    const uint8_t *x[8] = { vx, vx, vx, vx, vx, vx, vx, vx };   /* one row in every lane: same bits */
-    float out[8];
-    w_rows8(wk, n / 32, out, x, vy, 0);
-    *s = out[0];
+    struct widx ix = w_indices(wk);
+    const int64_t nb = n / 32;
+    __m512 acc = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+        struct act4 a = act_load4(wk, vy, b, 4);
+        __m512 t = w_step1(wk, &ix, vx, b, 4, &a);
+        acc = acc8_add(acc, t, t, 4);   /* lane 0 = the row's sum, block by block */
+    }
+    if (b < nb) {
+        int cnt = (int)(nb - b);
+        struct act4 a = act_load4(wk, vy, b, cnt);
+        __m512 t = w_step1(wk, &ix, vx, b, cnt, &a);
+        acc = acc8_add(acc, t, t, cnt);
+    }
+    *s = _mm512_cvtss_f32(acc);
 }
 
 AVX512_INLINE void w_vec_dot_rows(int wk, int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
@@ -551,14 +578,35 @@ AVX512_INLINE void q8_0_rows8(int64_t nb, float *s, const block_q8_0 *const *x, 
     _mm_storeu_ps(s + 4, _mm512_extractf32x4_ps(acc, 2));
 }
 
+/* one row: the terms of blocks b..b+3 in every lane 4k + r of block k */
+AVX512_INLINE __m512 q8_0_step1(const block_q8_0 *x, int64_t b, int cnt, __m512i idx, const struct act4_q8_0 *a)
+{
+    __m512i z0, z1;
+    q8_0_load4(x + b, cnt, &z0, &z1);
+    __m512i is = fold_1(q8_0_partial(z0, z1, a));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(q8_0_dx4(x + b, cnt, idx), a->dy));
+}
+
 void AVX512 vec_dot_q8_0_q8_0_avx512(int64_t n, float *s, const void *vx, const void *vy)
 {
-    const block_q8_0 *x[8] = { vx, vx, vx, vx, vx, vx, vx, vx };
+    const block_q8_0 *x = vx, *y = vy;
     __m512i idx;
-    q8_0_gather_idx(0, &idx);   /* every lane the same row */
-    float out[8];
-    q8_0_rows8(n / QK8_0, out, x, idx, vy, 0);
-    *s = out[0];
+    q8_0_gather_idx(0, &idx);   /* bx 0: every lane 4k + r gathers block k of this row */
+    const int64_t nb = n / QK8_0;
+    __m512 acc = _mm512_setzero_ps();
+    int64_t b = 0;
+    for (; b + 4 <= nb; b += 4) {
+        struct act4_q8_0 a = q8_0_act4(y + b, 4);
+        __m512 t = q8_0_step1(x, b, 4, idx, &a);
+        acc = acc8_add(acc, t, t, 4);
+    }
+    if (b < nb) {
+        int cnt = (int)(nb - b);
+        struct act4_q8_0 a = q8_0_act4(y + b, cnt);
+        __m512 t = q8_0_step1(x, b, cnt, idx, &a);
+        acc = acc8_add(acc, t, t, cnt);
+    }
+    *s = _mm512_cvtss_f32(acc);
 }
 
 void AVX512 vec_dot_rows_q8_0_q8_0_avx512(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
