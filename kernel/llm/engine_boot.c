@@ -1,7 +1,7 @@
 /* The boot self-test (see engine_boot.h). Prints, on the serial console:
      llm: <arch>, <n> layers, n_embd <d>, vocab <v>, ctx <c>, kv <f16|f32>
      llm: prompt <n> tokens: <ids>
-     llm: output: <text as it is generated>
+     llm: output: <the generated text> (collected while generating, printed after: no console I/O in the timing)
      llm: tokens: <generated ids>
      llm: done: stop=<reason> n=<count> prompt <ms> ms (<tok/s>), generation <ms> ms (<tok/s>)
      llm: prof <prompt|generation>: <us>/token: <phase> <us> (<percent>%) ... joins <n>/token, cpu<i> busy <%>
@@ -22,21 +22,25 @@ extern const uint8_t __model_start[], __model_end[];
 
 #define ENGINE_BOOT_MAX_PROMPT 8192   /* bytes of decoded prompt text */
 
+#define ENGINE_BOOT_MAX_OUTPUT 65536   /* bytes of generated text kept for printing */
+
 struct engine_boot_out {
     struct engine *e;
     struct detok_stream ds;
     int32_t *ids;
     int n, cap;
+    char *text;                       /* ENGINE_BOOT_MAX_OUTPUT bytes */
+    int len;
 };
 
-static int engine_boot_print(void *user, int32_t token)
+static int engine_boot_collect(void *user, int32_t token)
 {
     struct engine_boot_out *o = user;
-    char piece[512];
-    int k = detok_stream_push(&o->ds, token, piece, (int)sizeof piece - 1);
-    if (k > 0) {
-        piece[k] = 0;
-        kprintf("%s", piece);
+    int room = ENGINE_BOOT_MAX_OUTPUT - 1 - o->len;
+    if (room > 0) {
+        int k = detok_stream_push(&o->ds, token, o->text + o->len, room);
+        if (k > 0)
+            o->len += k;
     }
     if (o->n < o->cap)
         o->ids[o->n++] = token;
@@ -159,21 +163,22 @@ int engine_boot_selftest(void)
     prof_reset();
     uint64_t c2 = prof_tsc();
     t2 = clock_ns();
-    struct engine_boot_out o = { e, { 0 }, out, 0, cap };
+    struct engine_boot_out o = { e, { 0 }, out, 0, cap, kmalloc(ENGINE_BOOT_MAX_OUTPUT), 0 };
+    if (!o.text) {
+        log_error("llm: no memory for the output text");
+        power_exit(1);
+    }
     detok_stream_init(&o.ds, &e->tok, false);
-    kprintf("llm: output: ");
     int n_gen = 0;
     int stop = engine_generate(e, &seq, prompt, n_prompt, n_predict > (uint64_t)cap ? cap : (int)n_predict, 0,
-                               engine_boot_print, &o, &n_gen);
+                               engine_boot_collect, &o, &n_gen);
     uint64_t t3 = clock_ns();
     uint64_t c3 = prof_tsc();
-    char tail[8];
-    int k = detok_stream_flush(&o.ds, tail, (int)sizeof tail - 1);
-    if (k > 0) {
-        tail[k] = 0;
-        kprintf("%s", tail);
-    }
-    kprintf("\n");
+    int k = detok_stream_flush(&o.ds, o.text + o.len, ENGINE_BOOT_MAX_OUTPUT - 1 - o.len);
+    if (k > 0)
+        o.len += k;
+    o.text[o.len] = 0;
+    kprintf("llm: output: %s\n", o.text);
     engine_boot_print_ids("tokens:", out, o.n);
     unsigned long long pr = engine_boot_rate_x10(n_prompt - 1, t2 - t1), gr = engine_boot_rate_x10(n_gen, t3 - t2);
     kprintf("llm: done: stop=%s n=%d prompt %llu ms (%llu.%llu tok/s), generation %llu ms (%llu.%llu tok/s)\n",
