@@ -1,9 +1,9 @@
 /* AVX-512 VNNI twins of the scalar references in llm/quant_ref.c, for CPUs with AVX-512 F+BW+VL+VNNI (the guest
    under kvm-pvm runs them natively at CPL 3; TCG has no AVX-512): Q4_0 Q5_0 Q8_0 x Q8_0 and Q4_1 Q5_1 x Q8_1 -
    vec_dot, 8-row kernels (vec_dot_rows, the decode step) and 4x4 tiles (vec_dot_tile, prefill through
-   llm/matmul.c) - and the activation quantizers Q8_0 Q8_1 Q8_K, all bit-identical to the references like the
-   AVX2 twins in llm/quant_avx2.c (the K-quant dot products keep those): vpdpbusd (u8 x s8 -> s32) gives exact
-   integer block sums, then the reference's float expression per block, added in the reference's order.
+   llm/matmul.c) - vec_dot Q4_K Q5_K x Q8_K and the activation quantizers Q8_0 Q8_1 Q8_K, all bit-identical to
+   the references like the AVX2 twins in llm/quant_avx2.c (Q6_K keeps its AVX2 twin): vpdpbusd (u8 x s8 -> s32)
+   gives exact integer block sums, then the reference's float expression per block, in the reference's order.
    Layout: 4 blocks per step. One row's 4 blocks go into one zmm, block k in 128-bit lane k (4/5-bit types: low
    halves of the blocks in one register, high halves in another, against activations permuted the same way;
    q - 8 / q - 16 by starting the accumulator at -8 / -16 times the activations), so 4 rows' partial sums fold
@@ -786,4 +786,102 @@ void AVX512 quantize_row_q8_K_avx512(const float *x, void *vy, int64_t n)
         }
         y[b].d = 1.0f / iscale;
     }
+}
+
+/* ---- Q4_K and Q5_K x Q8_K (one row; bit-identical: exact int32 sums, then the reference's float expression).
+   A super-block's 128 quant bytes are two zmm: low nibbles of bytes 0..63 = sub-blocks 0 | 2, high = 1 | 3,
+   of bytes 64..127 = 4 | 6 and 5 | 7, against the activations' 32-byte sub-blocks paired the same way. The 4
+   vectors of partial sums fold to 16 lanes (two per sub-block), times each lane's 6-bit scale, summed. ---- */
+
+/* the 8 scales and 8 mins of a Q4_K/Q5_K super-block (quant_ref.c's k_scale_min) */
+static inline void k_unpack_scales_avx512(const uint8_t *sc6, uint8_t *sc, uint8_t *mn)
+{
+    for (int j = 0; j < 4; j++) {
+        sc[j] = sc6[j] & 63;
+        mn[j] = sc6[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((sc6[j + 8] & 0x0f) | ((sc6[j] >> 6) << 4));
+        mn[j + 4] = (uint8_t)((sc6[j + 8] >> 4) | ((sc6[j + 4] >> 6) << 4));
+    }
+}
+
+/* isum = sum_j sc_j * (q . y over sub-block j) from the 4 vectors (0|2, 1|3, 4|6, 5|7) and msum */
+AVX512_INLINE void k_sums(__m512i p02, __m512i p13, __m512i p46, __m512i p57, const uint8_t *sc, const uint8_t *mn,
+                          const int16_t *bsums, int *isum, int *msum)
+{
+    /* fold_4x4: lane 4k + r = 128-bit lane k of input r; lanes k = 0, 1 hold the first sub-block of input r */
+    const __m512i sub = _mm512_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5, 2, 3, 6, 7, 2, 3, 6, 7);
+    uint64_t sc8;
+    __builtin_memcpy(&sc8, sc, 8);
+    __m512i s = _mm512_permutexvar_epi32(sub, _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc8)));
+    *isum = _mm512_reduce_add_epi32(_mm512_mullo_epi32(fold_4x4(p02, p13, p46, p57), s));
+    uint64_t mn8;
+    __builtin_memcpy(&mn8, mn, 8);
+    __m128i m = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8));                    /* m0..m7 */
+    __m256i mm = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(m, m)), _mm_unpackhi_epi16(m, m),
+                                         1);
+    __m256i prod = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), mm);   /* m_j * (b_2j + b_2j+1) */
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(prod), _mm256_extracti128_si256(prod, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    *msum = _mm_cvtsi128_si32(h);
+}
+
+/* the activations of sub-blocks (0|2, 1|3) from bytes 0..127 and (4|6, 5|7) from 128..255 */
+AVX512_INLINE void k_act_pairs(const int8_t *qs, __m512i *y02, __m512i *y13)
+{
+    __m512i a = _mm512_loadu_si512(qs), b = _mm512_loadu_si512(qs + 64);
+    *y02 = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(1, 0, 1, 0));
+    *y13 = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 2, 3, 2));
+}
+
+AVX512_INLINE void k_dot_q45(int q5, int64_t n, float *s, const void *vx, const void *vy)
+{
+    const uint8_t *xb = vx;
+    const size_t bsz = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    const block_q8_K *y = vy;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const block_q4_K *x4 = (const block_q4_K *)(xb + (size_t)b * bsz);
+        const block_q5_K *x5 = (const block_q5_K *)x4;
+        const uint8_t *qs = q5 ? x5->qs : x4->qs;
+        uint8_t sc[8], mn[8];
+        k_unpack_scales_avx512(q5 ? x5->scales : x4->scales, sc, mn);
+        __m512i q01 = _mm512_loadu_si512(qs), q23 = _mm512_loadu_si512(qs + 64);
+        __m512i l01 = _mm512_and_si512(q01, m4), h01 = _mm512_and_si512(_mm512_srli_epi16(q01, 4), m4);
+        __m512i l23 = _mm512_and_si512(q23, m4), h23 = _mm512_and_si512(_mm512_srli_epi16(q23, 4), m4);
+        if (q5) {   /* bit j of qh[l]: bit 4 of element l of sub-block j */
+            __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x5->qh));
+            const __m512i b4 = _mm512_set1_epi8(16);
+            /* per 256-bit half: the sub-blocks (0 | 2), (1 | 3), (4 | 6), (5 | 7) */
+            __m512i bit02 = _mm512_inserti64x4(_mm512_set1_epi8(1 << 0), _mm256_set1_epi8(1 << 2), 1);
+            __m512i bit13 = _mm512_inserti64x4(_mm512_set1_epi8(1 << 1), _mm256_set1_epi8(1 << 3), 1);
+            __m512i bit46 = _mm512_inserti64x4(_mm512_set1_epi8(1 << 4), _mm256_set1_epi8(1 << 6), 1);
+            __m512i bit57 = _mm512_inserti64x4(_mm512_set1_epi8(1 << 5), _mm256_set1_epi8((char)(1 << 7)), 1);
+            l01 = _mm512_mask_add_epi8(l01, _mm512_test_epi8_mask(qh, bit02), l01, b4);
+            h01 = _mm512_mask_add_epi8(h01, _mm512_test_epi8_mask(qh, bit13), h01, b4);
+            l23 = _mm512_mask_add_epi8(l23, _mm512_test_epi8_mask(qh, bit46), l23, b4);
+            h23 = _mm512_mask_add_epi8(h23, _mm512_test_epi8_mask(qh, bit57), h23, b4);
+        }
+        __m512i y02, y13, y46, y57;
+        k_act_pairs(y[b].qs, &y02, &y13);
+        k_act_pairs(y[b].qs + 128, &y46, &y57);
+        const __m512i z = _mm512_setzero_si512();
+        int isum, msum;
+        k_sums(_mm512_dpbusd_epi32(z, l01, y02), _mm512_dpbusd_epi32(z, h01, y13), _mm512_dpbusd_epi32(z, l23, y46),
+               _mm512_dpbusd_epi32(z, h23, y57), sc, mn, y[b].bsums, &isum, &msum);
+        float dall = y[b].d * fp16_to_fp32(x4->d), dmin = y[b].d * fp16_to_fp32(x4->dmin);
+        sum += dall * (float)isum - dmin * (float)msum;
+    }
+    *s = sum;
+}
+
+void AVX512 vec_dot_q4_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
+{
+    k_dot_q45(0, n, s, vx, vy);
+}
+
+void AVX512 vec_dot_q5_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
+{
+    k_dot_q45(1, n, s, vx, vy);
 }
