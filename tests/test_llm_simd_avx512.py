@@ -1,10 +1,11 @@
 """AVX-512 VNNI twins (kernel/llm/quant_avx512.c, installed over the AVX2 set by ggml_types_init_simd with
 GGML_CPU_AVX512) against their scalar references (quant_ref.c, themselves checked against gguf.quants/numpy in
 test_llm_quant.py), bit for bit: vec_dot, the 8-row kernels (vec_dot_rows) and the 4x4 tiles (through
-llm/matmul.c) for Q4_1 x Q8_1 and Q8_0 x Q8_0, with block counts leaving 1..3 blocks after the 4-block steps,
-row and token counts leaving leftovers, rows further apart than their size, every bit pattern of the blocks,
-int8 -128 weights and inf/NaN scales; vec_dot Q4_K/Q5_K x Q8_K; the activation quantizers Q8_0/Q8_1/Q8_K (ties,
-zeros, subnormal, huge, inf/NaN blocks that take the reference path). Skipped (with the reason) on a host CPU without AVX-512 F/BW/VL/VNNI."""
+llm/matmul.c) for Q4_0 Q4_1 Q5_0 Q5_1 Q8_0, with block counts leaving 1..3 blocks after the 4-block steps, row
+and token counts leaving leftovers, rows further apart than their size, every bit pattern of the blocks, int8
+-128 weights and inf/NaN scales; vec_dot Q4_K/Q5_K x Q8_K; the activation quantizers Q8_0/Q8_1/Q8_K (ties, zeros,
+subnormal, huge, inf/NaN blocks that take the reference path). Skipped (with the reason) on a host CPU without
+AVX-512 F/BW/VL/VNNI."""
 import pathlib
 import sys
 
