@@ -351,9 +351,11 @@ def plan_memory(hp, cfg, model_bytes, kernel_bytes):
     kv = hp["n_layer"] * cfg["n_ctx"] * n_kv * 2 * bpe * cfg["n_slots"]
     nb = cfg["n_batch"]
     per_token = 4 * (hp["n_embd"] + max(n_q, hp["n_embd"]) + n_q + 2 * n_kv + 2 * hp["n_ff"] + hp["head_dim"] + 2)
-    activations = 4 * nb * max(hp["n_ff"], hp["n_embd"], n_q)      # quantized inputs of the widest matrix
+    activations = 3 * 4 * nb * max(hp["n_ff"], hp["n_embd"], n_q)  # quantized inputs: 3 areas (LLAMA_QBUF_AREAS)
+    scores = 4 * cfg["n_ctx"] * (hp["n_head"] // hp["n_head_kv"]) * max(1, cfg.get("smp", 1))   # per CPU, per KV group
+    kv_f32 = 2 * 4 * ((cfg["n_ctx"] + 7) // 8 * 8) * n_kv if nb >= 4 else 0   # a batch's keys/values as f32
     per_slot = 4 * cfg["n_ctx"] + 4 * hp["n_vocab"] + 12 * hp["n_vocab"]
-    scratch = nb * per_token + 4 * cfg["n_ctx"] + activations + cfg["n_slots"] * per_slot + HEAP_SLACK
+    scratch = nb * per_token + scores + activations + kv_f32 + cfg["n_slots"] * per_slot + HEAP_SLACK
     low = 1 * MIB  # below the load address: BIOS, Multiboot info
     total = model_bytes + kv + scratch + kernel_bytes + low
     ram = cfg["memory_mb"] * MIB
