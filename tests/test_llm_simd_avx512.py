@@ -3,7 +3,7 @@ GGML_CPU_AVX512) against their scalar references (quant_ref.c, themselves checke
 test_llm_quant.py), bit for bit: vec_dot, the 8-row kernels (vec_dot_rows) and the 4x4 tiles (through
 llm/matmul.c) for Q4_0 Q4_1 Q5_0 Q5_1 Q8_0, with block counts leaving 1..3 blocks after the 4-block steps, row
 and token counts leaving leftovers, rows further apart than their size, every bit pattern of the blocks, int8
--128 weights and inf/NaN scales; vec_dot Q4_K/Q5_K x Q8_K; the activation quantizers Q8_0/Q8_1/Q8_K (ties, zeros,
+-128 weights and inf/NaN scales; vec_dot Q4_K/Q5_K/Q6_K x Q8_K; the activation quantizers Q8_0/Q8_1/Q8_K (ties, zeros,
 subnormal, huge, inf/NaN blocks that take the reference path). Skipped (with the reason) on a host CPU without
 AVX-512 F/BW/VL/VNNI."""
 import pathlib
@@ -23,7 +23,7 @@ from test_llm_simd_avx2 import ALL, GGML_CPU_SSE2, same_float, special_rows  # n
 GGML_CPU_AVX512 = 16
 ALL512 = ALL | GGML_CPU_AVX512
 TYPES = [Q.Q4_1, Q.Q8_0, Q.Q4_0, Q.Q5_0, Q.Q5_1]   # the types with AVX-512 rows and tile kernels
-K_TYPES = [Q.Q4_K, Q.Q5_K]   # AVX-512 vec_dot only (Q6_K keeps its AVX2 twin)
+K_TYPES = [Q.Q4_K, Q.Q5_K, Q.Q6_K]   # AVX-512 vec_dot only
 BLOCK_COUNTS = [1, 2, 3, 4, 5, 7, 8, 18, 48, 99]   # 0..3 blocks after the 4-block steps; SmolLM2's 18 and 48
 
 
@@ -120,11 +120,18 @@ def test_vec_dot_avx512_kquants_bit_exact(lib, t):
     # every quant and scale bit set, activations at -127/127: the largest int32 sums
     raw = np.ascontiguousarray(weights(rng, t, 1, 256)[0][0])
     raw[:] = 0xff
-    raw[0:4] = np.array([0x3c00, 0x3c00], dtype=np.uint16).view(np.uint8)
+    for off in [208] if t == Q.Q6_K else [0, 2]:
+        raw[off:off + 2] = np.array([0x3c00], dtype=np.uint16).view(np.uint8)
     for sign in [1, -1]:
         yq = c_quant(lib, Q.Q8_K, np.full(256, sign * 3.0, dtype=np.float32))
         fast, ref = c_dot(lib, t, 256, raw, yq, ref=0), c_dot(lib, t, 256, raw, yq, ref=1)
         assert fast == ref and np.isfinite(ref)
+    if t == Q.Q6_K:   # scales -128 (int8) with q = 0 (value -32): the largest negative products
+        raw[:] = 0
+        raw[192:208] = 0x80
+        raw[208:210] = np.array([0x3c00], dtype=np.uint16).view(np.uint8)
+        yq = c_quant(lib, Q.Q8_K, np.full(256, -3.0, dtype=np.float32))
+        assert c_dot(lib, t, 256, raw, yq, ref=0) == c_dot(lib, t, 256, raw, yq, ref=1)
 
 
 @pytest.mark.parametrize("t", TYPES, ids=lambda t: t.name)

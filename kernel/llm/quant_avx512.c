@@ -1,8 +1,8 @@
 /* AVX-512 VNNI twins of the scalar references in llm/quant_ref.c, for CPUs with AVX-512 F+BW+VL+VNNI (the guest
    under kvm-pvm runs them natively at CPL 3; TCG has no AVX-512): Q4_0 Q5_0 Q8_0 x Q8_0 and Q4_1 Q5_1 x Q8_1 -
    vec_dot, 8-row kernels (vec_dot_rows, the decode step) and 4x4 tiles (vec_dot_tile, prefill through
-   llm/matmul.c) - vec_dot Q4_K Q5_K x Q8_K and the activation quantizers Q8_0 Q8_1 Q8_K, all bit-identical to
-   the references like the AVX2 twins in llm/quant_avx2.c (Q6_K keeps its AVX2 twin): vpdpbusd (u8 x s8 -> s32)
+   llm/matmul.c) - vec_dot Q4_K Q5_K Q6_K x Q8_K and the activation quantizers Q8_0 Q8_1 Q8_K, all bit-identical
+   to the references like the AVX2 twins in llm/quant_avx2.c: vpdpbusd (u8 x s8 -> s32)
    gives exact integer block sums, then the reference's float expression per block, in the reference's order.
    Layout: 4 blocks per step. One row's 4 blocks go into one zmm, block k in 128-bit lane k (4/5-bit types: low
    halves of the blocks in one register, high halves in another, against activations permuted the same way;
@@ -884,4 +884,45 @@ void AVX512 vec_dot_q4_K_q8_K_avx512(int64_t n, float *s, const void *vx, const 
 void AVX512 vec_dot_q5_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
 {
     k_dot_q45(1, n, s, vx, vy);
+}
+
+/* Q6_K: per half h, the 64 bytes of ql hold elements 128h + 0..63 (low nibbles) and + 64..127 (high nibbles) in
+   element order, so they meet the activations unpermuted; the 2 high bits come from qh[32h + r % 32] at bit
+   2 * (r / 32) (per-word shifts by 256-bit half). 128-bit lane j of a partial-sum vector is one sub-block of
+   16: times its int8 scale, summed; minus 32 * sum scale_k * bsums[k] for the q - 32. Bit-identical. */
+void AVX512 vec_dot_q6_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const block_q6_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x03);
+    const __m512i sh_lo = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);   /* r 0..63 */
+    const __m512i sh_hi = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);   /* r 64..127 */
+    const __m512i sub4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        __m512i acc = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            __m512i ql = _mm512_loadu_si512(x[b].ql + 64 * h);
+            __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h)));
+            __m512i hl = _mm512_and_si512(_mm512_srlv_epi16(qh, sh_lo), m3);
+            __m512i hh = _mm512_and_si512(_mm512_srlv_epi16(qh, sh_hi), m3);
+            __m512i qlo = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(hl, 4));      /* 0..63 */
+            __m512i qhi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(hh, 4));
+            __m512i plo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qlo, _mm512_loadu_si512(y[b].qs + 128 * h));
+            __m512i phi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qhi, _mm512_loadu_si512(y[b].qs + 128 * h + 64));
+            __m128i sc8 = _mm_loadl_epi64((const __m128i *)(x[b].scales + 8 * h));   /* sub-blocks 8h .. 8h+7 */
+            __m512i sc = _mm512_cvtepi8_epi32(sc8);                                      /* lanes 0..7 */
+            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(plo, _mm512_permutexvar_epi32(sub4, sc)));
+            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(phi, _mm512_permutexvar_epi32(
+                                                               _mm512_add_epi32(sub4, _mm512_set1_epi32(4)), sc)));
+        }
+        __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));   /* 16 int16 */
+        __m256i sb = _mm256_madd_epi16(scales, _mm256_loadu_si256((const __m256i *)y[b].bsums));
+        __m128i h2 = _mm_add_epi32(_mm256_castsi256_si128(sb), _mm256_extracti128_si256(sb, 1));
+        h2 = _mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0x4e));
+        h2 = _mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xb1));
+        int isum = _mm512_reduce_add_epi32(acc) - 32 * _mm_cvtsi128_si32(h2);
+        sum += (y[b].d * fp16_to_fp32(x[b].d)) * (float)isum;
+    }
+    *s = sum;
 }
