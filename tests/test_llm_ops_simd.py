@@ -218,7 +218,12 @@ def f16_bits(a):
 @needs_avx2
 @pytest.mark.parametrize("head_dim", [8, 16, 64, 72, 128])
 @pytest.mark.parametrize("kv_f16", [0, 1])
-def test_attention_heads_bit_identical(L, head_dim, kv_f16):
+@pytest.mark.parametrize("features", [ALL, ALL | GGML_CPU_AVX512], ids=["avx2", "avx512"])
+def test_attention_heads_bit_identical(L, head_dim, kv_f16, features):
+    """attention_heads_avx2 (and its AVX-512 value pass when that set is installed) against the reference."""
+    if features & GGML_CPU_AVX512 and not host_has_avx512():
+        pytest.skip("host CPU lacks AVX-512")
+    L.h_init_simd(features)
     rng = np.random.default_rng(head_dim * 2 + kv_f16)
     n_kv_heads, stride_extra = 2, 3
     for nq in [1, 2, 3, 4, 5, 8]:
@@ -255,9 +260,13 @@ def test_attention_heads_bit_identical(L, head_dim, kv_f16):
 
 @needs_avx2
 @pytest.mark.parametrize("kv_f16", [0, 1])
-def test_attention_prepared_kv_bit_identical(L, kv_f16):
+@pytest.mark.parametrize("features", [ALL, ALL | GGML_CPU_AVX512], ids=["avx2", "avx512"])
+def test_attention_prepared_kv_bit_identical(L, kv_f16, features):
     """The prefill form: keys transposed to f32 blocks and values converted once (in pieces of blocks, as the
     workers do), then each (position count, head group) equals the reference on the cache itself."""
+    if features & GGML_CPU_AVX512 and not host_has_avx512():
+        pytest.skip("host CPU lacks AVX-512")
+    L.h_init_simd(features)
     rng = np.random.default_rng(40 + kv_f16)
     head_dim, n_kv_heads, n_pos = 64, 3, 61
     stride = n_kv_heads * head_dim

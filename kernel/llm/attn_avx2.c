@@ -10,6 +10,7 @@
    positions, and its values to f32 scratch once per layer (attention_kv_prepare_avx2), and every (token, head)
    then reads them (attention_heads_kt_avx2) without conversions or shuffles: the same products in the same
    order, so the same bits.
+   With the AVX-512 set installed the value pass is llm/attn_avx512.c's (16 lanes, the same sums).
    Tests: tests/test_llm_ops_simd.py (against the reference), tests/test_llm_simd_forward.py (whole forward). */
 #include <immintrin.h>
 #include "llm/ops.h"
@@ -146,9 +147,10 @@ void AVX2 attention_heads_avx2(float *out, const float *q, int nq, const void *k
         scores_avx2(q + (size_t)h0 * head_dim, nq - h0 < ATTN_HEADS ? nq - h0 : ATTN_HEADS, k, stride, kv_f16, n_pos,
                     head_dim, scale, scores + (size_t)h0 * n_pos, n_pos);
     ops_softmax_rows(scores, nq, n_pos);
-    for (int h = 0; h < nq; h++) {
-        values_avx2(out + (size_t)h * head_dim, scores + (size_t)h * n_pos, v, stride, kv_f16, n_pos, head_dim);
-    }
+    int wide = head_dim % 16 == 0 && ops_simd_avx512();   /* llm/attn_avx512.c: the same sums, 16 lanes */
+    for (int h = 0; h < nq; h++)
+        (wide ? attention_values_avx512 : values_avx2)(out + (size_t)h * head_dim, scores + (size_t)h * n_pos, v,
+                                                        stride, kv_f16, n_pos, head_dim);
 }
 
 /* ---- prefill: keys transposed to f32 once per layer, values converted once (attention_kv_prepare) ---- */
@@ -226,8 +228,10 @@ void AVX2 attention_heads_kt_avx2(float *out, const float *q, int nq, const floa
         scores_kt_avx2(q + (size_t)h0 * head_dim, nq - h0 < ATTN_HEADS ? nq - h0 : ATTN_HEADS, kt, n_pos, head_dim,
                        scale, scores + (size_t)h0 * n_pos, n_pos);
     ops_softmax_rows(scores, nq, n_pos);
+    int wide = head_dim % 16 == 0 && ops_simd_avx512();
     for (int h = 0; h < nq; h++)
-        values_avx2(out + (size_t)h * head_dim, scores + (size_t)h * n_pos, v, stride, 0, n_pos, head_dim);
+        (wide ? attention_values_avx512 : values_avx2)(out + (size_t)h * head_dim, scores + (size_t)h * n_pos, v,
+                                                        stride, 0, n_pos, head_dim);
 }
 
 void AVX2 attention_kv_prepare_avx2(float *kt, float *v32, const void *k, const void *v, size_t stride, int kv_f16,

@@ -132,7 +132,7 @@ void ops_softmax_ref(float *x, int n)
 }
 
 /* The AVX-512 set is installed (llm/ggml_types.c names it "avx512"; it includes the AVX2 one) */
-static int ops_simd_avx512(void)
+int ops_simd_avx512(void)
 {
     const char *name = ggml_types_simd_name();
     return name[0] == 'a' && name[1] == 'v' && name[2] == 'x' && name[3] == '5';

@@ -29,6 +29,12 @@ void ops_softmax_rows_avx512(float *x, int rows, int n);
 void ops_swiglu_avx512(float *gate, const float *up, int n);
 void ops_expf16_avx512(const float *x, float *y);
 
+/* AVX-512 value pass of the attention (llm/attn_avx512.c): out = sum_t p[t] * v_t, head_dim a multiple of 16;
+   llm/attn_avx2.c uses it when ops_simd_avx512() */
+void attention_values_avx512(float *out, const float *p, const void *v, size_t stride, int kv_f16, int n_pos,
+                             int head_dim);
+int ops_simd_avx512(void);   /* llm/ggml_types.c installed the AVX-512 set (llm/ops.c) */
+
 /* AVX2 + F16C (llm/attn_avx2.c): ops_attention_heads / ops_attention_head; head_dim a multiple of 8 */
 void attention_heads_avx2(float *out, const float *q, int nq, const void *k, const void *v, size_t stride,
                           int kv_f16, int n_pos, int head_dim, float scale, float *scores);
