@@ -793,29 +793,28 @@ void AVX512 quantize_row_q8_K_avx512(const float *x, void *vy, int64_t n)
    of bytes 64..127 = 4 | 6 and 5 | 7, against the activations' 32-byte sub-blocks paired the same way. The 4
    vectors of partial sums fold to 16 lanes (two per sub-block), times each lane's 6-bit scale, summed. ---- */
 
-/* the 8 scales and 8 mins of a Q4_K/Q5_K super-block (quant_ref.c's k_scale_min) */
-static inline void k_unpack_scales_avx512(const uint8_t *sc6, uint8_t *sc, uint8_t *mn)
+/* the 8 scales and 8 mins of a Q4_K/Q5_K super-block (quant_ref.c's k_scale_min) as 8 bytes each, with word
+   operations (no byte stores read back as a word: that stalls store forwarding) */
+static inline void k_unpack_scales_avx512(const uint8_t *sc6, uint64_t *sc, uint64_t *mn)
 {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = sc6[j] & 63;
-        mn[j] = sc6[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((sc6[j + 8] & 0x0f) | ((sc6[j] >> 6) << 4));
-        mn[j + 4] = (uint8_t)((sc6[j + 8] >> 4) | ((sc6[j + 4] >> 6) << 4));
-    }
+    uint32_t a, b, c;
+    __builtin_memcpy(&a, sc6, 4);
+    __builtin_memcpy(&b, sc6 + 4, 4);
+    __builtin_memcpy(&c, sc6 + 8, 4);
+    uint32_t sc_hi = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);          /* low 4 bits | top 2 bits of a */
+    uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
+    *sc = (a & 0x3f3f3f3fu) | ((uint64_t)sc_hi << 32);
+    *mn = (b & 0x3f3f3f3fu) | ((uint64_t)mn_hi << 32);
 }
 
 /* isum = sum_j sc_j * (q . y over sub-block j) from the 4 vectors (0|2, 1|3, 4|6, 5|7) and msum */
-AVX512_INLINE void k_sums(__m512i p02, __m512i p13, __m512i p46, __m512i p57, const uint8_t *sc, const uint8_t *mn,
+AVX512_INLINE void k_sums(__m512i p02, __m512i p13, __m512i p46, __m512i p57, uint64_t sc8, uint64_t mn8,
                           const int16_t *bsums, int *isum, int *msum)
 {
     /* fold_4x4: lane 4k + r = 128-bit lane k of input r; lanes k = 0, 1 hold the first sub-block of input r */
     const __m512i sub = _mm512_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5, 2, 3, 6, 7, 2, 3, 6, 7);
-    uint64_t sc8;
-    __builtin_memcpy(&sc8, sc, 8);
     __m512i s = _mm512_permutexvar_epi32(sub, _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc8)));
     *isum = _mm512_reduce_add_epi32(_mm512_mullo_epi32(fold_4x4(p02, p13, p46, p57), s));
-    uint64_t mn8;
-    __builtin_memcpy(&mn8, mn, 8);
     __m128i m = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8));                    /* m0..m7 */
     __m256i mm = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(m, m)), _mm_unpackhi_epi16(m, m),
                                          1);
@@ -845,8 +844,8 @@ AVX512_INLINE void k_dot_q45(int q5, int64_t n, float *s, const void *vx, const 
         const block_q4_K *x4 = (const block_q4_K *)(xb + (size_t)b * bsz);
         const block_q5_K *x5 = (const block_q5_K *)x4;
         const uint8_t *qs = q5 ? x5->qs : x4->qs;
-        uint8_t sc[8], mn[8];
-        k_unpack_scales_avx512(q5 ? x5->scales : x4->scales, sc, mn);
+        uint64_t sc, mn;
+        k_unpack_scales_avx512(q5 ? x5->scales : x4->scales, &sc, &mn);
         __m512i q01 = _mm512_loadu_si512(qs), q23 = _mm512_loadu_si512(qs + 64);
         __m512i l01 = _mm512_and_si512(q01, m4), h01 = _mm512_and_si512(_mm512_srli_epi16(q01, 4), m4);
         __m512i l23 = _mm512_and_si512(q23, m4), h23 = _mm512_and_si512(_mm512_srli_epi16(q23, 4), m4);
