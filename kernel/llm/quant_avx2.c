@@ -192,22 +192,24 @@ VEC_DOT_DM(vec_dot_q5_1_q8_1_avx2, block_q5_1, q5_1_dot)
 
 /* ---- K-quants against Q8_K: exact int32 sums, then the reference's float expression (bit-identical) ---- */
 
-/* msum = sum_j m_j * (bsums[2j] + bsums[2j+1]) */
-AVX2 static inline int k_min_sum(const uint8_t *mn, const int16_t *bsums)
+/* msum = sum_j m_j * (bsums[2j] + bsums[2j+1]), m_j = byte j of mn8 */
+AVX2 static inline int k_min_sum(uint64_t mn8, const int16_t *bsums)
 {
-    __m256i m = _mm256_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3],
-                                  mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
-    return hsum256_epi32(_mm256_madd_epi16(load256(bsums), m));
+    __m128i m = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8));   /* m0..m7 */
+    __m256i mm = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(m, m)), _mm_unpackhi_epi16(m, m),
+                                         1);
+    return hsum256_epi32(_mm256_madd_epi16(load256(bsums), mm));
 }
 
-static inline void k_unpack_scales(const uint8_t *sc6, uint8_t *sc, uint8_t *mn)
+/* quant_ref.c's k_scale_min for all 8 sub-blocks: scales and mins as 8 bytes each, with word operations (byte
+   stores read back as words would stall store forwarding) */
+static inline void k_unpack_scales(const uint8_t *sc6, uint64_t *sc, uint64_t *mn)
 {
-    for (int j = 0; j < 4; j++) {   /* quant_ref.c's k_scale_min */
-        sc[j] = sc6[j] & 63;
-        mn[j] = sc6[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((sc6[j + 8] & 0x0f) | ((sc6[j] >> 6) << 4));
-        mn[j + 4] = (uint8_t)((sc6[j + 8] >> 4) | ((sc6[j + 4] >> 6) << 4));
-    }
+    uint32_t a = load_u32(sc6), b = load_u32(sc6 + 4), c = load_u32(sc6 + 8);
+    uint32_t sc_hi = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);   /* low 4 bits | the top 2 bits of a */
+    uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
+    *sc = (a & 0x3f3f3f3fu) | ((uint64_t)sc_hi << 32);
+    *mn = (b & 0x3f3f3f3fu) | ((uint64_t)mn_hi << 32);
 }
 
 void AVX2 vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
@@ -217,8 +219,8 @@ void AVX2 vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     float sum = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
-        uint8_t sc[8], mn[8];
-        k_unpack_scales(x[b].scales, sc, mn);
+        uint64_t sc, mn;
+        k_unpack_scales(x[b].scales, &sc, &mn);
         int msum = k_min_sum(mn, y[b].bsums);
         __m256i acc = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {   /* 32 bytes: low nibbles = sub-block 2c, high nibbles = 2c+1 */
@@ -226,8 +228,10 @@ void AVX2 vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void
             __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
             __m256i plo = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * c));        /* |.| <= 2*15*128 */
             __m256i phi = _mm256_maddubs_epi16(hi, load256(y[b].qs + 64 * c + 32));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+            __m256i s_lo = _mm256_set1_epi16((short)((sc >> (16 * c)) & 0xff));       /* scale of sub-block 2c */
+            __m256i s_hi = _mm256_set1_epi16((short)((sc >> (16 * c + 8)) & 0xff));   /* and of 2c + 1 */
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, s_lo));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, s_hi));
         }
         int isum = hsum256_epi32(acc);
         float dall = y[b].d * fp16_to_fp32(x[b].d), dmin = y[b].d * fp16_to_fp32(x[b].dmin);
@@ -243,8 +247,8 @@ void AVX2 vec_dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void
     const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
     float sum = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
-        uint8_t sc[8], mn[8];
-        k_unpack_scales(x[b].scales, sc, mn);
+        uint64_t sc, mn;
+        k_unpack_scales(x[b].scales, &sc, &mn);
         int msum = k_min_sum(mn, y[b].bsums);
         __m256i qh = load256(x[b].qh);
         __m256i acc = _mm256_setzero_si256();
@@ -259,8 +263,10 @@ void AVX2 vec_dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void
             __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), b1);
             __m256i plo = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * c));        /* |.| <= 2*31*128 */
             __m256i phi = _mm256_maddubs_epi16(hi, load256(y[b].qs + 64 * c + 32));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+            __m256i s_lo = _mm256_set1_epi16((short)((sc >> (16 * c)) & 0xff));       /* scale of sub-block 2c */
+            __m256i s_hi = _mm256_set1_epi16((short)((sc >> (16 * c + 8)) & 0xff));   /* and of 2c + 1 */
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, s_lo));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, s_hi));
         }
         int isum = hsum256_epi32(acc);
         float dall = y[b].d * fp16_to_fp32(x[b].d), dmin = y[b].d * fp16_to_fp32(x[b].dmin);
