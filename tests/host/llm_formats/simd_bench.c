@@ -6,7 +6,7 @@
    tables. Best of N runs; on a loaded machine compare the ratios, not the absolute numbers.
      gcc -DCLLM_HOST -Ikernel -Itests/host/include -O2 -msse2 -ffp-contract=off tests/host/llm_formats/simd_bench.c \
        kernel/llm/ggml_types.c kernel/llm/quant_ref.c kernel/llm/quant_sse2.c kernel/llm/quant_avx2.c \
-       kernel/llm/quant_avx512.c kernel/llm/matmul.c -o /tmp/simd_bench && taskset -c 1 /tmp/simd_bench [sweep]
+       kernel/llm/quant_avx512.c kernel/llm/matmul.c -o /tmp/simd_bench && taskset -c 1 /tmp/simd_bench [sweep|kquants]
    (the avx512 row needs a CPU with AVX-512 F/BW/VL/VNNI; it is left out elsewhere) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +141,50 @@ static void sweep(uint32_t feat, const char *name, const float *x)
     }
 }
 
+/* K-quant matrix-vector products (4096 x 4096 Q4_K, Q5_K, Q6_K; ten matrices, so they stream from memory):
+   ggml_vec_dot_rows with the AVX2 and the AVX-512 table, GB/s of weights. */
+static void kquants(void)
+{
+    enum { ROWS = 4096, COLS = 4096, N_MAT = 10 };
+    static float x[COLS];
+    static uint8_t act[COLS + 1024];
+    static float out[ROWS];
+    for (int i = 0; i < COLS; i++)
+        x[i] = (float)rand() / RAND_MAX - 0.5f;
+    enum ggml_type types[] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        size_t rs = ggml_row_size(types[k], COLS), bytes = rs * ROWS;
+        uint8_t *w = aligned_alloc(2u << 20, bytes * N_MAT);
+        madvise(w, bytes * N_MAT, MADV_HUGEPAGE);
+        for (size_t i = 0; i < bytes * N_MAT; i++)
+            w[i] = (uint8_t)rand();
+        for (size_t i = 0; i + 1 < bytes * N_MAT; i += 2)   /* no inf/NaN halves among the fp16 fields */
+            if ((w[i + 1] & 0x7c) == 0x7c)
+                w[i + 1] &= 0x3f;
+        uint32_t feats[] = { 1 | 2 | 4 | 8, 1 | 2 | 4 | 8 | 16 };
+        for (int f = 0; f < 2; f++) {
+            if ((feats[f] & GGML_CPU_AVX512) && !(__builtin_cpu_supports("avx512bw") &&
+                                                  __builtin_cpu_supports("avx512vl") &&
+                                                  __builtin_cpu_supports("avx512vnni")))
+                continue;
+            ggml_types_init_simd(feats[f]);
+            const struct ggml_type_traits *t = ggml_get_type_traits(types[k]);
+            ggml_get_type_traits(t->vec_dot_type)->from_float(x, act, COLS);
+            double best = 1e9;
+            for (int rep = 0; rep < 5; rep++) {
+                double t0 = now();
+                for (int m = 0; m < N_MAT; m++)
+                    ggml_vec_dot_rows(t, COLS, ROWS, out, w + (size_t)m * bytes, rs, act);
+                if (now() - t0 < best)
+                    best = now() - t0;
+            }
+            printf("  %s %-6s %4dx%d x%d: %7.2f ms  %6.2f GB/s\n", ggml_type_name(types[k]), ggml_types_simd_name(),
+                   ROWS, COLS, N_MAT, best * 1e3, N_MAT * bytes / best * 1e-9);
+        }
+        free(w);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct { enum ggml_type t; int64_t rows, cols; const char *what; } shapes[] = {
@@ -155,6 +199,11 @@ int main(int argc, char **argv)
     float *x = malloc(N_TOK * 1536 * sizeof(float));
     for (int i = 0; i < N_TOK * 1536; i++)
         x[i] = (float)rand() / RAND_MAX - 0.5f;
+    if (argc > 1 && strcmp(argv[1], "kquants") == 0) {
+        printf("K-quant matrix-vector products, single thread, best of 5\n");
+        kquants();
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "sweep") == 0) {
         printf("SmolLM2-135M-shaped weight sweep (96 MB), single thread, best of 8 (1 token) / 2 (64 tokens)\n");
         for (size_t k = 1; k < sizeof sets / sizeof sets[0]; k++)
