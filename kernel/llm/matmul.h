@@ -2,7 +2,8 @@
    processing): out[t * ldo + r] = dot(weight row r, activation row t). Tiled so each weight block is loaded once
    for several activation rows (the type table's 4x4 vec_dot_tile kernels when installed, else the 4-row
    vec_dot_rows kernels per activation row over a weight-row block that stays in L1). Pure: no kernel services.
-   Implementation: llm/matmul.c; kernels: llm/quant_sse2.c, llm/quant_avx2.c; test: tests/test_llm_simd_matmul.py. */
+   Implementation: llm/matmul.c; kernels: llm/quant_sse2.c, llm/quant_avx2.c, llm/quant_avx512.c; test:
+   tests/test_llm_simd_matmul.py. */
 #ifndef LLM_MATMUL_H
 #define LLM_MATMUL_H
 #include <stddef.h>

@@ -2,6 +2,7 @@
    scalar reference vs the live table after ggml_types_init_simd(SSE2). Not a test: prints a table.
      gcc -DCLLM_HOST -Ikernel -Itests/host/include -O2 -msse2 -ffp-contract=off tests/host/llm_formats/quant_bench.c \
        kernel/llm/ggml_types.c kernel/llm/quant_ref.c kernel/llm/quant_sse2.c kernel/llm/quant_avx2.c \
+       kernel/llm/quant_avx512.c \
        -o /tmp/quant_bench && /tmp/quant_bench */
 #include <stdio.h>
 #include <stdlib.h>
