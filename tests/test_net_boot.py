@@ -77,9 +77,15 @@ def test_slirp_dhcp_udp_echo_idle(dhcp_image, nic, device_id):
     print(f"bound after {bound_s:.2f} s (QEMU start included); udp echo rtt median {rtts[60] * 1e3:.2f} ms "
           f"max {rtts[-1] * 1e3:.2f} ms; idle CPU {idle * 100:.1f}% of a core; {stats}")
     assert idle < 0.25, f"idle guest used {idle * 100:.0f}% of a host core"
-    # frames wake the guest through the e1000 interrupt, not only the 100 Hz timer
-    assert rtts[60] < 0.005, rtts[60]
     st = dict(zip(stats.split()[::2], map(int, stats.split()[1::2])))
+    if nic == "e1000e" or q.accel == "tcg":
+        # frames wake the guest through the NIC's interrupt (the 82574L's MSI), not only the 100 Hz timer
+        assert rtts[60] < 0.005, rtts[60]
+        assert st["e1000_interrupts"] > 0, st
+    else:
+        # the 82540EM has only INTx, and under kvm-pvm the IOAPIC never delivers it (QEMU's IOAPIC does under
+        # TCG): the guest wakes on the 100 Hz tick, so a round trip takes up to 10 ms (kernel/drivers/e1000.c)
+        assert rtts[60] < 0.015, rtts[60]
     assert st["e1000_rx_errors"] == 0 and st["e1000_tx_ring_full"] == 0
     assert st["e1000_tail_writes"] <= st["frames_in"] + st["frames_out"] + 2
 
@@ -181,13 +187,12 @@ def test_real_kernel_on_tap(real_static_image, can_netns):
     GET /health from Linux's TCP, and an idle guest that does not spin a host core."""
     with netns.netns("rk") as ns:
         tap = netns.tap_name("r")
-        net = ["-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no", "-device", "e1000,netdev=n0"]
+        net = ["-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no", "-device", "e1000e,netdev=n0"]
         with netboot.Qemu(real_static_image, net, prefix=["ip", "netns", "exec", ns]) as q:
             q.wait_for(r"net: static address 10\.0\.3\.2 mask 255\.255\.255\.0 gw 10\.0\.3\.1", 30)
             netns.run("ip", "-n", ns, "addr", "add", "10.0.3.1/24", "dev", tap)
             netns.run("ip", "-n", ns, "link", "set", tap, "up")
-            assert re.search(r"pci: 00:0[23]\.0 8086:100e class 02\.00\.00", q.text())
-            time.sleep(1.2)  # QEMU's e1000 holds received frames for 1 s after RCTL is written
+            assert re.search(r"pci: 00:0[23]\.0 8086:10d3 class 02\.00\.00", q.text())  # cllm's default NIC
             r = netns.ping(ns, "10.0.3.2", count=100, interval=0.01)
             code = ("import http.client,json;c=http.client.HTTPConnection('10.0.3.2',8080,timeout=10);"
                     "ok=0\nfor i in range(50):\n c.request('GET','/health');x=c.getresponse();"

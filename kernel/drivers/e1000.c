@@ -125,7 +125,7 @@ static struct {
     struct e1000_stats stats;
 } nic;
 
-static inline bool e1000_irq_valid(void) { return nic.irq >= 0 && nic.irq < IRQ_IOAPIC_PINS; }
+static inline bool e1000_irq_valid(void) { return nic.irq >= 0 && nic.irq < 32; } /* irq_count index */
 static inline uint32_t e1000_read(uint32_t reg) { return *(volatile uint32_t *)(nic.mmio + reg); }
 static inline void e1000_write(uint32_t reg, uint32_t v) { *(volatile uint32_t *)(nic.mmio + reg) = v; }
 static inline void e1000_barrier(void) { __asm__ volatile("" ::: "memory"); } /* x86: stores stay ordered */
@@ -283,6 +283,9 @@ int e1000_init(struct pci_dev *pd, struct netif *nif)
     memset(&nic, 0, sizeof nic);
     nic.mmio = (volatile uint8_t *)(uintptr_t)bar->addr;
     nic.irq = pd->irq_pin ? pd->irq_line : -1;
+    /* MSI when the device has it (the 82574L does): under kvm-pvm the IOAPIC never delivered our INTx line. */
+    if (pci_enable_msi(pd, IRQ_VECTOR_BASE + IRQ_MSI_NIC) == 0)
+        nic.irq = IRQ_MSI_NIC;
 
     /* Mask everything, reset (8254x SDM 14.5), mask again: reset re-enables nothing but clears state. */
     e1000_write(E1000_IMC, 0xffffffffu);
@@ -352,8 +355,9 @@ int e1000_init(struct pci_dev *pd, struct netif *nif)
     nif->poll = e1000_poll;
     nif->link_up = e1000_link_up;
     nif->rx_ready = e1000_rx_ready;
-    log_info("e1000: %02x:%02x:%02x:%02x:%02x:%02x at %#llx irq %d, %d rx / %d tx descriptors, link %s",
+    log_info("e1000: %02x:%02x:%02x:%02x:%02x:%02x at %#llx %s %d, %d rx / %d tx descriptors, link %s",
              nif->mac[0], nif->mac[1], nif->mac[2], nif->mac[3], nif->mac[4], nif->mac[5],
-             (unsigned long long)bar->addr, nic.irq, RXN, TXN, nic.link ? "up" : "down");
+             (unsigned long long)bar->addr, nic.irq == IRQ_MSI_NIC ? "msi vector" : "irq",
+             nic.irq == IRQ_MSI_NIC ? IRQ_VECTOR_BASE + IRQ_MSI_NIC : nic.irq, RXN, TXN, nic.link ? "up" : "down");
     return 0;
 }

@@ -209,6 +209,41 @@ static int pci_assign_bar(struct pci_dev *d, int i)
     return 0;
 }
 
+/* The offset of capability id in the function's list (PCI 3.0, 6.7), 0 when absent. */
+static uint8_t pci_find_capability(struct pci_dev *d, uint8_t id)
+{
+    if (!(pci_read16(d->bus, d->dev, d->fn, PCI_CFG_STATUS) & PCI_STATUS_CAP_LIST))
+        return 0;
+    uint8_t off = (uint8_t)(pci_read32(d->bus, d->dev, d->fn, PCI_CFG_CAP_PTR) & 0xfc);
+    for (int hops = 0; off >= 0x40 && hops < 48; hops++) {
+        uint32_t head = pci_read32(d->bus, d->dev, d->fn, off);
+        if ((uint8_t)head == id)
+            return off;
+        off = (uint8_t)((head >> 8) & 0xfc);
+    }
+    return 0;
+}
+
+int pci_enable_msi(struct pci_dev *d, uint8_t vector)
+{
+    uint8_t cap = pci_find_capability(d, PCI_CAP_ID_MSI);
+    if (!cap)
+        return -1;
+    uint16_t ctrl = (uint16_t)(pci_read32(d->bus, d->dev, d->fn, cap) >> 16);
+    pci_write32(d->bus, d->dev, d->fn, (uint8_t)(cap + 4), PCI_MSI_ADDRESS_BSP); /* LAPIC 0, physical */
+    uint8_t data_off = (uint8_t)(cap + 8);
+    if (ctrl & PCI_MSI_CTRL_64BIT) {
+        pci_write32(d->bus, d->dev, d->fn, (uint8_t)(cap + 8), 0);
+        data_off = (uint8_t)(cap + 12);
+    }
+    pci_write16(d->bus, d->dev, d->fn, data_off, vector);       /* fixed delivery, edge */
+    ctrl = (uint16_t)((ctrl & ~PCI_MSI_CTRL_MME_MASK) | PCI_MSI_CTRL_ENABLE); /* one vector */
+    pci_write16(d->bus, d->dev, d->fn, (uint8_t)(cap + 2), ctrl);
+    uint16_t cmd = pci_read16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND);
+    pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, (uint16_t)(cmd | PCI_CMD_INTX_DISABLE));
+    return 0;
+}
+
 int pci_enable_device(struct pci_dev *d)
 {
     pci_read_bars(d);

@@ -19,6 +19,7 @@
 #define PCI_CFG_CLASS 0x0b
 #define PCI_CFG_HEADER_TYPE 0x0e
 #define PCI_CFG_BAR0 0x10
+#define PCI_CFG_CAP_PTR 0x34       /* type 0 header: first capability */
 #define PCI_CFG_SECONDARY_BUS 0x19 /* type 1 (bridge) header */
 #define PCI_CFG_IRQ_LINE 0x3c
 #define PCI_CFG_IRQ_PIN 0x3d
@@ -28,6 +29,14 @@
 #define PCI_CMD_MEMORY (1u << 1)
 #define PCI_CMD_BUS_MASTER (1u << 2)
 #define PCI_CMD_INTX_DISABLE (1u << 10)
+#define PCI_STATUS_CAP_LIST (1u << 4) /* status register: a capability list exists (PCI 3.0, 6.2.3) */
+
+/* MSI capability (PCI 3.0, 6.8.1) */
+#define PCI_CAP_ID_MSI 0x05
+#define PCI_MSI_CTRL_ENABLE (1u << 0)
+#define PCI_MSI_CTRL_MME_MASK (7u << 4)  /* multiple message enable: 0 = one vector */
+#define PCI_MSI_CTRL_64BIT (1u << 7)
+#define PCI_MSI_ADDRESS_BSP 0xfee00000u  /* x86 MSI address: local APIC 0, physical destination (SDM 3A 11.11.1) */
 
 struct pci_bar {
     uint64_t addr;  /* base address (I/O port or physical memory), 0 when the BAR is unused */
@@ -62,6 +71,10 @@ struct pci_dev *pci_find(uint16_t vendor, uint16_t device);
 #define PCI_IO_WINDOW_BASE 0xc000u
 #define PCI_IO_WINDOW_END 0x10000u
 int pci_enable_device(struct pci_dev *d);
+
+/* Point the function's MSI capability (PCI 3.0, 6.8.1) at the boot CPU's local APIC with vector (fixed delivery,
+   edge) and enable it (INTx is then disabled). Returns 0, or -1 when the function has no MSI capability. */
+int pci_enable_msi(struct pci_dev *d, uint8_t vector);
 
 uint32_t pci_read32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off);
 void pci_write32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off, uint32_t v);

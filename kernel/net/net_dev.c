@@ -25,8 +25,8 @@ int net_init(void)
     int irq = e1000_irq();
     if (irq >= 0 && irq < IRQ_IOAPIC_PINS)
         irq_route(irq, true); /* PCI INTx: level-triggered; unmasked again by e1000_poll after each interrupt */
-    else
-        log_warn("net: e1000 has no legacy IRQ; an idle kernel will only wake on the timer");
+    else if (irq != IRQ_MSI_NIC)
+        log_warn("net: e1000 has no interrupt (no MSI, no legacy IRQ); an idle kernel will only wake on the timer");
     net_attach(&net_dev_nif);
     net_config_default();
     return 0;

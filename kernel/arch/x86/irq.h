@@ -13,6 +13,7 @@
 #define IRQ_IOAPIC_PINS 24
 #define IRQ_TIMER 24         /* pending bit of the LAPIC timer (vector 0x38) */
 #define IRQ_TIMER_HZ 100     /* periodic tick that wakes the idle loop for protocol timers */
+#define IRQ_MSI_NIC 25       /* pending bit of the NIC's MSI (vector 0x39; edge: nothing to mask) */
 
 extern volatile uint64_t irq_pending;    /* bit n: vector 0x20 + n fired since last taken (set by monitor.S) */
 extern volatile uint64_t irq_count[32];  /* totals per bit (set by monitor.S) */

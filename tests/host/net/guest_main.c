@@ -7,6 +7,7 @@
    UDP port 7 echoes datagrams (RFC 862); a datagram "stats" to port 9 is answered with the counters as text,
    "exit" to port 9 prints them and leaves through isa-debug-exit with code 0. Serial markers: "NETBOOT ..". */
 #include <stdint.h>
+#include "arch/x86/cpu.h"
 #include "arch/x86/io.h"
 #include "arch/x86/irq.h"
 #include "core/clock.h"
@@ -73,6 +74,8 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
 {
     char ip[16];
     serial_init();
+    cpu_init();
+    clock_init(); /* the TSC rate: the LAPIC tick is calibrated against it */
     mboot_init(mb_magic, mb_info);
     /* The heap from a fixed range past the image, not the memory map: these tests boot with -m 256 and must
        not depend on the Multiboot parser (tested on its own). */

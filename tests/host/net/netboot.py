@@ -58,7 +58,8 @@ class Qemu:
     def __init__(self, elf, net_args, accel="auto", memory_mb=256, prefix=()):
         self.tmp = tempfile.mkdtemp(prefix="cllm-netboot-")
         self.serial = os.path.join(self.tmp, "serial.log")
-        argv = qemu_argv(elf, accel=resolve_accel(accel), memory_mb=memory_mb, serial=self.serial)
+        self.accel = resolve_accel(accel)
+        argv = qemu_argv(elf, accel=self.accel, memory_mb=memory_mb, serial=self.serial)
         i = argv.index("-nic")
         argv[i:i + 2] = list(net_args)
         self.argv = list(prefix) + argv
