@@ -7,7 +7,9 @@
    (one TDT write for every frame queued since the last flush). Interrupts exist only to end a cpu_wait_irq():
    IMS enables RXT0 (frame received), RXO (overrun), RXDMT0 (ring running low) and LSC (link change);
    TX completion (TXDW) stays masked because TX descriptors are reclaimed lazily when the ring fills.
-   The monitor masks our (level-triggered) IOAPIC pin when it fires; ICR is read (which clears the cause and
+   The interrupt is an MSI when the device has one (the 82574L: vector IRQ_MSI_NIC; under kvm-pvm the IOAPIC
+   never delivers the NIC's INTx line, so the 82540EM there wakes the CPU only through the 100 Hz tick). With
+   INTx the monitor masks our (level-triggered) IOAPIC pin when it fires; ICR is read (which clears the cause and
    deasserts INTx) and the pin unmasked only when the monitor counted a new interrupt on our line, so a busy
    loop polling an empty ring costs no MMIO access (each one is a VM exit). ITR throttles interrupts
    to one per ~50 us at most. Attached by net/net_dev.c; the stack sees only struct netif (net/netif.h). */
