@@ -3,7 +3,8 @@ GGML_CPU_AVX512) against their scalar references (quant_ref.c, themselves checke
 test_llm_quant.py), bit for bit: vec_dot, the 8-row kernels (vec_dot_rows) and the 4x4 tiles (through
 llm/matmul.c) for Q4_0 Q4_1 Q5_0 Q5_1 Q8_0, with block counts leaving 1..3 blocks after the 4-block steps, row
 and token counts leaving leftovers, rows further apart than their size, every bit pattern of the blocks, int8
--128 weights and inf/NaN scales; vec_dot Q4_K/Q5_K/Q6_K x Q8_K; the activation quantizers Q8_0/Q8_1/Q8_K (ties, zeros,
+-128 weights and inf/NaN scales; vec_dot, rows and tiles Q4_K/Q5_K/Q6_K x Q8_K (random bytes in every field,
+every bit set, inf/NaN scales); the activation quantizers Q8_0/Q8_1/Q8_K (ties, zeros,
 subnormal, huge, inf/NaN blocks that take the reference path). Skipped (with the reason) on a host CPU without
 AVX-512 F/BW/VL/VNNI."""
 import pathlib
@@ -16,14 +17,14 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Q
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "host" / "llm_formats"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import fmtlib  # noqa: E402
-from test_llm_quant import (ACT_TYPE, activations, c_dot, c_quant, ptr, random_blocks, random_floats,  # noqa: E402
+from test_llm_quant import (ACT_TYPE, HALF_FIELDS, activations, c_dot, c_quant, ptr, random_blocks, random_floats,  # noqa: E402
                             weights)
 from test_llm_simd_avx2 import ALL, GGML_CPU_SSE2, same_float, special_rows  # noqa: E402
 
 GGML_CPU_AVX512 = 16
 ALL512 = ALL | GGML_CPU_AVX512
 TYPES = [Q.Q4_1, Q.Q8_0, Q.Q4_0, Q.Q5_0, Q.Q5_1]   # the types with AVX-512 rows and tile kernels
-K_TYPES = [Q.Q4_K, Q.Q5_K, Q.Q6_K]   # AVX-512 vec_dot only
+K_TYPES = [Q.Q4_K, Q.Q5_K, Q.Q6_K]   # AVX-512 vec_dot, 4-row kernels and 4x4 tiles against Q8_K
 BLOCK_COUNTS = [1, 2, 3, 4, 5, 7, 8, 18, 48, 99]   # 0..3 blocks after the 4-block steps; SmolLM2's 18 and 48
 
 
@@ -175,3 +176,76 @@ def test_tiles_avx512_bit_exact(lib, t):
             for r in range(n_rows):
                 ref = c_dot(lib, t, cols, np.ascontiguousarray(raw[r]), yqs[ti], ref=1)
                 assert same_float(out[ti, r], ref), (n_rows, nblk, n_tok, ti, r, out[ti, r], ref)
+
+
+def k_weight_rows(rng, t, nr, cols):
+    """nr rows of K-quant t: quantized random floats, random bytes in every field (finite fp16 scales), every
+    bit set (the largest int32 sums), inf/NaN fp16 d/dmin in some super-blocks"""
+    _, ts = GGML_QUANT_SIZES[t]
+    nsb = cols // 256
+    raw = np.ascontiguousarray(weights(rng, t, nr, cols)[0])
+    for r in range(nr):
+        kind = r % 4
+        if kind == 1:
+            raw[r] = random_blocks(rng, t, nsb).reshape(-1)
+        elif kind == 2:
+            raw[r] = 0xff
+            for sb in range(nsb):
+                for off in HALF_FIELDS[t]:
+                    raw[r, sb * ts + off:sb * ts + off + 2] = np.array([0x3c00], np.uint16).view(np.uint8)
+        elif kind == 3 and r >= 4:
+            sb = int(rng.integers(0, nsb))
+            off = sb * ts + HALF_FIELDS[t][int(rng.integers(0, len(HALF_FIELDS[t])))]
+            bad = [0x7C00, 0xFC00, 0x7E00][r % 3]
+            raw[r, off:off + 2] = np.array([bad], np.uint16).view(np.uint8)
+    return raw
+
+
+def k_act_rows(lib, rng, n_tok, cols):
+    """n_tok Q8_K rows: random activations, all +127 / -127, a NaN scale (float32 d at offset 0) in one"""
+    ys = []
+    for i in range(n_tok):
+        x = activations(rng, cols) if i % 3 == 0 else np.full(cols, 3.0 if i % 3 == 1 else -3.0, np.float32)
+        ys.append(c_quant(lib, Q.Q8_K, x))
+    if n_tok > 5:
+        ys[5][0:4] = np.array([np.nan], np.float32).view(np.uint8)
+    return ys
+
+
+@pytest.mark.parametrize("t", K_TYPES, ids=lambda t: t.name)
+def test_vec_dot_rows_avx512_kquants_bit_exact(lib, t):
+    """ggml_vec_dot_rows (4 rows per pass, leftovers) equals the row-by-row references, rows back to back and
+    rows further apart than their size."""
+    rng = np.random.default_rng(5700 + int(t))
+    ts = GGML_QUANT_SIZES[t][1]
+    assert lib.fmt_kernel_kind(int(t)) == 1
+    for nsb in [1, 3, 16]:
+        cols = 256 * nsb
+        for yq in k_act_rows(lib, rng, 3, cols):
+            for nr in [1, 3, 4, 5, 7, 8, 9, 13]:
+                for pad in [0, 3 * ts]:
+                    raw = np.zeros((nr, nsb * ts + pad), np.uint8)
+                    raw[:, :nsb * ts] = k_weight_rows(rng, t, nr, cols)
+                    out = np.empty(nr, dtype=np.float32)
+                    assert lib.fmt_vec_dot_rows(int(t), cols, nr, ptr(out), ptr(raw), raw.shape[1], ptr(yq)) == 0
+                    for r in range(nr):
+                        ref = c_dot(lib, t, cols, np.ascontiguousarray(raw[r, :nsb * ts]), yq, ref=1)
+                        assert same_float(out[r], ref), (nsb, nr, pad, r, out[r], ref)
+
+
+@pytest.mark.parametrize("t", K_TYPES, ids=lambda t: t.name)
+def test_tiles_avx512_kquants_bit_exact(lib, t):
+    """llm/matmul.c with the K-quant 4x4 AVX-512 tiles (and the rows kernels for leftover tokens/rows) equals
+    the row-by-row references for every (token, row)."""
+    rng = np.random.default_rng(5800 + int(t))
+    for n_rows, nsb, n_tok in [(4, 1, 4), (9, 3, 7), (13, 2, 9), (8, 5, 16), (6, 1, 5), (5, 16, 6)]:
+        cols = 256 * nsb
+        raw = k_weight_rows(rng, t, n_rows, cols)
+        yqs = k_act_rows(lib, rng, n_tok, cols)
+        out = np.full((n_tok, n_rows), np.nan, dtype=np.float32)
+        yq = np.ascontiguousarray(np.concatenate(yqs))
+        assert lib.fmt_matmul(int(t), n_rows, cols, ptr(raw), ptr(yq), n_tok, ptr(out)) == 0
+        for ti in range(n_tok):
+            for r in range(n_rows):
+                ref = c_dot(lib, t, cols, np.ascontiguousarray(raw[r]), yqs[ti], ref=1)
+                assert same_float(out[ti, r], ref), (n_rows, nsb, n_tok, ti, r, out[ti, r], ref)

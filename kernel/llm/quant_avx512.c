@@ -1,8 +1,8 @@
 /* AVX-512 VNNI twins of the scalar references in llm/quant_ref.c, for CPUs with AVX-512 F+BW+VL+VNNI (the guest
    under kvm-pvm runs them natively at CPL 3; TCG has no AVX-512): Q4_0 Q5_0 Q8_0 x Q8_0 and Q4_1 Q5_1 x Q8_1 -
    vec_dot, 8-row kernels (vec_dot_rows, the decode step) and 4x4 tiles (vec_dot_tile, prefill through
-   llm/matmul.c) - vec_dot Q4_K Q5_K Q6_K x Q8_K and the activation quantizers Q8_0 Q8_1 Q8_K, all bit-identical
-   to the references like the AVX2 twins in llm/quant_avx2.c: vpdpbusd (u8 x s8 -> s32)
+   llm/matmul.c) - Q4_K Q5_K Q6_K x Q8_K (vec_dot, 4-row kernels, 4x4 tiles) and the activation quantizers Q8_0
+   Q8_1 Q8_K, all bit-identical to the references like the AVX2 twins in llm/quant_avx2.c: vpdpbusd (u8 x s8 -> s32)
    gives exact integer block sums, then the reference's float expression per block, in the reference's order.
    Layout: 4 blocks per step. One row's 4 blocks go into one zmm, block k in 128-bit lane k (4/5-bit types: low
    halves of the blocks in one register, high halves in another, against activations permuted the same way;
@@ -788,10 +788,12 @@ void AVX512 quantize_row_q8_K_avx512(const float *x, void *vy, int64_t n)
     }
 }
 
-/* ---- Q4_K and Q5_K x Q8_K (one row; bit-identical: exact int32 sums, then the reference's float expression).
-   A super-block's 128 quant bytes are two zmm: low nibbles of bytes 0..63 = sub-blocks 0 | 2, high = 1 | 3,
+/* ---- Q4_K Q5_K Q6_K x Q8_K (bit-identical: exact int32 sums, then the reference's float expression).
+   Q4_K/Q5_K: a super-block's 128 quant bytes are two zmm: low nibbles of bytes 0..63 = sub-blocks 0 | 2, high = 1 | 3,
    of bytes 64..127 = 4 | 6 and 5 | 7, against the activations' 32-byte sub-blocks paired the same way. The 4
-   vectors of partial sums fold to 16 lanes (two per sub-block), times each lane's 6-bit scale, summed. ---- */
+   vectors of partial sums fold to 16 lanes (two per sub-block), times each lane's 6-bit scale, summed. Q6_K
+   (k_load_q6): the 4 vectors are 64 elements each in order, folding to one lane per sub-block of 16. The rows
+   and tile kernels decode each weight super-block once (struct kw) for all the activation rows they serve. ---- */
 
 /* the 8 scales and 8 mins of a Q4_K/Q5_K super-block (quant_ref.c's k_scale_min) as 8 bytes each, with word
    operations (no byte stores read back as a word: that stalls store forwarding) */
@@ -807,22 +809,89 @@ static inline void k_unpack_scales_avx512(const uint8_t *sc6, uint64_t *sc, uint
     *mn = (b & 0x3f3f3f3fu) | ((uint64_t)mn_hi << 32);
 }
 
-/* isum = sum_j sc_j * (q . y over sub-block j) from the 4 vectors (0|2, 1|3, 4|6, 5|7) and msum */
-AVX512_INLINE void k_sums(__m512i p02, __m512i p13, __m512i p46, __m512i p57, uint64_t sc8, uint64_t mn8,
-                          const int16_t *bsums, int *isum, int *msum)
+/* One super-block of one weight row, decoded once and used against every activation row of a rows group or a
+   tile. v: Q4_K/Q5_K the unsigned quants of sub-blocks (0|2, 1|3, 4|6, 5|7) (one per 256-bit half), paired like
+   k_act_pairs pairs the activations; Q6_K the 6-bit quants (q + 32, unsigned) of elements 64i .. 64i+63 in
+   element order. */
+struct kw {
+    __m512i v[4];
+    __m512i s6;        /* Q6_K: the int8 scale of sub-block 4r + k at lane 4k + r (fold_4x4's order) */
+    __m256i s16;       /* Q6_K: the 16 scales as int16 (for the - 32 * sum scale_k * bsums[k]) */
+    uint64_t sc, mn;   /* Q4_K/Q5_K: the 8 scales and 8 mins as bytes */
+    float d, dmin;     /* the super-block's fp16 d (and dmin) as floats */
+};
+
+/* one activation super-block (Q8_K): Q4_K/Q5_K the sub-block pairs of k_act_pairs, Q6_K the 4 vectors as is */
+struct ka {
+    __m512i v[4];
+    __m256i bsums;
+    float d;
+};
+
+enum kkind { K_Q4, K_Q5, K_Q6 };
+
+static inline size_t k_block_size(int kk)
 {
-    /* fold_4x4: lane 4k + r = 128-bit lane k of input r; lanes k = 0, 1 hold the first sub-block of input r */
-    const __m512i sub = _mm512_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5, 2, 3, 6, 7, 2, 3, 6, 7);
-    __m512i s = _mm512_permutexvar_epi32(sub, _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sc8)));
-    *isum = _mm512_reduce_add_epi32(_mm512_mullo_epi32(fold_4x4(p02, p13, p46, p57), s));
-    __m128i m = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mn8));                    /* m0..m7 */
-    __m256i mm = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(m, m)), _mm_unpackhi_epi16(m, m),
-                                         1);
-    __m256i prod = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), mm);   /* m_j * (b_2j + b_2j+1) */
-    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(prod), _mm256_extracti128_si256(prod, 1));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    *msum = _mm_cvtsi128_si32(h);
+    return kk == K_Q4 ? sizeof(block_q4_K) : kk == K_Q5 ? sizeof(block_q5_K) : sizeof(block_q6_K);
+}
+
+AVX512_INLINE void k_load_q45(int q5, const uint8_t *xb, struct kw *w)
+{
+    const block_q4_K *x4 = (const block_q4_K *)xb;
+    const block_q5_K *x5 = (const block_q5_K *)xb;
+    const uint8_t *qs = q5 ? x5->qs : x4->qs;
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    k_unpack_scales_avx512(q5 ? x5->scales : x4->scales, &w->sc, &w->mn);
+    __m512i q01 = _mm512_loadu_si512(qs), q23 = _mm512_loadu_si512(qs + 64);
+    __m512i l01 = _mm512_and_si512(q01, m4), h01 = _mm512_and_si512(_mm512_srli_epi16(q01, 4), m4);
+    __m512i l23 = _mm512_and_si512(q23, m4), h23 = _mm512_and_si512(_mm512_srli_epi16(q23, 4), m4);
+    if (q5) {   /* bit j of qh[l]: bit 4 of element l of sub-block j */
+        __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x5->qh));
+        const __m512i b4 = _mm512_set1_epi8(16);
+        /* per 256-bit half: the sub-blocks (0 | 2), (1 | 3), (4 | 6), (5 | 7) */
+        __m512i bit02 = _mm512_inserti64x4(_mm512_set1_epi8(1 << 0), _mm256_set1_epi8(1 << 2), 1);
+        __m512i bit13 = _mm512_inserti64x4(_mm512_set1_epi8(1 << 1), _mm256_set1_epi8(1 << 3), 1);
+        __m512i bit46 = _mm512_inserti64x4(_mm512_set1_epi8(1 << 4), _mm256_set1_epi8(1 << 6), 1);
+        __m512i bit57 = _mm512_inserti64x4(_mm512_set1_epi8(1 << 5), _mm256_set1_epi8((char)(1 << 7)), 1);
+        l01 = _mm512_mask_add_epi8(l01, _mm512_test_epi8_mask(qh, bit02), l01, b4);
+        h01 = _mm512_mask_add_epi8(h01, _mm512_test_epi8_mask(qh, bit13), h01, b4);
+        l23 = _mm512_mask_add_epi8(l23, _mm512_test_epi8_mask(qh, bit46), l23, b4);
+        h23 = _mm512_mask_add_epi8(h23, _mm512_test_epi8_mask(qh, bit57), h23, b4);
+    }
+    w->v[0] = l01, w->v[1] = h01, w->v[2] = l23, w->v[3] = h23;
+    w->d = fp16_to_fp32(x4->d);
+    w->dmin = fp16_to_fp32(x4->dmin);
+}
+
+/* Q6_K: per half h, the 64 bytes of ql hold elements 128h + 0..63 (low nibbles) and + 64..127 (high nibbles) in
+   element order, so they meet the activations unpermuted; the 2 high bits come from qh[32h + r % 32] at bit
+   2 * (r / 32) (per-word shifts by 256-bit half). */
+AVX512_INLINE void k_load_q6(const block_q6_K *x, struct kw *w)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x03);
+    const __m512i sh_lo = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);   /* r 0..63 */
+    const __m512i sh_hi = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);   /* r 64..127 */
+    for (int h = 0; h < 2; h++) {
+        __m512i ql = _mm512_loadu_si512(x->ql + 64 * h);
+        __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qh + 32 * h)));
+        __m512i hl = _mm512_and_si512(_mm512_srlv_epi16(qh, sh_lo), m3);
+        __m512i hh = _mm512_and_si512(_mm512_srlv_epi16(qh, sh_hi), m3);
+        w->v[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(hl, 4));
+        w->v[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(hh, 4));
+    }
+    const __m512i fold_idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m128i sc = _mm_loadu_si128((const __m128i *)x->scales);
+    w->s6 = _mm512_permutexvar_epi32(fold_idx, _mm512_cvtepi8_epi32(sc));
+    w->s16 = _mm256_cvtepi8_epi16(sc);
+    w->d = fp16_to_fp32(x->d);
+}
+
+AVX512_INLINE void k_load_w(int kk, const uint8_t *xb, struct kw *w)
+{
+    if (kk == K_Q6)
+        k_load_q6((const block_q6_K *)xb, w);
+    else
+        k_load_q45(kk == K_Q5, xb, w);
 }
 
 /* the activations of sub-blocks (0|2, 1|3) from bytes 0..127 and (4|6, 5|7) from 128..255 */
@@ -833,95 +902,167 @@ AVX512_INLINE void k_act_pairs(const int8_t *qs, __m512i *y02, __m512i *y13)
     *y13 = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 2, 3, 2));
 }
 
-AVX512_INLINE void k_dot_q45(int q5, int64_t n, float *s, const void *vx, const void *vy)
+AVX512_INLINE void k_load_act(int kk, const block_q8_K *y, struct ka *a)
+{
+    if (kk == K_Q6) {
+        for (int i = 0; i < 4; i++)
+            a->v[i] = _mm512_loadu_si512(y->qs + 64 * i);
+    } else {
+        k_act_pairs(y->qs, &a->v[0], &a->v[1]);
+        k_act_pairs(y->qs + 128, &a->v[2], &a->v[3]);
+    }
+    a->bsums = _mm256_loadu_si256((const __m256i *)y->bsums);
+    a->d = y->d;
+}
+
+/* the 8 int32 lanes of v summed */
+AVX512_INLINE int k_hsum256(__m256i v)
+{
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
+/* The reference's term of one super-block (exact int sums, then its float expression in its order, no FMA):
+   Q4_K/Q5_K isum = sum_j sc_j * (q . y over sub-block j), msum = sum_j m_j * (bsums 2j + 2j+1),
+   dall * isum - dmin * msum; Q6_K isum = sum_k scale_k * ((q + 32) . y over sub-block k) - 32 * sum_k scale_k *
+   bsums[k], (y.d * d) * isum. */
+AVX512_INLINE float k_term(int kk, const struct kw *w, const struct ka *a)
+{
+    const __m512i z = _mm512_setzero_si512();
+    __m512i p0 = _mm512_dpbusd_epi32(z, w->v[0], a->v[0]), p1 = _mm512_dpbusd_epi32(z, w->v[1], a->v[1]);
+    __m512i p2 = _mm512_dpbusd_epi32(z, w->v[2], a->v[2]), p3 = _mm512_dpbusd_epi32(z, w->v[3], a->v[3]);
+    __m512i f = fold_4x4(p0, p1, p2, p3);   /* lane 4k + r = 128-bit lane k of p_r */
+    if (kk == K_Q6) {
+        __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(w->s16, a->bsums), 5);   /* 32 * scale_k * bsums */
+        __m512i v = _mm512_sub_epi32(_mm512_mullo_epi32(f, w->s6), _mm512_zextsi256_si512(corr));
+        int isum = _mm512_reduce_add_epi32(v);
+        return (a->d * w->d) * (float)isum;
+    }
+    /* lanes k = 0, 1 hold the first sub-block of input r */
+    const __m512i sub = _mm512_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5, 2, 3, 6, 7, 2, 3, 6, 7);
+    __m512i s = _mm512_permutexvar_epi32(sub, _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)w->sc)));
+    int isum = _mm512_reduce_add_epi32(_mm512_mullo_epi32(f, s));
+    __m128i m = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)w->mn));                 /* m0..m7 */
+    __m256i mm = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(m, m)), _mm_unpackhi_epi16(m, m),
+                                         1);
+    int msum = k_hsum256(_mm256_madd_epi16(a->bsums, mm));   /* m_j * (b_2j + b_2j+1) */
+    float dall = a->d * w->d, dmin = a->d * w->dmin;
+    return dall * (float)isum - dmin * (float)msum;
+}
+
+/* ---- K-quants x Q8_K: vec_dot, rows (the decode step), 4x4 tiles (prefill) ---- */
+
+AVX512_INLINE void k_vec_dot(int kk, int64_t n, float *s, const void *vx, const void *vy)
 {
     const uint8_t *xb = vx;
-    const size_t bsz = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
     const block_q8_K *y = vy;
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const size_t bsz = k_block_size(kk);
     float sum = 0.0f;
     for (int64_t b = 0; b < n / QK_K; b++) {
-        const block_q4_K *x4 = (const block_q4_K *)(xb + (size_t)b * bsz);
-        const block_q5_K *x5 = (const block_q5_K *)x4;
-        const uint8_t *qs = q5 ? x5->qs : x4->qs;
-        uint64_t sc, mn;
-        k_unpack_scales_avx512(q5 ? x5->scales : x4->scales, &sc, &mn);
-        __m512i q01 = _mm512_loadu_si512(qs), q23 = _mm512_loadu_si512(qs + 64);
-        __m512i l01 = _mm512_and_si512(q01, m4), h01 = _mm512_and_si512(_mm512_srli_epi16(q01, 4), m4);
-        __m512i l23 = _mm512_and_si512(q23, m4), h23 = _mm512_and_si512(_mm512_srli_epi16(q23, 4), m4);
-        if (q5) {   /* bit j of qh[l]: bit 4 of element l of sub-block j */
-            __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x5->qh));
-            const __m512i b4 = _mm512_set1_epi8(16);
-            /* per 256-bit half: the sub-blocks (0 | 2), (1 | 3), (4 | 6), (5 | 7) */
-            __m512i bit02 = _mm512_inserti64x4(_mm512_set1_epi8(1 << 0), _mm256_set1_epi8(1 << 2), 1);
-            __m512i bit13 = _mm512_inserti64x4(_mm512_set1_epi8(1 << 1), _mm256_set1_epi8(1 << 3), 1);
-            __m512i bit46 = _mm512_inserti64x4(_mm512_set1_epi8(1 << 4), _mm256_set1_epi8(1 << 6), 1);
-            __m512i bit57 = _mm512_inserti64x4(_mm512_set1_epi8(1 << 5), _mm256_set1_epi8((char)(1 << 7)), 1);
-            l01 = _mm512_mask_add_epi8(l01, _mm512_test_epi8_mask(qh, bit02), l01, b4);
-            h01 = _mm512_mask_add_epi8(h01, _mm512_test_epi8_mask(qh, bit13), h01, b4);
-            l23 = _mm512_mask_add_epi8(l23, _mm512_test_epi8_mask(qh, bit46), l23, b4);
-            h23 = _mm512_mask_add_epi8(h23, _mm512_test_epi8_mask(qh, bit57), h23, b4);
-        }
-        __m512i y02, y13, y46, y57;
-        k_act_pairs(y[b].qs, &y02, &y13);
-        k_act_pairs(y[b].qs + 128, &y46, &y57);
-        const __m512i z = _mm512_setzero_si512();
-        int isum, msum;
-        k_sums(_mm512_dpbusd_epi32(z, l01, y02), _mm512_dpbusd_epi32(z, h01, y13), _mm512_dpbusd_epi32(z, l23, y46),
-               _mm512_dpbusd_epi32(z, h23, y57), sc, mn, y[b].bsums, &isum, &msum);
-        float dall = y[b].d * fp16_to_fp32(x4->d), dmin = y[b].d * fp16_to_fp32(x4->dmin);
-        sum += dall * (float)isum - dmin * (float)msum;
+        struct kw w;
+        struct ka a;
+        k_load_w(kk, xb + (size_t)b * bsz, &w);
+        k_load_act(kk, y + b, &a);
+        sum += k_term(kk, &w, &a);
     }
     *s = sum;
+}
+
+/* K_ROWS rows (cnt of them valid) against one activation row: each activation super-block loaded once for the
+   group; prefetches pf bytes ahead of x (pf 0: none), a slice per super-block */
+#define K_ROWS 4
+AVX512_INLINE void k_rows_group(int kk, int64_t nb, int cnt, float *s, const uint8_t *x, size_t bx,
+                                const block_q8_K *y, size_t pf)
+{
+    const size_t bsz = k_block_size(kk);
+    size_t pf_chunk = pf ? prefetch_chunk((size_t)K_ROWS * bx, nb) : 0;
+    float sum[K_ROWS] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    for (int64_t b = 0; b < nb; b++) {
+        if (pf)
+            prefetch_part((const char *)x + pf, pf_chunk, b);
+        struct ka a;
+        k_load_act(kk, y + b, &a);
+        for (int r = 0; r < cnt; r++) {
+            struct kw w;
+            k_load_w(kk, x + (size_t)r * bx + (size_t)b * bsz, &w);
+            sum[r] += k_term(kk, &w, &a);
+        }
+    }
+    for (int r = 0; r < cnt; r++)
+        s[r] = sum[r];
+}
+
+AVX512_INLINE void k_vec_dot_rows(int kk, int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    const uint8_t *base = vx;
+    int64_t r = 0;
+    for (; r + K_ROWS <= nr; r += K_ROWS)
+        k_rows_group(kk, n / QK_K, K_ROWS, s + r, base + (size_t)r * bx, bx, vy, PF_ROWS * bx);
+    if (r < nr)
+        k_rows_group(kk, n / QK_K, (int)(nr - r), s + r, base + (size_t)r * bx, bx, vy, 0);
+}
+
+/* 4 rows x 4 activation rows, s[t * ls + r]: per super-block the 4 rows are decoded once (16 zmm), then each
+   activation row is loaded once and meets all 4 */
+AVX512_INLINE void k_vec_dot_tile(int kk, int64_t n, float *s, size_t ls, const void *vx, size_t bx, const void *vy,
+                                  size_t by)
+{
+    const size_t bsz = k_block_size(kk);
+    float sum[4][4] = { { 0.0f } };
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        struct kw w[4];
+        for (int r = 0; r < 4; r++)
+            k_load_w(kk, (const uint8_t *)vx + (size_t)r * bx + (size_t)b * bsz, &w[r]);
+        for (int t = 0; t < 4; t++) {
+            struct ka a;
+            k_load_act(kk, (const block_q8_K *)((const uint8_t *)vy + (size_t)t * by) + b, &a);
+            for (int r = 0; r < 4; r++)
+                sum[t][r] += k_term(kk, &w[r], &a);
+        }
+    }
+    for (int t = 0; t < 4; t++)
+        for (int r = 0; r < 4; r++)
+            s[(size_t)t * ls + (size_t)r] = sum[t][r];
 }
 
 void AVX512 vec_dot_q4_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
 {
-    k_dot_q45(0, n, s, vx, vy);
+    k_vec_dot(K_Q4, n, s, vx, vy);
 }
-
 void AVX512 vec_dot_q5_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
 {
-    k_dot_q45(1, n, s, vx, vy);
+    k_vec_dot(K_Q5, n, s, vx, vy);
 }
-
-/* Q6_K: per half h, the 64 bytes of ql hold elements 128h + 0..63 (low nibbles) and + 64..127 (high nibbles) in
-   element order, so they meet the activations unpermuted; the 2 high bits come from qh[32h + r % 32] at bit
-   2 * (r / 32) (per-word shifts by 256-bit half). 128-bit lane j of a partial-sum vector is one sub-block of
-   16: times its int8 scale, summed; minus 32 * sum scale_k * bsums[k] for the q - 32. Bit-identical. */
 void AVX512 vec_dot_q6_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
 {
-    const block_q6_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m512i m4 = _mm512_set1_epi8(0x0f), m3 = _mm512_set1_epi8(0x03);
-    const __m512i sh_lo = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);   /* r 0..63 */
-    const __m512i sh_hi = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);   /* r 64..127 */
-    const __m512i sub4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    float sum = 0.0f;
-    for (int64_t b = 0; b < n / QK_K; b++) {
-        __m512i acc = _mm512_setzero_si512();
-        for (int h = 0; h < 2; h++) {
-            __m512i ql = _mm512_loadu_si512(x[b].ql + 64 * h);
-            __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * h)));
-            __m512i hl = _mm512_and_si512(_mm512_srlv_epi16(qh, sh_lo), m3);
-            __m512i hh = _mm512_and_si512(_mm512_srlv_epi16(qh, sh_hi), m3);
-            __m512i qlo = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(hl, 4));      /* 0..63 */
-            __m512i qhi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(hh, 4));
-            __m512i plo = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qlo, _mm512_loadu_si512(y[b].qs + 128 * h));
-            __m512i phi = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qhi, _mm512_loadu_si512(y[b].qs + 128 * h + 64));
-            __m128i sc8 = _mm_loadl_epi64((const __m128i *)(x[b].scales + 8 * h));   /* sub-blocks 8h .. 8h+7 */
-            __m512i sc = _mm512_cvtepi8_epi32(sc8);                                      /* lanes 0..7 */
-            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(plo, _mm512_permutexvar_epi32(sub4, sc)));
-            acc = _mm512_add_epi32(acc, _mm512_mullo_epi32(phi, _mm512_permutexvar_epi32(
-                                                               _mm512_add_epi32(sub4, _mm512_set1_epi32(4)), sc)));
-        }
-        __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));   /* 16 int16 */
-        __m256i sb = _mm256_madd_epi16(scales, _mm256_loadu_si256((const __m256i *)y[b].bsums));
-        __m128i h2 = _mm_add_epi32(_mm256_castsi256_si128(sb), _mm256_extracti128_si256(sb, 1));
-        h2 = _mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0x4e));
-        h2 = _mm_add_epi32(h2, _mm_shuffle_epi32(h2, 0xb1));
-        int isum = _mm512_reduce_add_epi32(acc) - 32 * _mm_cvtsi128_si32(h2);
-        sum += (y[b].d * fp16_to_fp32(x[b].d)) * (float)isum;
-    }
-    *s = sum;
+    k_vec_dot(K_Q6, n, s, vx, vy);
+}
+void AVX512 vec_dot_rows_q4_K_q8_K_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    k_vec_dot_rows(K_Q4, n, nr, s, x, bx, y);
+}
+void AVX512 vec_dot_rows_q5_K_q8_K_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    k_vec_dot_rows(K_Q5, n, nr, s, x, bx, y);
+}
+void AVX512 vec_dot_rows_q6_K_q8_K_avx512(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    k_vec_dot_rows(K_Q6, n, nr, s, x, bx, y);
+}
+void AVX512 vec_dot_tile_q4_K_q8_K_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                         size_t by)
+{
+    k_vec_dot_tile(K_Q4, n, s, ls, x, bx, y, by);
+}
+void AVX512 vec_dot_tile_q5_K_q8_K_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                         size_t by)
+{
+    k_vec_dot_tile(K_Q5, n, s, ls, x, bx, y, by);
+}
+void AVX512 vec_dot_tile_q6_K_q8_K_avx512(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                         size_t by)
+{
+    k_vec_dot_tile(K_Q6, n, s, ls, x, bx, y, by);
 }

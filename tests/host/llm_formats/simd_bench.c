@@ -141,15 +141,16 @@ static void sweep(uint32_t feat, const char *name, const float *x)
     }
 }
 
-/* K-quant matrix-vector products (4096 x 4096 Q4_K, Q5_K, Q6_K; ten matrices, so they stream from memory):
-   ggml_vec_dot_rows with the AVX2 and the AVX-512 table, GB/s of weights. */
+/* K-quant products (4096 x 4096 Q4_K, Q5_K, Q6_K; ten matrices, so they stream from memory) with the AVX2 and
+   the AVX-512 table: 1 token (ggml_vec_dot_rows: the table's rows kernel, or vec_dot row by row) and 64 tokens
+   (llm/matmul.c's matmul_q: the table's 4x4 tile kernel, or rows kernels token by token), GB/s of weights. */
 static void kquants(void)
 {
-    enum { ROWS = 4096, COLS = 4096, N_MAT = 10 };
-    static float x[COLS];
-    static uint8_t act[COLS + 1024];
-    static float out[ROWS];
-    for (int i = 0; i < COLS; i++)
+    enum { ROWS = 4096, COLS = 4096, N_MAT = 10, N_MAT_PP = 2 };
+    static float x[N_TOK * COLS];
+    static uint8_t act[N_TOK * (COLS + 1024)];
+    static float out[N_TOK * ROWS];
+    for (int i = 0; i < N_TOK * COLS; i++)
         x[i] = (float)rand() / RAND_MAX - 0.5f;
     enum ggml_type types[] = { GGML_TYPE_Q4_K, GGML_TYPE_Q5_K, GGML_TYPE_Q6_K };
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
@@ -169,8 +170,10 @@ static void kquants(void)
                 continue;
             ggml_types_init_simd(feats[f]);
             const struct ggml_type_traits *t = ggml_get_type_traits(types[k]);
-            ggml_get_type_traits(t->vec_dot_type)->from_float(x, act, COLS);
-            double best = 1e9;
+            size_t qrow = ggml_row_size(t->vec_dot_type, COLS);
+            for (int i = 0; i < N_TOK; i++)
+                ggml_get_type_traits(t->vec_dot_type)->from_float(x + (size_t)i * COLS, act + (size_t)i * qrow, COLS);
+            double best = 1e9, best_pp = 1e9;
             for (int rep = 0; rep < 5; rep++) {
                 double t0 = now();
                 for (int m = 0; m < N_MAT; m++)
@@ -178,8 +181,18 @@ static void kquants(void)
                 if (now() - t0 < best)
                     best = now() - t0;
             }
-            printf("  %s %-6s %4dx%d x%d: %7.2f ms  %6.2f GB/s\n", ggml_type_name(types[k]), ggml_types_simd_name(),
-                   ROWS, COLS, N_MAT, best * 1e3, N_MAT * bytes / best * 1e-9);
+            for (int rep = 0; rep < 3; rep++) {
+                double t0 = now();
+                for (int m = 0; m < N_MAT_PP; m++)
+                    matmul_q(t, w + (size_t)m * bytes, rs, ROWS, COLS, act, N_TOK, out);
+                if (now() - t0 < best_pp)
+                    best_pp = now() - t0;
+            }
+            printf("  %s %-6s %4dx%d: 1 token %7.2f ms/matrix %6.2f GB/s (rows %s) | %d tokens %7.2f ms/matrix "
+                   "%6.2f GB/s x tokens (tile %s)\n", ggml_type_name(types[k]), ggml_types_simd_name(), ROWS, COLS,
+                   best / N_MAT * 1e3, N_MAT * bytes / best * 1e-9, t->vec_dot_rows ? "yes" : "no", N_TOK,
+                   best_pp / N_MAT_PP * 1e3, N_MAT_PP * bytes * (double)N_TOK / best_pp * 1e-9,
+                   t->vec_dot_tile ? "yes" : "no");
         }
         free(w);
     }
@@ -200,7 +213,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < N_TOK * 1536; i++)
         x[i] = (float)rand() / RAND_MAX - 0.5f;
     if (argc > 1 && strcmp(argv[1], "kquants") == 0) {
-        printf("K-quant matrix-vector products, single thread, best of 5\n");
+        printf("K-quant products, single thread, best of 5 (1 token) / 3 (64 tokens)\n");
         kquants();
         return 0;
     }
