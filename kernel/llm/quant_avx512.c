@@ -815,7 +815,7 @@ static inline void k_unpack_scales_avx512(const uint8_t *sc6, uint64_t *sc, uint
    element order. */
 struct kw {
     __m512i v[4];
-    __m512i s6;        /* Q6_K: the int8 scale of sub-block 4r + k at lane 4k + r (fold_4x4's order) */
+    __m512i scv;       /* the scale of each lane of k_term's fold_4x4 (Q4_K/Q5_K 6-bit, Q6_K int8) */
     __m256i s16;       /* Q6_K: the 16 scales as int16 (for the - 32 * sum scale_k * bsums[k]) */
     uint64_t sc, mn;   /* Q4_K/Q5_K: the 8 scales and 8 mins as bytes */
     float d, dmin;     /* the super-block's fp16 d (and dmin) as floats */
@@ -842,6 +842,9 @@ AVX512_INLINE void k_load_q45(int q5, const uint8_t *xb, struct kw *w)
     const uint8_t *qs = q5 ? x5->qs : x4->qs;
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     k_unpack_scales_avx512(q5 ? x5->scales : x4->scales, &w->sc, &w->mn);
+    /* fold_4x4's lane 4k + r = 128-bit lane k of input r: lanes k = 0, 1 hold the first sub-block of input r */
+    const __m512i sub = _mm512_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5, 2, 3, 6, 7, 2, 3, 6, 7);
+    w->scv = _mm512_permutexvar_epi32(sub, _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)w->sc)));
     __m512i q01 = _mm512_loadu_si512(qs), q23 = _mm512_loadu_si512(qs + 64);
     __m512i l01 = _mm512_and_si512(q01, m4), h01 = _mm512_and_si512(_mm512_srli_epi16(q01, 4), m4);
     __m512i l23 = _mm512_and_si512(q23, m4), h23 = _mm512_and_si512(_mm512_srli_epi16(q23, 4), m4);
@@ -881,7 +884,7 @@ AVX512_INLINE void k_load_q6(const block_q6_K *x, struct kw *w)
     }
     const __m512i fold_idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     __m128i sc = _mm_loadu_si128((const __m128i *)x->scales);
-    w->s6 = _mm512_permutexvar_epi32(fold_idx, _mm512_cvtepi8_epi32(sc));
+    w->scv = _mm512_permutexvar_epi32(fold_idx, _mm512_cvtepi8_epi32(sc));
     w->s16 = _mm256_cvtepi8_epi16(sc);
     w->d = fp16_to_fp32(x->d);
 }
@@ -924,32 +927,77 @@ AVX512_INLINE int k_hsum256(__m256i v)
     return _mm_cvtsi128_si32(h);
 }
 
-/* The reference's term of one super-block (exact int sums, then its float expression in its order, no FMA):
-   Q4_K/Q5_K isum = sum_j sc_j * (q . y over sub-block j), msum = sum_j m_j * (bsums 2j + 2j+1),
-   dall * isum - dmin * msum; Q6_K isum = sum_k scale_k * ((q + 32) . y over sub-block k) - 32 * sum_k scale_k *
-   bsums[k], (y.d * d) * isum. */
-AVX512_INLINE float k_term(int kk, const struct kw *w, const struct ka *a)
+/* The exact integer sums of one super-block (row w, activations a), before the last reduction: 16 int32 lanes
+   whose total is Q4_K/Q5_K isum = sum_j sc_j * (q . y over sub-block j); Q6_K isum = sum_k scale_k * ((q + 32)
+   . y over sub-block k) - 32 * sum_k scale_k * bsums[k]. */
+AVX512_INLINE __m512i k_isum_lanes(int kk, const struct kw *w, const struct ka *a)
 {
     const __m512i z = _mm512_setzero_si512();
     __m512i p0 = _mm512_dpbusd_epi32(z, w->v[0], a->v[0]), p1 = _mm512_dpbusd_epi32(z, w->v[1], a->v[1]);
     __m512i p2 = _mm512_dpbusd_epi32(z, w->v[2], a->v[2]), p3 = _mm512_dpbusd_epi32(z, w->v[3], a->v[3]);
-    __m512i f = fold_4x4(p0, p1, p2, p3);   /* lane 4k + r = 128-bit lane k of p_r */
+    __m512i v = _mm512_mullo_epi32(fold_4x4(p0, p1, p2, p3), w->scv);   /* lane 4k + r = 128-bit lane k of p_r */
     if (kk == K_Q6) {
         __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(w->s16, a->bsums), 5);   /* 32 * scale_k * bsums */
-        __m512i v = _mm512_sub_epi32(_mm512_mullo_epi32(f, w->s6), _mm512_zextsi256_si512(corr));
-        int isum = _mm512_reduce_add_epi32(v);
-        return (a->d * w->d) * (float)isum;
+        v = _mm512_sub_epi32(v, _mm512_zextsi256_si512(corr));
     }
-    /* lanes k = 0, 1 hold the first sub-block of input r */
-    const __m512i sub = _mm512_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5, 2, 3, 6, 7, 2, 3, 6, 7);
-    __m512i s = _mm512_permutexvar_epi32(sub, _mm512_cvtepu8_epi32(_mm_cvtsi64_si128((long long)w->sc)));
-    int isum = _mm512_reduce_add_epi32(_mm512_mullo_epi32(f, s));
+    return v;
+}
+
+/* The reference's term of one super-block of one row (its float expression in its order, no FMA):
+   Q4_K/Q5_K with msum = sum_j m_j * (bsums 2j + 2j+1): dall * isum - dmin * msum; Q6_K (y.d * d) * isum. */
+AVX512_INLINE float k_term(int kk, const struct kw *w, const struct ka *a)
+{
+    int isum = _mm512_reduce_add_epi32(k_isum_lanes(kk, w, a));
+    if (kk == K_Q6)
+        return (a->d * w->d) * (float)isum;
     __m128i m = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)w->mn));                 /* m0..m7 */
     __m256i mm = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi16(m, m)), _mm_unpackhi_epi16(m, m),
                                          1);
     int msum = k_hsum256(_mm256_madd_epi16(a->bsums, mm));   /* m_j * (b_2j + b_2j+1) */
     float dall = a->d * w->d, dmin = a->d * w->dmin;
     return dall * (float)isum - dmin * (float)msum;
+}
+
+/* Four rows' super-blocks (the same block index), decoded: the rows, their mins as int16 (row r's m0..m7 in
+   128-bit lane r: Q4_K/Q5_K) and their d, dmin in lane r */
+struct kw4 {
+    struct kw r[4];
+    __m512i mins;
+    __m128 d, dmin;
+};
+
+AVX512_INLINE void k_load_w4(int kk, const uint8_t *const *x, size_t off, struct kw4 *w)
+{
+    for (int r = 0; r < 4; r++)
+        k_load_w(kk, x[r] + off, &w->r[r]);
+    w->d = _mm_setr_ps(w->r[0].d, w->r[1].d, w->r[2].d, w->r[3].d);
+    if (kk != K_Q6) {
+        w->dmin = _mm_setr_ps(w->r[0].dmin, w->r[1].dmin, w->r[2].dmin, w->r[3].dmin);
+        w->mins = _mm512_cvtepu8_epi16(_mm256_setr_epi64x((long long)w->r[0].mn, (long long)w->r[1].mn,
+                                                          (long long)w->r[2].mn, (long long)w->r[3].mn));
+    }
+}
+
+/* 4 rows' terms against one activation super-block, lane r = row r (k_term's expression lane by lane) */
+AVX512_INLINE __m128 k_terms4(int kk, const struct kw4 *w, const struct ka *a)
+{
+    __m512i g = fold_4x4(k_isum_lanes(kk, &w->r[0], a), k_isum_lanes(kk, &w->r[1], a),
+                         k_isum_lanes(kk, &w->r[2], a), k_isum_lanes(kk, &w->r[3], a));   /* lane 4k + r */
+    __m256i g2 = _mm256_add_epi32(_mm512_castsi512_si256(g), _mm512_extracti64x4_epi64(g, 1));
+    __m128i isum = _mm_add_epi32(_mm256_castsi256_si128(g2), _mm256_extracti128_si256(g2, 1));   /* lane r */
+    __m128 yd = _mm_set1_ps(a->d);
+    if (kk == K_Q6)
+        return _mm_mul_ps(_mm_mul_ps(yd, w->d), _mm_cvtepi32_ps(isum));
+    /* msum: m_j * (b_2j + b_2j+1), the pair sums as int16 (|.| <= 2 * 16 * 128) in every 128-bit lane */
+    __m256i bp32 = _mm256_madd_epi16(a->bsums, _mm256_set1_epi16(1));
+    __m512i bp = _mm512_broadcast_i32x4(_mm256_cvtepi32_epi16(bp32));
+    __m512i m = _mm512_madd_epi16(w->mins, bp);   /* 128-bit lane r: row r */
+    m = _mm512_add_epi32(m, _mm512_shuffle_epi32(m, _MM_PERM_BADC));
+    m = _mm512_add_epi32(m, _mm512_shuffle_epi32(m, _MM_PERM_CDAB));
+    __m128i msum = _mm512_castsi512_si128(_mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0,
+                                                                                     0, 0, 0, 0, 0, 0, 0), m));
+    __m128 dall = _mm_mul_ps(yd, w->d), dmin = _mm_mul_ps(yd, w->dmin);
+    return _mm_sub_ps(_mm_mul_ps(dall, _mm_cvtepi32_ps(isum)), _mm_mul_ps(dmin, _mm_cvtepi32_ps(msum)));
 }
 
 /* ---- K-quants x Q8_K: vec_dot, rows (the decode step), 4x4 tiles (prefill) ---- */
@@ -970,38 +1018,48 @@ AVX512_INLINE void k_vec_dot(int kk, int64_t n, float *s, const void *vx, const 
     *s = sum;
 }
 
-/* K_ROWS rows (cnt of them valid) against one activation row: each activation super-block loaded once for the
-   group; prefetches pf bytes ahead of x (pf 0: none), a slice per super-block */
-#define K_ROWS 4
-AVX512_INLINE void k_rows_group(int kk, int64_t nb, int cnt, float *s, const uint8_t *x, size_t bx,
-                                const block_q8_K *y, size_t pf)
+/* 4 rows (x[0..3]) against one activation row: s[0..cnt-1]; each activation super-block loaded once for the 4;
+   prefetches pf bytes ahead of x[0] (pf 0: none), a slice of the next rows per super-block */
+AVX512_INLINE void k_rows4(int kk, int64_t nb, int cnt, float *s, const uint8_t *const *x, size_t bx,
+                           const block_q8_K *y, size_t pf)
 {
     const size_t bsz = k_block_size(kk);
-    size_t pf_chunk = pf ? prefetch_chunk((size_t)K_ROWS * bx, nb) : 0;
-    float sum[K_ROWS] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    size_t pf_chunk = pf ? prefetch_chunk(4 * bx, nb) : 0;
+    __m128 acc = _mm_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         if (pf)
-            prefetch_part((const char *)x + pf, pf_chunk, b);
+            prefetch_part((const char *)x[0] + pf, pf_chunk, b);
         struct ka a;
+        struct kw4 w;
         k_load_act(kk, y + b, &a);
-        for (int r = 0; r < cnt; r++) {
-            struct kw w;
-            k_load_w(kk, x + (size_t)r * bx + (size_t)b * bsz, &w);
-            sum[r] += k_term(kk, &w, &a);
-        }
+        k_load_w4(kk, x, (size_t)b * bsz, &w);
+        acc = _mm_add_ps(acc, k_terms4(kk, &w, &a));
     }
-    for (int r = 0; r < cnt; r++)
-        s[r] = sum[r];
+    if (cnt == 4) {
+        _mm_storeu_ps(s, acc);
+    } else {
+        float out[4];
+        _mm_storeu_ps(out, acc);
+        for (int r = 0; r < cnt; r++)
+            s[r] = out[r];
+    }
 }
 
 AVX512_INLINE void k_vec_dot_rows(int kk, int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
 {
     const uint8_t *base = vx;
+    const uint8_t *x[4];
     int64_t r = 0;
-    for (; r + K_ROWS <= nr; r += K_ROWS)
-        k_rows_group(kk, n / QK_K, K_ROWS, s + r, base + (size_t)r * bx, bx, vy, PF_ROWS * bx);
-    if (r < nr)
-        k_rows_group(kk, n / QK_K, (int)(nr - r), s + r, base + (size_t)r * bx, bx, vy, 0);
+    for (; r + 4 <= nr; r += 4) {
+        for (int k = 0; k < 4; k++)
+            x[k] = base + (size_t)(r + k) * bx;
+        k_rows4(kk, n / QK_K, 4, s + r, x, bx, vy, PF_ROWS * bx);
+    }
+    if (r < nr) {   /* 1..3 rows left: the last one repeated in the unused lanes */
+        for (int k = 0; k < 4; k++)
+            x[k] = base + (size_t)(r + k < nr ? r + k : nr - 1) * bx;
+        k_rows4(kk, n / QK_K, (int)(nr - r), s + r, x, bx, vy, 0);
+    }
 }
 
 /* 4 rows x 4 activation rows, s[t * ls + r]: per super-block the 4 rows are decoded once (16 zmm), then each
@@ -1010,21 +1068,21 @@ AVX512_INLINE void k_vec_dot_tile(int kk, int64_t n, float *s, size_t ls, const 
                                   size_t by)
 {
     const size_t bsz = k_block_size(kk);
-    float sum[4][4] = { { 0.0f } };
+    const uint8_t *x[4];
+    for (int r = 0; r < 4; r++)
+        x[r] = (const uint8_t *)vx + (size_t)r * bx;
+    __m128 acc[4] = { _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps() };
     for (int64_t b = 0; b < n / QK_K; b++) {
-        struct kw w[4];
-        for (int r = 0; r < 4; r++)
-            k_load_w(kk, (const uint8_t *)vx + (size_t)r * bx + (size_t)b * bsz, &w[r]);
+        struct kw4 w;
+        k_load_w4(kk, x, (size_t)b * bsz, &w);
         for (int t = 0; t < 4; t++) {
             struct ka a;
             k_load_act(kk, (const block_q8_K *)((const uint8_t *)vy + (size_t)t * by) + b, &a);
-            for (int r = 0; r < 4; r++)
-                sum[t][r] += k_term(kk, &w[r], &a);
+            acc[t] = _mm_add_ps(acc[t], k_terms4(kk, &w, &a));
         }
     }
     for (int t = 0; t < 4; t++)
-        for (int r = 0; r < 4; r++)
-            s[(size_t)t * ls + (size_t)r] = sum[t][r];
+        _mm_storeu_ps(s + (size_t)t * ls, acc[t]);
 }
 
 void AVX512 vec_dot_q4_K_q8_K_avx512(int64_t n, float *s, const void *vx, const void *vy)
