@@ -2,7 +2,8 @@
 references (quant_ref.c, themselves checked against gguf.quants/numpy in test_llm_quant.py), bit for bit: F16
 dequantization, the activation quantizers Q8_0/Q8_1/Q8_K (including ties, zeros, subnormal/inf/NaN blocks that
 take the reference path), vec_dot Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 (exact per-block integer sums, then the reference's
-float expression and summation order), Q4_K/Q5_K/Q6_K, the 4-row and 4x4-tile kernels, also with inf/NaN scales.
+float expression and summation order), Q4_K/Q5_K/Q6_K, the 4-row kernels (Q4_1 Q8_0 Q4_K Q5_K Q6_K) and the
+4x4-tile kernels (Q4_1 Q8_0), also with inf/NaN scales.
 F32/F16 rows (FMA, 16 lanes) within the summation bound. Skipped (with the reason) on a host CPU without
 AVX2/FMA/F16C."""
 import pathlib
@@ -15,7 +16,7 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Q
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "host" / "llm_formats"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import fmtlib  # noqa: E402
-from test_llm_quant import (ACT_TYPE, activations, c_dot, c_quant, ptr, random_blocks, random_floats,  # noqa: E402
+from test_llm_quant import (ACT_TYPE, HALF_FIELDS, activations, c_dot, c_quant, ptr, random_blocks, random_floats,  # noqa: E402
                             same_bits, weights)
 
 GGML_CPU_SSE2, GGML_CPU_SSSE3, GGML_CPU_AVX2, GGML_CPU_FMA = 1, 2, 4, 8
@@ -43,6 +44,40 @@ def host_has_avx2():
 pytestmark = pytest.mark.skipif(not host_has_avx2(), reason="host CPU lacks AVX2/FMA/F16C")
 
 
+def k_weight_rows(rng, t, nr, cols):
+    """nr rows of K-quant t: quantized random floats, random bytes in every field (finite fp16 scales), every
+    bit set (the largest int32 sums), inf/NaN fp16 d/dmin in some super-blocks"""
+    _, ts = GGML_QUANT_SIZES[t]
+    nsb = cols // 256
+    raw = np.ascontiguousarray(weights(rng, t, nr, cols)[0])
+    for r in range(nr):
+        kind = r % 4
+        if kind == 1:
+            raw[r] = random_blocks(rng, t, nsb).reshape(-1)
+        elif kind == 2:
+            raw[r] = 0xff
+            for sb in range(nsb):
+                for off in HALF_FIELDS[t]:
+                    raw[r, sb * ts + off:sb * ts + off + 2] = np.array([0x3c00], np.uint16).view(np.uint8)
+        elif kind == 3 and r >= 4:
+            sb = int(rng.integers(0, nsb))
+            off = sb * ts + HALF_FIELDS[t][int(rng.integers(0, len(HALF_FIELDS[t])))]
+            bad = [0x7C00, 0xFC00, 0x7E00][r % 3]
+            raw[r, off:off + 2] = np.array([bad], np.uint16).view(np.uint8)
+    return raw
+
+
+def k_act_rows(lib, rng, n_tok, cols):
+    """n_tok Q8_K rows: random activations, all +127 / -127, a NaN scale (float32 d at offset 0) in one"""
+    ys = []
+    for i in range(n_tok):
+        x = activations(rng, cols) if i % 3 == 0 else np.full(cols, 3.0 if i % 3 == 1 else -3.0, np.float32)
+        ys.append(c_quant(lib, Q.Q8_K, x))
+    if n_tok > 5:
+        ys[5][0:4] = np.array([np.nan], np.float32).view(np.uint8)
+    return ys
+
+
 @pytest.fixture(scope="module")
 def lib():
     lib = fmtlib.load()
@@ -57,6 +92,8 @@ def test_avx2_installed_only_with_avx2_and_fma(lib):
     for t in [Q.Q8_0, Q.Q8_1, Q.Q8_K]:
         assert lib.fmt_from_is_ref(int(t)) == 0, t.name
     assert lib.fmt_kernel_kind(int(Q.Q4_1)) == 1 and lib.fmt_kernel_kind(int(Q.Q8_0)) == 1
+    for t in EXACT_TYPES:   # 4-row kernels, no tiles
+        assert lib.fmt_kernel_kind(int(t)) == 2, t.name
     for feats in [GGML_CPU_SSE2, GGML_CPU_SSE2 | GGML_CPU_AVX2, GGML_CPU_SSE2 | GGML_CPU_FMA]:
         lib.fmt_init_simd(feats)   # SSE2 twins only: no tile kernels, reference quantizers
         assert lib.fmt_kernel_kind(int(Q.Q4_1)) == 2 and lib.fmt_from_is_ref(int(Q.Q8_1)) == 1
@@ -190,6 +227,28 @@ def test_vec_dot_rows_avx2_bit_exact(lib, t):
             for r in range(nr):
                 ref = c_dot(lib, t, cols, np.ascontiguousarray(raw[r]), yq, ref=1)
                 assert same_float(out[r], ref), (cols, nr, r, out[r], ref)
+
+
+@pytest.mark.parametrize("t", EXACT_TYPES, ids=lambda t: t.name)
+def test_vec_dot_rows_avx2_kquants_bit_exact(lib, t):
+    """the 4-row K-quant kernels (with the weight-row prefetch) equal the row-by-row references: random bytes in
+    every field, every bit set, inf/NaN scales, activations at +-127 and a NaN activation scale, leftover rows,
+    rows further apart than their size"""
+    rng = np.random.default_rng(1500 + int(t))
+    ts = GGML_QUANT_SIZES[t][1]
+    assert lib.fmt_kernel_kind(int(t)) == 2
+    for nsb in [1, 3, 16]:
+        cols = 256 * nsb
+        for yq in k_act_rows(lib, rng, 6, cols)[2:]:
+            for nr in [1, 3, 4, 5, 7, 8, 9, 13, 21]:
+                for pad in [0, 3 * ts]:
+                    raw = np.zeros((nr, nsb * ts + pad), np.uint8)
+                    raw[:, :nsb * ts] = k_weight_rows(rng, t, nr, cols)
+                    out = np.empty(nr, dtype=np.float32)
+                    assert lib.fmt_vec_dot_rows(int(t), cols, nr, ptr(out), ptr(raw), raw.shape[1], ptr(yq)) == 0
+                    for r in range(nr):
+                        ref = c_dot(lib, t, cols, np.ascontiguousarray(raw[r, :nsb * ts]), yq, ref=1)
+                        assert same_float(out[r], ref), (nsb, nr, pad, r, out[r], ref)
 
 
 # F32/F16 rows: 16 float lanes with FMA vs the references' double accumulation: within the recursive summation

@@ -17,9 +17,10 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType as Q
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "host" / "llm_formats"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import fmtlib  # noqa: E402
-from test_llm_quant import (ACT_TYPE, HALF_FIELDS, activations, c_dot, c_quant, ptr, random_blocks, random_floats,  # noqa: E402
+from test_llm_quant import (ACT_TYPE, activations, c_dot, c_quant, ptr, random_blocks, random_floats,  # noqa: E402
                             weights)
-from test_llm_simd_avx2 import ALL, GGML_CPU_SSE2, same_float, special_rows  # noqa: E402
+from test_llm_simd_avx2 import (ALL, GGML_CPU_SSE2, k_act_rows, k_weight_rows, same_float,  # noqa: E402
+                                special_rows)
 
 GGML_CPU_AVX512 = 16
 ALL512 = ALL | GGML_CPU_AVX512
@@ -176,40 +177,6 @@ def test_tiles_avx512_bit_exact(lib, t):
             for r in range(n_rows):
                 ref = c_dot(lib, t, cols, np.ascontiguousarray(raw[r]), yqs[ti], ref=1)
                 assert same_float(out[ti, r], ref), (n_rows, nblk, n_tok, ti, r, out[ti, r], ref)
-
-
-def k_weight_rows(rng, t, nr, cols):
-    """nr rows of K-quant t: quantized random floats, random bytes in every field (finite fp16 scales), every
-    bit set (the largest int32 sums), inf/NaN fp16 d/dmin in some super-blocks"""
-    _, ts = GGML_QUANT_SIZES[t]
-    nsb = cols // 256
-    raw = np.ascontiguousarray(weights(rng, t, nr, cols)[0])
-    for r in range(nr):
-        kind = r % 4
-        if kind == 1:
-            raw[r] = random_blocks(rng, t, nsb).reshape(-1)
-        elif kind == 2:
-            raw[r] = 0xff
-            for sb in range(nsb):
-                for off in HALF_FIELDS[t]:
-                    raw[r, sb * ts + off:sb * ts + off + 2] = np.array([0x3c00], np.uint16).view(np.uint8)
-        elif kind == 3 and r >= 4:
-            sb = int(rng.integers(0, nsb))
-            off = sb * ts + HALF_FIELDS[t][int(rng.integers(0, len(HALF_FIELDS[t])))]
-            bad = [0x7C00, 0xFC00, 0x7E00][r % 3]
-            raw[r, off:off + 2] = np.array([bad], np.uint16).view(np.uint8)
-    return raw
-
-
-def k_act_rows(lib, rng, n_tok, cols):
-    """n_tok Q8_K rows: random activations, all +127 / -127, a NaN scale (float32 d at offset 0) in one"""
-    ys = []
-    for i in range(n_tok):
-        x = activations(rng, cols) if i % 3 == 0 else np.full(cols, 3.0 if i % 3 == 1 else -3.0, np.float32)
-        ys.append(c_quant(lib, Q.Q8_K, x))
-    if n_tok > 5:
-        ys[5][0:4] = np.array([np.nan], np.float32).view(np.uint8)
-    return ys
 
 
 @pytest.mark.parametrize("t", K_TYPES, ids=lambda t: t.name)

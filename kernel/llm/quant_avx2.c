@@ -2,8 +2,9 @@
    the guest under kvm-pvm or TCG -cpu max: CPL-3 code runs them natively): vec_dot Q4_0 Q4_1 Q5_0 Q5_1 Q8_0
    Q4_K Q5_K Q6_K, the activation quantizers Q8_0 Q8_1 Q8_K and F16 dequantization - all bit-identical to the
    references (exact integer sums, then the references' float expressions in their order) - plus F16 and F32
-   rows (FMA, 16 lanes: within the summation bound), 4-row kernels (vec_dot_rows) and 4x4 tiles (vec_dot_tile:
-   4 weight rows x 4 activation rows per weight load, for llm/matmul.c) for Q4_1 and Q8_0, also bit-identical.
+   rows (FMA, 16 lanes: within the summation bound), 4-row kernels (vec_dot_rows) for Q4_1 Q8_0 Q4_K Q5_K Q6_K
+   and 4x4 tiles (vec_dot_tile: 4 weight rows x 4 activation rows per weight load, for llm/matmul.c) for Q4_1
+   and Q8_0, also bit-identical.
    Every function carries __attribute__((target(...))) so this file builds with the kernel's -msse2 flags and the
    rest of the kernel stays SSE2; ggml_types_init_simd (llm/ggml_types.c) installs these only with AVX2 | FMA
    from the caller (who checked that XCR0 enables AVX state) and F16C (quant_avx2_cpu_ok). Neighbours: the SSE2
@@ -212,98 +213,105 @@ static inline void k_unpack_scales(const uint8_t *sc6, uint64_t *sc, uint64_t *m
     *mn = (b & 0x3f3f3f3fu) | ((uint64_t)mn_hi << 32);
 }
 
+#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
+
+/* exact isum = sum_j sc_j * (q . y over sub-block j) and msum of one Q4_K (q5 0) or Q5_K super-block */
+AVX2_INLINE void k_q45_sums(int q5, const void *xb, const block_q8_K *y, int *isum, int *msum)
+{
+    const block_q4_K *x4 = xb;
+    const block_q5_K *x5 = xb;
+    const uint8_t *qs = q5 ? x5->qs : x4->qs;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+    uint64_t sc, mn;
+    k_unpack_scales(q5 ? x5->scales : x4->scales, &sc, &mn);
+    *msum = k_min_sum(mn, y->bsums);
+    __m256i qh = q5 ? load256(x5->qh) : _mm256_setzero_si256();
+    __m256i acc = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {   /* 32 bytes: low nibbles = sub-block 2c, high nibbles = 2c+1 */
+        __m256i v = load256(qs + 32 * c);
+        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+        if (q5) {   /* bit 2c / 2c+1 of qh[l] is bit 4 of element l of sub-block 2c / 2c+1 */
+            __m256i h0 = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c));
+            __m256i h1 = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1));
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(h0, one), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(h1, one), 4));
+        }
+        __m256i plo = _mm256_maddubs_epi16(lo, load256(y->qs + 64 * c));        /* |.| <= 2*31*128 */
+        __m256i phi = _mm256_maddubs_epi16(hi, load256(y->qs + 64 * c + 32));
+        __m256i s_lo = _mm256_set1_epi16((short)((sc >> (16 * c)) & 0xff));       /* scale of sub-block 2c */
+        __m256i s_hi = _mm256_set1_epi16((short)((sc >> (16 * c + 8)) & 0xff));   /* and of 2c + 1 */
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, s_lo));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, s_hi));
+    }
+    *isum = hsum256_epi32(acc);
+}
+
+/* Q6_K: q - 32 with q = 0..63 unsigned: sum scale_k * (sum q*y - 32 * bsums[k]) over the 16 sub-blocks of 16 */
+AVX2_INLINE int k_q6_isum(const block_q6_K *x, const block_q8_K *y)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03);
+    __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));   /* 16 int16 */
+    int bsum = hsum256_epi32(_mm256_madd_epi16(scales, load256(y->bsums)));
+    __m256i acc = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        __m256i qh = load256(x->qh + 32 * h);
+        for (int g = 0; g < 4; g++) {   /* elements 128h + 32g .. +31: sub-blocks 8h + 2g, 8h + 2g + 1 */
+            __m256i ql = load256(x->ql + 64 * h + 32 * (g & 1));
+            __m256i lo = _mm256_and_si256(_mm256_srl_epi16(ql, _mm_cvtsi32_si128(4 * (g >> 1))), m4);
+            __m256i hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g)), m3);
+            __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));                  /* 0..63 */
+            __m256i p = _mm256_maddubs_epi16(q, load256(y->qs + 128 * h + 32 * g));     /* |.| <= 2*63*128 */
+            int k = 8 * h + 2 * g;
+            __m256i sc = _mm256_inserti128_si256(_mm256_set1_epi16(x->scales[k]), _mm_set1_epi16(x->scales[k + 1]),
+                                                 1);
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, sc));
+        }
+    }
+    return hsum256_epi32(acc) - 32 * bsum;
+}
+
+enum kkind { K_Q4, K_Q5, K_Q6 };
+
+/* the reference's term of one super-block of one row: its float expression in its order, no FMA */
+AVX2_INLINE float k_term(int kk, const uint8_t *xb, const block_q8_K *y)
+{
+    if (kk == K_Q6)
+        return (y->d * fp16_to_fp32(((const block_q6_K *)xb)->d)) * (float)k_q6_isum((const block_q6_K *)xb, y);
+    int isum, msum;
+    k_q45_sums(kk == K_Q5, xb, y, &isum, &msum);
+    const block_q4_K *x = (const block_q4_K *)xb;   /* d, dmin at the same place in Q5_K */
+    float dall = y->d * fp16_to_fp32(x->d), dmin = y->d * fp16_to_fp32(x->dmin);
+    return dall * (float)isum - dmin * (float)msum;
+}
+
+AVX2_INLINE size_t k_block_size(int kk)
+{
+    return kk == K_Q4 ? sizeof(block_q4_K) : kk == K_Q5 ? sizeof(block_q5_K) : sizeof(block_q6_K);
+}
+
+AVX2_INLINE void k_vec_dot(int kk, int64_t n, float *s, const void *vx, const void *vy)
+{
+    const uint8_t *x = vx;
+    const block_q8_K *y = vy;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++)
+        sum += k_term(kk, x + (size_t)b * k_block_size(kk), y + b);
+    *s = sum;
+}
+
 void AVX2 vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
-    const block_q4_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
-    float sum = 0.0f;
-    for (int64_t b = 0; b < n / QK_K; b++) {
-        uint64_t sc, mn;
-        k_unpack_scales(x[b].scales, &sc, &mn);
-        int msum = k_min_sum(mn, y[b].bsums);
-        __m256i acc = _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++) {   /* 32 bytes: low nibbles = sub-block 2c, high nibbles = 2c+1 */
-            __m256i v = load256(x[b].qs + 32 * c);
-            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-            __m256i plo = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * c));        /* |.| <= 2*15*128 */
-            __m256i phi = _mm256_maddubs_epi16(hi, load256(y[b].qs + 64 * c + 32));
-            __m256i s_lo = _mm256_set1_epi16((short)((sc >> (16 * c)) & 0xff));       /* scale of sub-block 2c */
-            __m256i s_hi = _mm256_set1_epi16((short)((sc >> (16 * c + 8)) & 0xff));   /* and of 2c + 1 */
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, s_lo));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, s_hi));
-        }
-        int isum = hsum256_epi32(acc);
-        float dall = y[b].d * fp16_to_fp32(x[b].d), dmin = y[b].d * fp16_to_fp32(x[b].dmin);
-        sum += dall * (float)isum - dmin * (float)msum;
-    }
-    *s = sum;
+    k_vec_dot(K_Q4, n, s, vx, vy);
 }
 
 void AVX2 vec_dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
-    const block_q5_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-    float sum = 0.0f;
-    for (int64_t b = 0; b < n / QK_K; b++) {
-        uint64_t sc, mn;
-        k_unpack_scales(x[b].scales, &sc, &mn);
-        int msum = k_min_sum(mn, y[b].bsums);
-        __m256i qh = load256(x[b].qh);
-        __m256i acc = _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++) {
-            __m256i v = load256(x[b].qs + 32 * c);
-            /* bit 2c / 2c+1 of qh[l] is bit 4 of element l of sub-block 2c / 2c+1 */
-            __m256i h0 = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c));
-            __m256i h1 = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * c + 1));
-            __m256i b0 = _mm256_slli_epi16(_mm256_and_si256(h0, one), 4);
-            __m256i b1 = _mm256_slli_epi16(_mm256_and_si256(h1, one), 4);
-            __m256i lo = _mm256_or_si256(_mm256_and_si256(v, m4), b0);
-            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), b1);
-            __m256i plo = _mm256_maddubs_epi16(lo, load256(y[b].qs + 64 * c));        /* |.| <= 2*31*128 */
-            __m256i phi = _mm256_maddubs_epi16(hi, load256(y[b].qs + 64 * c + 32));
-            __m256i s_lo = _mm256_set1_epi16((short)((sc >> (16 * c)) & 0xff));       /* scale of sub-block 2c */
-            __m256i s_hi = _mm256_set1_epi16((short)((sc >> (16 * c + 8)) & 0xff));   /* and of 2c + 1 */
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, s_lo));
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, s_hi));
-        }
-        int isum = hsum256_epi32(acc);
-        float dall = y[b].d * fp16_to_fp32(x[b].d), dmin = y[b].d * fp16_to_fp32(x[b].dmin);
-        sum += dall * (float)isum - dmin * (float)msum;
-    }
-    *s = sum;
+    k_vec_dot(K_Q5, n, s, vx, vy);
 }
 
-/* Q6_K: q - 32 with q = 0..63 unsigned: sum scale_k * (sum q*y - 32 * bsums[k]) over the 16 sub-blocks of 16 */
 void AVX2 vec_dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
-    const block_q6_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03);
-    float sum = 0.0f;
-    for (int64_t b = 0; b < n / QK_K; b++) {
-        __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));   /* 16 int16 */
-        int bsum = hsum256_epi32(_mm256_madd_epi16(scales, load256(y[b].bsums)));
-        __m256i acc = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) {
-            __m256i qh = load256(x[b].qh + 32 * h);
-            for (int g = 0; g < 4; g++) {   /* elements 128h + 32g .. +31: sub-blocks 8h + 2g, 8h + 2g + 1 */
-                __m256i ql = load256(x[b].ql + 64 * h + 32 * (g & 1));
-                __m256i lo = _mm256_and_si256(_mm256_srl_epi16(ql, _mm_cvtsi32_si128(4 * (g >> 1))), m4);
-                __m256i hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g)), m3);
-                __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));                  /* 0..63 */
-                __m256i p = _mm256_maddubs_epi16(q, load256(y[b].qs + 128 * h + 32 * g));  /* |.| <= 2*63*128 */
-                int k = 8 * h + 2 * g;
-                __m256i sc = _mm256_inserti128_si256(_mm256_set1_epi16(x[b].scales[k]),
-                                                     _mm_set1_epi16(x[b].scales[k + 1]), 1);
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, sc));
-            }
-        }
-        int isum = hsum256_epi32(acc) - 32 * bsum;
-        sum += (y[b].d * fp16_to_fp32(x[b].d)) * (float)isum;
-    }
-    *s = sum;
+    k_vec_dot(K_Q6, n, s, vx, vy);
 }
 
 /* ---- float rows ---- */
@@ -561,6 +569,47 @@ void AVX2 vec_dot_rows_q8_0_q8_0_avx2(int64_t n, int64_t nr, float *s, const voi
     }
     for (; r < nr; r++)
         vec_dot_q8_0_q8_0_avx2(n, &s[r], (const uint8_t *)vx + (size_t)r * bx, vy);
+}
+
+/* K-quants, 4 rows per pass: each super-block's activations meet the 4 rows while in L1, the rows 16 ahead
+   prefetched a slice per super-block; the leftover 1..3 rows repeat the last one in the unused slots */
+AVX2_INLINE void k_vec_dot_rows(int kk, int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    const block_q8_K *y = vy;
+    const int64_t nb = n / QK_K;
+    const size_t bsz = k_block_size(kk);
+    const size_t chunk = nb > 0 ? (4 * bx + (size_t)nb - 1) / (size_t)nb : 0;   /* prefetch bytes a step */
+    for (int64_t r = 0; r < nr; r += 4) {
+        const uint8_t *x[4];
+        for (int k = 0; k < 4; k++)
+            x[k] = (const uint8_t *)vx + (size_t)(r + k < nr ? r + k : nr - 1) * bx;
+        const char *pf = r + 4 <= nr ? (const char *)x[0] + ROWS_PREFETCH * bx : NULL;
+        float sum[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+        for (int64_t b = 0; b < nb; b++) {
+            if (pf)
+                for (size_t o = 0; o < chunk; o += 64)
+                    _mm_prefetch(pf + (size_t)b * chunk + o, _MM_HINT_T1);
+            for (int k = 0; k < 4; k++)
+                sum[k] += k_term(kk, x[k] + (size_t)b * bsz, y + b);
+        }
+        for (int k = 0; k < 4 && r + k < nr; k++)
+            s[r + k] = sum[k];
+    }
+}
+
+void AVX2 vec_dot_rows_q4_K_q8_K_avx2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    k_vec_dot_rows(K_Q4, n, nr, s, vx, bx, vy);
+}
+
+void AVX2 vec_dot_rows_q5_K_q8_K_avx2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    k_vec_dot_rows(K_Q5, n, nr, s, vx, bx, vy);
+}
+
+void AVX2 vec_dot_rows_q6_K_q8_K_avx2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    k_vec_dot_rows(K_Q6, n, nr, s, vx, bx, vy);
 }
 
 /* ---- 4x4 tiles (prefill, llm/matmul.c): s[t * ls + r] = dot(row r of x, row t of y), r, t < 4. Each weight
