@@ -2,8 +2,8 @@
 references (quant_ref.c, themselves checked against gguf.quants/numpy in test_llm_quant.py), bit for bit: F16
 dequantization, the activation quantizers Q8_0/Q8_1/Q8_K (including ties, zeros, subnormal/inf/NaN blocks that
 take the reference path), vec_dot Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 (exact per-block integer sums, then the reference's
-float expression and summation order), Q4_K/Q5_K/Q6_K, the 4-row kernels (Q4_1 Q8_0 Q4_K Q5_K Q6_K) and the
-4x4-tile kernels (Q4_1 Q8_0), also with inf/NaN scales.
+float expression and summation order), Q4_K/Q5_K/Q6_K, the 4-row and the 4x4-tile kernels (Q4_1 Q8_0 Q4_K Q5_K
+Q6_K), also with inf/NaN scales.
 F32/F16 rows (FMA, 16 lanes) within the summation bound. Skipped (with the reason) on a host CPU without
 AVX2/FMA/F16C."""
 import pathlib
@@ -92,8 +92,8 @@ def test_avx2_installed_only_with_avx2_and_fma(lib):
     for t in [Q.Q8_0, Q.Q8_1, Q.Q8_K]:
         assert lib.fmt_from_is_ref(int(t)) == 0, t.name
     assert lib.fmt_kernel_kind(int(Q.Q4_1)) == 1 and lib.fmt_kernel_kind(int(Q.Q8_0)) == 1
-    for t in EXACT_TYPES:   # 4-row kernels, no tiles
-        assert lib.fmt_kernel_kind(int(t)) == 2, t.name
+    for t in EXACT_TYPES:   # 4-row kernels and 4x4 tiles
+        assert lib.fmt_kernel_kind(int(t)) == 1, t.name
     for feats in [GGML_CPU_SSE2, GGML_CPU_SSE2 | GGML_CPU_AVX2, GGML_CPU_SSE2 | GGML_CPU_FMA]:
         lib.fmt_init_simd(feats)   # SSE2 twins only: no tile kernels, reference quantizers
         assert lib.fmt_kernel_kind(int(Q.Q4_1)) == 2 and lib.fmt_from_is_ref(int(Q.Q8_1)) == 1
@@ -236,7 +236,6 @@ def test_vec_dot_rows_avx2_kquants_bit_exact(lib, t):
     rows further apart than their size"""
     rng = np.random.default_rng(1500 + int(t))
     ts = GGML_QUANT_SIZES[t][1]
-    assert lib.fmt_kernel_kind(int(t)) == 2
     for nsb in [1, 3, 16]:
         cols = 256 * nsb
         for yq in k_act_rows(lib, rng, 6, cols)[2:]:
@@ -249,6 +248,24 @@ def test_vec_dot_rows_avx2_kquants_bit_exact(lib, t):
                     for r in range(nr):
                         ref = c_dot(lib, t, cols, np.ascontiguousarray(raw[r, :nsb * ts]), yq, ref=1)
                         assert same_float(out[r], ref), (nsb, nr, pad, r, out[r], ref)
+
+
+@pytest.mark.parametrize("t", EXACT_TYPES, ids=lambda t: t.name)
+def test_tiles_avx2_kquants_bit_exact(lib, t):
+    """llm/matmul.c with the K-quant 4x4 AVX2 tiles (and the 4-row kernels for leftover tokens/rows) equals the
+    row-by-row references for every (token, row)"""
+    rng = np.random.default_rng(1600 + int(t))
+    for n_rows, nsb, n_tok in [(4, 1, 4), (9, 3, 7), (13, 2, 9), (8, 5, 16), (6, 1, 5), (5, 16, 6)]:
+        cols = 256 * nsb
+        raw = k_weight_rows(rng, t, n_rows, cols)
+        yqs = k_act_rows(lib, rng, n_tok, cols)
+        out = np.full((n_tok, n_rows), np.nan, dtype=np.float32)
+        yq = np.ascontiguousarray(np.concatenate(yqs))
+        assert lib.fmt_matmul(int(t), n_rows, cols, ptr(raw), ptr(yq), n_tok, ptr(out)) == 0
+        for ti in range(n_tok):
+            for r in range(n_rows):
+                ref = c_dot(lib, t, cols, np.ascontiguousarray(raw[r]), yqs[ti], ref=1)
+                assert same_float(out[ti, r], ref), (n_rows, nsb, n_tok, ti, r, out[ti, r], ref)
 
 
 # F32/F16 rows: 16 float lanes with FMA vs the references' double accumulation: within the recursive summation

@@ -1,9 +1,9 @@
 """The tiled prefill product (kernel/llm/matmul.c, matmul_q) against the row-by-row scalar references (n_tok * n_rows
 calls of vec_dot from quant_ref.c) and against numpy float64 on the dequantized operands, with the SIMD sets the
-host allows (AVX-512 VNNI 4x4 tile kernels for Q4_0..Q8_0 and Q4_K/Q5_K/Q6_K, AVX2 for Q4_1/Q8_0), with SSE2 only
-(4-row kernels) and with the references only (the plain loop). Odd shapes: row counts and token counts that leave
-1..3 leftover rows/tokens, more than one 64-token block, single-block rows. With AVX2 (and with the references)
-every product is bit-identical to the reference, whatever the batch shape."""
+host allows (AVX-512 VNNI 4x4 tile kernels for Q4_0..Q8_0 and Q4_K/Q5_K/Q6_K, AVX2 for Q4_1/Q8_0/Q4_K/Q5_K/Q6_K),
+with SSE2 only (4-row kernels) and with the references only (the plain loop). Odd shapes: row counts and token
+counts that leave 1..3 leftover rows/tokens, more than one 64-token block, single-block rows. With AVX2 (and with
+the references) every product is bit-identical to the reference, whatever the batch shape."""
 import pathlib
 import sys
 

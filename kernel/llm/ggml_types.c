@@ -143,6 +143,9 @@ void ggml_types_init_simd(uint32_t features)
         type_traits[GGML_TYPE_Q6_K].vec_dot_rows = vec_dot_rows_q6_K_q8_K_avx2;
         type_traits[GGML_TYPE_Q4_1].vec_dot_tile = vec_dot_tile_q4_1_q8_1_avx2;
         type_traits[GGML_TYPE_Q8_0].vec_dot_tile = vec_dot_tile_q8_0_q8_0_avx2;
+        type_traits[GGML_TYPE_Q4_K].vec_dot_tile = vec_dot_tile_q4_K_q8_K_avx2;
+        type_traits[GGML_TYPE_Q5_K].vec_dot_tile = vec_dot_tile_q5_K_q8_K_avx2;
+        type_traits[GGML_TYPE_Q6_K].vec_dot_tile = vec_dot_tile_q6_K_q8_K_avx2;
         if (features & GGML_CPU_AVX512) {
             /* llm/quant_avx512.c over the AVX2 set (the caller checked F+BW+VL+VNNI and the XCR0 state) */
             simd_name = "avx512";

@@ -2,9 +2,9 @@
    the guest under kvm-pvm or TCG -cpu max: CPL-3 code runs them natively): vec_dot Q4_0 Q4_1 Q5_0 Q5_1 Q8_0
    Q4_K Q5_K Q6_K, the activation quantizers Q8_0 Q8_1 Q8_K and F16 dequantization - all bit-identical to the
    references (exact integer sums, then the references' float expressions in their order) - plus F16 and F32
-   rows (FMA, 16 lanes: within the summation bound), 4-row kernels (vec_dot_rows) for Q4_1 Q8_0 Q4_K Q5_K Q6_K
-   and 4x4 tiles (vec_dot_tile: 4 weight rows x 4 activation rows per weight load, for llm/matmul.c) for Q4_1
-   and Q8_0, also bit-identical.
+   rows (FMA, 16 lanes: within the summation bound), 4-row kernels (vec_dot_rows) and 4x4 tiles (vec_dot_tile:
+   4 weight rows x 4 activation rows per weight load, for llm/matmul.c) for Q4_1 Q8_0 Q4_K Q5_K Q6_K, also
+   bit-identical.
    Every function carries __attribute__((target(...))) so this file builds with the kernel's -msse2 flags and the
    rest of the kernel stays SSE2; ggml_types_init_simd (llm/ggml_types.c) installs these only with AVX2 | FMA
    from the caller (who checked that XCR0 enables AVX state) and F16C (quant_avx2_cpu_ok). Neighbours: the SSE2
@@ -215,18 +215,46 @@ static inline void k_unpack_scales(const uint8_t *sc6, uint64_t *sc, uint64_t *m
 
 #define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
 
-/* exact isum = sum_j sc_j * (q . y over sub-block j) and msum of one Q4_K (q5 0) or Q5_K super-block */
-AVX2_INLINE void k_q45_sums(int q5, const void *xb, const block_q8_K *y, int *isum, int *msum)
+enum kkind { K_Q4, K_Q5, K_Q6 };
+
+/* One super-block of one row, decoded (once per 4 activation rows in the tiles): q[c] = the unsigned quants of
+   32 elements against activation bytes 32c .. 32c+31 (Q4_K/Q5_K: sub-block c; Q6_K: q + 32, sub-blocks 2c and
+   2c+1 in the 128-bit halves), sw[c] their scale words; Q4_K/Q5_K mins as bytes, Q6_K the 16 scales as int16. */
+struct k2w {
+    __m256i q[8], sw[8];
+    __m256i s16;
+    uint64_t mn;
+    float d, dmin;
+};
+
+AVX2_INLINE void k_decode(int kk, const uint8_t *xb, struct k2w *w)
 {
-    const block_q4_K *x4 = xb;
-    const block_q5_K *x5 = xb;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03), one = _mm256_set1_epi8(1);
+    if (kk == K_Q6) {
+        const block_q6_K *x = (const block_q6_K *)xb;
+        w->s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));   /* 16 int16 */
+        for (int h = 0; h < 2; h++) {
+            __m256i qh = load256(x->qh + 32 * h);
+            for (int g = 0; g < 4; g++) {   /* elements 128h + 32g .. +31: sub-blocks 8h + 2g, 8h + 2g + 1 */
+                __m256i ql = load256(x->ql + 64 * h + 32 * (g & 1));
+                __m256i lo = _mm256_and_si256(_mm256_srl_epi16(ql, _mm_cvtsi32_si128(4 * (g >> 1))), m4);
+                __m256i hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g)), m3);
+                int k = 8 * h + 2 * g;
+                w->q[4 * h + g] = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));   /* 0..63 */
+                w->sw[4 * h + g] = _mm256_inserti128_si256(_mm256_set1_epi16(x->scales[k]),
+                                                           _mm_set1_epi16(x->scales[k + 1]), 1);
+            }
+        }
+        w->d = fp16_to_fp32(x->d);
+        return;
+    }
+    const block_q4_K *x4 = (const block_q4_K *)xb;
+    const block_q5_K *x5 = (const block_q5_K *)xb;   /* d, dmin at the same place as in Q4_K */
+    const int q5 = kk == K_Q5;
     const uint8_t *qs = q5 ? x5->qs : x4->qs;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-    uint64_t sc, mn;
-    k_unpack_scales(q5 ? x5->scales : x4->scales, &sc, &mn);
-    *msum = k_min_sum(mn, y->bsums);
+    uint64_t sc;
+    k_unpack_scales(q5 ? x5->scales : x4->scales, &sc, &w->mn);
     __m256i qh = q5 ? load256(x5->qh) : _mm256_setzero_si256();
-    __m256i acc = _mm256_setzero_si256();
     for (int c = 0; c < 4; c++) {   /* 32 bytes: low nibbles = sub-block 2c, high nibbles = 2c+1 */
         __m256i v = load256(qs + 32 * c);
         __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
@@ -236,52 +264,38 @@ AVX2_INLINE void k_q45_sums(int q5, const void *xb, const block_q8_K *y, int *is
             lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(h0, one), 4));
             hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(h1, one), 4));
         }
-        __m256i plo = _mm256_maddubs_epi16(lo, load256(y->qs + 64 * c));        /* |.| <= 2*31*128 */
-        __m256i phi = _mm256_maddubs_epi16(hi, load256(y->qs + 64 * c + 32));
-        __m256i s_lo = _mm256_set1_epi16((short)((sc >> (16 * c)) & 0xff));       /* scale of sub-block 2c */
-        __m256i s_hi = _mm256_set1_epi16((short)((sc >> (16 * c + 8)) & 0xff));   /* and of 2c + 1 */
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(plo, s_lo));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(phi, s_hi));
+        w->q[2 * c] = lo, w->q[2 * c + 1] = hi;
+        w->sw[2 * c] = _mm256_set1_epi16((short)((sc >> (16 * c)) & 0xff));          /* scale of sub-block 2c */
+        w->sw[2 * c + 1] = _mm256_set1_epi16((short)((sc >> (16 * c + 8)) & 0xff));  /* and of 2c + 1 */
     }
-    *isum = hsum256_epi32(acc);
+    w->d = fp16_to_fp32(x4->d);
+    w->dmin = fp16_to_fp32(x4->dmin);
 }
 
-/* Q6_K: q - 32 with q = 0..63 unsigned: sum scale_k * (sum q*y - 32 * bsums[k]) over the 16 sub-blocks of 16 */
-AVX2_INLINE int k_q6_isum(const block_q6_K *x, const block_q8_K *y)
+/* The reference's term of one super-block of one row: exact isum = sum over sub-blocks of scale * (q . y)
+   (Q6_K: - 32 * sum_k scale_k * bsums[k]) and msum (Q4_K/Q5_K), then its float expression in its order */
+AVX2_INLINE float k_term_decoded(int kk, const struct k2w *w, const block_q8_K *y)
 {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m3 = _mm256_set1_epi8(0x03);
-    __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));   /* 16 int16 */
-    int bsum = hsum256_epi32(_mm256_madd_epi16(scales, load256(y->bsums)));
     __m256i acc = _mm256_setzero_si256();
-    for (int h = 0; h < 2; h++) {
-        __m256i qh = load256(x->qh + 32 * h);
-        for (int g = 0; g < 4; g++) {   /* elements 128h + 32g .. +31: sub-blocks 8h + 2g, 8h + 2g + 1 */
-            __m256i ql = load256(x->ql + 64 * h + 32 * (g & 1));
-            __m256i lo = _mm256_and_si256(_mm256_srl_epi16(ql, _mm_cvtsi32_si128(4 * (g >> 1))), m4);
-            __m256i hi = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * g)), m3);
-            __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));                  /* 0..63 */
-            __m256i p = _mm256_maddubs_epi16(q, load256(y->qs + 128 * h + 32 * g));     /* |.| <= 2*63*128 */
-            int k = 8 * h + 2 * g;
-            __m256i sc = _mm256_inserti128_si256(_mm256_set1_epi16(x->scales[k]), _mm_set1_epi16(x->scales[k + 1]),
-                                                 1);
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, sc));
-        }
+    for (int c = 0; c < 8; c++) {
+        __m256i p = _mm256_maddubs_epi16(w->q[c], load256(y->qs + 32 * c));   /* |.| <= 2*63*128 */
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, w->sw[c]));
     }
-    return hsum256_epi32(acc) - 32 * bsum;
+    int isum = hsum256_epi32(acc);
+    if (kk == K_Q6) {
+        isum -= 32 * hsum256_epi32(_mm256_madd_epi16(w->s16, load256(y->bsums)));
+        return (y->d * w->d) * (float)isum;
+    }
+    int msum = k_min_sum(w->mn, y->bsums);
+    float dall = y->d * w->d, dmin = y->d * w->dmin;
+    return dall * (float)isum - dmin * (float)msum;
 }
 
-enum kkind { K_Q4, K_Q5, K_Q6 };
-
-/* the reference's term of one super-block of one row: its float expression in its order, no FMA */
 AVX2_INLINE float k_term(int kk, const uint8_t *xb, const block_q8_K *y)
 {
-    if (kk == K_Q6)
-        return (y->d * fp16_to_fp32(((const block_q6_K *)xb)->d)) * (float)k_q6_isum((const block_q6_K *)xb, y);
-    int isum, msum;
-    k_q45_sums(kk == K_Q5, xb, y, &isum, &msum);
-    const block_q4_K *x = (const block_q4_K *)xb;   /* d, dmin at the same place in Q5_K */
-    float dall = y->d * fp16_to_fp32(x->d), dmin = y->d * fp16_to_fp32(x->dmin);
-    return dall * (float)isum - dmin * (float)msum;
+    struct k2w w;
+    k_decode(kk, xb, &w);
+    return k_term_decoded(kk, &w, y);
 }
 
 AVX2_INLINE size_t k_block_size(int kk)
@@ -595,6 +609,43 @@ AVX2_INLINE void k_vec_dot_rows(int kk, int64_t n, int64_t nr, float *s, const v
         for (int k = 0; k < 4 && r + k < nr; k++)
             s[r + k] = sum[k];
     }
+}
+
+/* K-quant 4x4 tiles: each weight super-block decoded once (k_decode) for the 4 activation rows */
+AVX2_INLINE void k_vec_dot_tile(int kk, int64_t n, float *s, size_t ls, const void *vx, size_t bx, const void *vy,
+                                size_t by)
+{
+    const size_t bsz = k_block_size(kk);
+    float sum[4][4] = { { 0.0f } };   /* [activation row][weight row] */
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        for (int r = 0; r < 4; r++) {
+            struct k2w w;
+            k_decode(kk, (const uint8_t *)vx + (size_t)r * bx + (size_t)b * bsz, &w);
+            for (int t = 0; t < 4; t++)
+                sum[t][r] += k_term_decoded(kk, &w, (const block_q8_K *)((const uint8_t *)vy + (size_t)t * by) + b);
+        }
+    }
+    for (int t = 0; t < 4; t++)
+        for (int r = 0; r < 4; r++)
+            s[(size_t)t * ls + (size_t)r] = sum[t][r];
+}
+
+void AVX2 vec_dot_tile_q4_K_q8_K_avx2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                      size_t by)
+{
+    k_vec_dot_tile(K_Q4, n, s, ls, x, bx, y, by);
+}
+
+void AVX2 vec_dot_tile_q5_K_q8_K_avx2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                      size_t by)
+{
+    k_vec_dot_tile(K_Q5, n, s, ls, x, bx, y, by);
+}
+
+void AVX2 vec_dot_tile_q6_K_q8_K_avx2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
+                                      size_t by)
+{
+    k_vec_dot_tile(K_Q6, n, s, ls, x, bx, y, by);
 }
 
 void AVX2 vec_dot_rows_q4_K_q8_K_avx2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)

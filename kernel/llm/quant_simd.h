@@ -46,6 +46,9 @@ void vec_dot_rows_q6_K_q8_K_avx2(int64_t n, int64_t nr, float *s, const void *x,
 /* 4x4 tiles (ggml_vec_dot_tile_fn) */
 void vec_dot_tile_q4_1_q8_1_avx2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
 void vec_dot_tile_q8_0_q8_0_avx2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
+void vec_dot_tile_q4_K_q8_K_avx2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
+void vec_dot_tile_q5_K_q8_K_avx2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
+void vec_dot_tile_q6_K_q8_K_avx2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
 
 /* AVX-512 F+BW+VL+VNNI (llm/quant_avx512.c), installed over the AVX2 set; all bit-identical to the refs */
 void quantize_row_q8_0_avx512(const float *x, void *y, int64_t n);
