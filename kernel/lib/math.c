@@ -152,8 +152,8 @@ double k_exp(double x)
     return exp_parts(x, 0.0);
 }
 
-/* 2^(j/32), j = 0..31, correctly rounded (computed with mpmath) */
-static const double exp2_table[32] = {
+/* 2^(j/32), j = 0..31, correctly rounded (computed with mpmath); also read by the SIMD k_expf twins */
+const double k_exp2_32[32] = {
     0x1.0000000000000p+0, 0x1.059b0d3158574p+0, 0x1.0b5586cf9890fp+0, 0x1.11301d0125b51p+0,
     0x1.172b83c7d517bp+0, 0x1.1d4873168b9aap+0, 0x1.2387a6e756238p+0, 0x1.29e9df51fdee1p+0,
     0x1.306fe0a31b715p+0, 0x1.371a7373aa9cbp+0, 0x1.3dea64c123422p+0, 0x1.44e086061892dp+0,
@@ -183,7 +183,7 @@ float k_expf(float xf)
     p = p * u + 1.0;
     p = p * u + 1.0;
     int ni = (int)n;
-    return (float)(p * exp2_table[ni & 31] * pow2i(ni >> 5)); /* >> of a negative int: floor (gcc) */
+    return (float)(p * k_exp2_32[ni & 31] * pow2i(ni >> 5)); /* >> of a negative int: floor (gcc) */
 }
 
 /* ---- log ---------------------------------------------------------------------------------------------- */

@@ -4,6 +4,8 @@
 #define LIB_MATH_H
 
 float k_expf(float x);
+/* k_expf's table 2^(j/32), j = 0..31: the SIMD twins of k_expf (llm/ops_sse2/avx2/avx512.c) gather from it */
+extern const double k_exp2_32[32];
 float k_logf(float x);
 float k_powf(float x, float y);
 float k_sqrtf(float x);

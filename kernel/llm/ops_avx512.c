@@ -8,16 +8,6 @@
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
-static const double exp2_32[32] = {
-    0x1.0000000000000p+0, 0x1.059b0d3158574p+0, 0x1.0b5586cf9890fp+0, 0x1.11301d0125b51p+0,
-    0x1.172b83c7d517bp+0, 0x1.1d4873168b9aap+0, 0x1.2387a6e756238p+0, 0x1.29e9df51fdee1p+0,
-    0x1.306fe0a31b715p+0, 0x1.371a7373aa9cbp+0, 0x1.3dea64c123422p+0, 0x1.44e086061892dp+0,
-    0x1.4bfdad5362a27p+0, 0x1.5342b569d4f82p+0, 0x1.5ab07dd485429p+0, 0x1.6247eb03a5585p+0,
-    0x1.6a09e667f3bcdp+0, 0x1.71f75e8ec5f74p+0, 0x1.7a11473eb0187p+0, 0x1.82589994cce13p+0,
-    0x1.8ace5422aa0dbp+0, 0x1.93737b0cdc5e5p+0, 0x1.9c49182a3f090p+0, 0x1.a5503b23e255dp+0,
-    0x1.ae89f995ad3adp+0, 0x1.b7f76f2fb5e47p+0, 0x1.c199bdd85529cp+0, 0x1.cb720dcef9069p+0,
-    0x1.d5818dcfba487p+0, 0x1.dfc97337b9b5fp+0, 0x1.ea4afa2a490dap+0, 0x1.f50765b6e4540p+0};
-
 /* k_expf of 8 floats already inside [-104, 89] */
 AVX512 static inline __m256 expf8_in_range(__m256 xf)
 {
@@ -33,7 +23,7 @@ AVX512 static inline __m256 expf8_in_range(__m256 xf)
     p = _mm512_add_pd(_mm512_mul_pd(p, u), _mm512_set1_pd(1.0));
     p = _mm512_add_pd(_mm512_mul_pd(p, u), _mm512_set1_pd(1.0));
     __m256i ni = _mm512_cvttpd_epi32(n);
-    __m512d tab = _mm512_i32gather_pd(_mm256_and_si256(ni, _mm256_set1_epi32(31)), exp2_32, 8);
+    __m512d tab = _mm512_i32gather_pd(_mm256_and_si256(ni, _mm256_set1_epi32(31)), k_exp2_32, 8);
     __m512i e = _mm512_cvtepi32_epi64(_mm256_add_epi32(_mm256_srai_epi32(ni, 5), _mm256_set1_epi32(1023)));
     __m512d pw = _mm512_castsi512_pd(_mm512_slli_epi64(e, 52));
     return _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_mul_pd(p, tab), pw));

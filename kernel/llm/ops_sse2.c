@@ -7,16 +7,6 @@
 #include "llm/ops_simd.h"
 #include "lib/math.h"
 
-static const double exp2_32[32] = {
-    0x1.0000000000000p+0, 0x1.059b0d3158574p+0, 0x1.0b5586cf9890fp+0, 0x1.11301d0125b51p+0,
-    0x1.172b83c7d517bp+0, 0x1.1d4873168b9aap+0, 0x1.2387a6e756238p+0, 0x1.29e9df51fdee1p+0,
-    0x1.306fe0a31b715p+0, 0x1.371a7373aa9cbp+0, 0x1.3dea64c123422p+0, 0x1.44e086061892dp+0,
-    0x1.4bfdad5362a27p+0, 0x1.5342b569d4f82p+0, 0x1.5ab07dd485429p+0, 0x1.6247eb03a5585p+0,
-    0x1.6a09e667f3bcdp+0, 0x1.71f75e8ec5f74p+0, 0x1.7a11473eb0187p+0, 0x1.82589994cce13p+0,
-    0x1.8ace5422aa0dbp+0, 0x1.93737b0cdc5e5p+0, 0x1.9c49182a3f090p+0, 0x1.a5503b23e255dp+0,
-    0x1.ae89f995ad3adp+0, 0x1.b7f76f2fb5e47p+0, 0x1.c199bdd85529cp+0, 0x1.cb720dcef9069p+0,
-    0x1.d5818dcfba487p+0, 0x1.dfc97337b9b5fp+0, 0x1.ea4afa2a490dap+0, 0x1.f50765b6e4540p+0};
-
 /* k_expf of 2 doubles (floats widened) already inside [-104, 89] */
 static inline __m128d expd2_in_range(__m128d x)
 {
@@ -31,7 +21,7 @@ static inline __m128d expd2_in_range(__m128d x)
     p = _mm_add_pd(_mm_mul_pd(p, u), _mm_set1_pd(1.0));
     __m128i ni = _mm_cvttpd_epi32(n);                          /* lanes 0, 1 */
     int n0 = _mm_cvtsi128_si32(ni), n1 = _mm_cvtsi128_si32(_mm_srli_si128(ni, 4));
-    __m128d tab = _mm_set_pd(exp2_32[n1 & 31], exp2_32[n0 & 31]);
+    __m128d tab = _mm_set_pd(k_exp2_32[n1 & 31], k_exp2_32[n0 & 31]);
     __m128i e = _mm_add_epi32(_mm_srai_epi32(ni, 5), _mm_set1_epi32(1023));
     e = _mm_slli_epi64(_mm_unpacklo_epi32(e, _mm_setzero_si128()), 52);   /* positive: zero-extend is exact */
     return _mm_mul_pd(_mm_mul_pd(p, tab), _mm_castsi128_pd(e));
