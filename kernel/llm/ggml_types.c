@@ -103,21 +103,38 @@ void ggml_types_init_simd(uint32_t features)
     for (int t = 0; t < GGML_TYPE_COUNT; t++)
         type_traits[t] = type_traits_ref[t];
     simd_name = "ref";
-    if (features & GGML_CPU_SSE2) {   /* llm/quant_sse2.c */
+    if (features & GGML_CPU_SSE2) {   /* llm/quant_sse2.c: bit-identical to the refs (F32/F16 rows: see there) */
         simd_name = "sse2";
         type_traits[GGML_TYPE_F16].to_float = dequantize_row_f16_sse2;
         type_traits[GGML_TYPE_F16].vec_dot = vec_dot_f16_f16_sse2;
         type_traits[GGML_TYPE_F32].vec_dot = vec_dot_f32_f32_sse2;
+        type_traits[GGML_TYPE_Q8_0].from_float = quantize_row_q8_0_sse2;
+        type_traits[GGML_TYPE_Q8_1].from_float = quantize_row_q8_1_sse2;
+        type_traits[GGML_TYPE_Q8_K].from_float = quantize_row_q8_K_sse2;
         type_traits[GGML_TYPE_Q4_0].vec_dot = vec_dot_q4_0_q8_0_sse2;
         type_traits[GGML_TYPE_Q4_1].vec_dot = vec_dot_q4_1_q8_1_sse2;
-        type_traits[GGML_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_sse2;
-        type_traits[GGML_TYPE_Q4_1].vec_dot_rows = vec_dot_rows_q4_1_q8_1_sse2;
-        type_traits[GGML_TYPE_Q8_0].vec_dot_rows = vec_dot_rows_q8_0_q8_0_sse2;
         type_traits[GGML_TYPE_Q5_0].vec_dot = vec_dot_q5_0_q8_0_sse2;
         type_traits[GGML_TYPE_Q5_1].vec_dot = vec_dot_q5_1_q8_1_sse2;
+        type_traits[GGML_TYPE_Q8_0].vec_dot = vec_dot_q8_0_q8_0_sse2;
         type_traits[GGML_TYPE_Q4_K].vec_dot = vec_dot_q4_K_q8_K_sse2;
         type_traits[GGML_TYPE_Q5_K].vec_dot = vec_dot_q5_K_q8_K_sse2;
         type_traits[GGML_TYPE_Q6_K].vec_dot = vec_dot_q6_K_q8_K_sse2;
+        type_traits[GGML_TYPE_Q4_0].vec_dot_rows = vec_dot_rows_q4_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q4_1].vec_dot_rows = vec_dot_rows_q4_1_q8_1_sse2;
+        type_traits[GGML_TYPE_Q5_0].vec_dot_rows = vec_dot_rows_q5_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q5_1].vec_dot_rows = vec_dot_rows_q5_1_q8_1_sse2;
+        type_traits[GGML_TYPE_Q8_0].vec_dot_rows = vec_dot_rows_q8_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q4_K].vec_dot_rows = vec_dot_rows_q4_K_q8_K_sse2;
+        type_traits[GGML_TYPE_Q5_K].vec_dot_rows = vec_dot_rows_q5_K_q8_K_sse2;
+        type_traits[GGML_TYPE_Q6_K].vec_dot_rows = vec_dot_rows_q6_K_q8_K_sse2;
+        type_traits[GGML_TYPE_Q4_0].vec_dot_tile = vec_dot_tile_q4_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q4_1].vec_dot_tile = vec_dot_tile_q4_1_q8_1_sse2;
+        type_traits[GGML_TYPE_Q5_0].vec_dot_tile = vec_dot_tile_q5_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q5_1].vec_dot_tile = vec_dot_tile_q5_1_q8_1_sse2;
+        type_traits[GGML_TYPE_Q8_0].vec_dot_tile = vec_dot_tile_q8_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q4_K].vec_dot_tile = vec_dot_tile_q4_K_q8_K_sse2;
+        type_traits[GGML_TYPE_Q5_K].vec_dot_tile = vec_dot_tile_q5_K_q8_K_sse2;
+        type_traits[GGML_TYPE_Q6_K].vec_dot_tile = vec_dot_tile_q6_K_q8_K_sse2;
     }
     if ((features & (GGML_CPU_AVX2 | GGML_CPU_FMA)) == (GGML_CPU_AVX2 | GGML_CPU_FMA) && quant_avx2_cpu_ok()) {
         /* llm/quant_avx2.c (the caller checked that XCR0 enables AVX state) */
@@ -146,6 +163,13 @@ void ggml_types_init_simd(uint32_t features)
         type_traits[GGML_TYPE_Q4_K].vec_dot_tile = vec_dot_tile_q4_K_q8_K_avx2;
         type_traits[GGML_TYPE_Q5_K].vec_dot_tile = vec_dot_tile_q5_K_q8_K_avx2;
         type_traits[GGML_TYPE_Q6_K].vec_dot_tile = vec_dot_tile_q6_K_q8_K_avx2;
+        /* no AVX2 rows/tiles for these: the AVX2 vec_dot row by row rather than the SSE2 rows/tiles */
+        type_traits[GGML_TYPE_Q4_0].vec_dot_rows = 0;
+        type_traits[GGML_TYPE_Q5_0].vec_dot_rows = 0;
+        type_traits[GGML_TYPE_Q5_1].vec_dot_rows = 0;
+        type_traits[GGML_TYPE_Q4_0].vec_dot_tile = 0;
+        type_traits[GGML_TYPE_Q5_0].vec_dot_tile = 0;
+        type_traits[GGML_TYPE_Q5_1].vec_dot_tile = 0;
         if (features & GGML_CPU_AVX512) {
             /* llm/quant_avx512.c over the AVX2 set (the caller checked F+BW+VL+VNNI and the XCR0 state) */
             simd_name = "avx512";

@@ -6,21 +6,39 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* SSE2 (llm/quant_sse2.c): all bit-identical to the refs except the F32/F16 rows (within the summation bound) */
 void dequantize_row_f16_sse2(const void *x, float *y, int64_t n);
+void quantize_row_q8_0_sse2(const float *x, void *y, int64_t n);
+void quantize_row_q8_1_sse2(const float *x, void *y, int64_t n);
+void quantize_row_q8_K_sse2(const float *x, void *y, int64_t n);
 void vec_dot_f32_f32_sse2(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_f16_f16_sse2(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_q4_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_q4_1_q8_1_sse2(int64_t n, float *s, const void *x, const void *y);
-void vec_dot_q8_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y);
-void vec_dot_q4_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y);   /* bit-identical to the ref */
 void vec_dot_q5_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y);
 void vec_dot_q5_1_q8_1_sse2(int64_t n, float *s, const void *x, const void *y);
-void vec_dot_q5_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y);   /* bit-identical to the ref */
-void vec_dot_q6_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y);   /* bit-identical to the ref */
-
-/* several rows against one activation row (ggml_vec_dot_rows_fn) */
+void vec_dot_q8_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_q4_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_q5_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y);
+void vec_dot_q6_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y);
+/* several rows against one activation row (ggml_vec_dot_rows_fn), weight-row prefetch */
+void vec_dot_rows_q4_0_q8_0_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
 void vec_dot_rows_q4_1_q8_1_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+void vec_dot_rows_q5_0_q8_0_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+void vec_dot_rows_q5_1_q8_1_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
 void vec_dot_rows_q8_0_q8_0_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+void vec_dot_rows_q4_K_q8_K_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+void vec_dot_rows_q5_K_q8_K_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+void vec_dot_rows_q6_K_q8_K_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
+/* 4x4 tiles (ggml_vec_dot_tile_fn) */
+void vec_dot_tile_q4_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
+void vec_dot_tile_q4_1_q8_1_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
+void vec_dot_tile_q5_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
+void vec_dot_tile_q5_1_q8_1_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
+void vec_dot_tile_q8_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
+void vec_dot_tile_q4_K_q8_K_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
+void vec_dot_tile_q5_K_q8_K_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
+void vec_dot_tile_q6_K_q8_K_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
 
 /* AVX2 + FMA + F16C (llm/quant_avx2.c) */
 int quant_avx2_cpu_ok(void);   /* CPUID has F16C (the caller checked AVX2, FMA and XCR0) */

@@ -1,44 +1,58 @@
-/* SSE2 twins of the hottest scalar references in llm/quant_ref.c, for the guest under KVM (SSE2 only):
-   vec_dot Q4_1 x Q8_1 (SmolLM2's weights), Q8_0 x Q8_0 (its embedding / output head), Q4_0, Q5_0, Q5_1, and
-   the K-quants Q4_K, Q5_K, Q6_K (bit-identical to their references), F32/F16 rows, F16 dequantization, and
-   4-row variants (vec_dot_rows) for Q4_1 and Q8_0.
-   ggml_types_init_simd (llm/ggml_types.c) installs them; tests hold each against its reference
-   (tests/test_llm_quant_sse2.py). Without pmaddubsw (SSSE3), 8-bit products go through 16-bit pmaddwd. */
+/* SSE2 twins of the scalar references in llm/quant_ref.c, for CPUs with SSE2 only (the x86-64 baseline: no SSSE3
+   pmaddubsw/pshufb, no SSE4.1; this file builds with -msse2 and nothing more): vec_dot Q4_0 Q4_1 Q5_0 Q5_1 Q8_0
+   (against Q8_0/Q8_1) and Q4_K Q5_K Q6_K (against Q8_K), 4-row kernels (vec_dot_rows, with the weight-row
+   prefetch) and 4x4 tiles (vec_dot_tile, for llm/matmul.c) of all eight, the activation quantizers Q8_0 Q8_1 Q8_K
+   and F16 dequantization - all bit-identical to the references. Each block's integer dot is summed exactly in
+   int32 lanes (int8 and 4/5/6-bit quants widened to int16, pmaddwd), then the reference's float expression is
+   evaluated in 4 float lanes (4 blocks of one row, 4 rows, or 4 activation rows: each operation rounds as the
+   reference's; no FMA) and the terms are added in the reference's order (block by block, from 0.0f).
+   F32 and F16 rows are the exception: the references accumulate x_i * y_i in double in index order, which no
+   vector order reproduces, so these keep 8 float partial sums (tested within the summation bound, as the AVX2
+   twins); no model we bake uses them for a matrix product (its F32 tensors are norm weights).
+   ggml_types_init_simd (llm/ggml_types.c) installs them; neighbours: llm/quant_avx2.c, llm/quant_avx512.c;
+   tests: tests/test_llm_quant_sse2.py, tests/test_llm_simd_matmul.py. */
+#include <stddef.h>
 #include <emmintrin.h>
 #include "llm/fp16.h"
 #include "llm/ggml_types.h"
 #include "llm/quant_simd.h"
 
-/* fp16 -> f32 in vectors: shifting exponent and mantissa into f32 position and multiplying by 2^112 rebiases
-   them exactly (subnormal halves become normal floats); inf/NaN halves are left to the scalar reference. */
-void dequantize_row_f16_sse2(const void *vx, float *y, int64_t n)
+#define SSE2_INLINE static inline __attribute__((always_inline))
+#define ROWS_PREFETCH 16   /* rows: the rows kernels prefetch the 4 rows this far ahead (they come from memory) */
+
+/* ---- helpers ---- */
+
+static inline uint32_t load_u32(const void *p)
 {
-    const uint16_t *x = vx;
-    const __m128i sign_mask = _mm_set1_epi32((int)0x80000000u);
-    const __m128i exp_mant = _mm_set1_epi32(0x7fff);
-    const __m128i inf_exp = _mm_set1_epi32(0x7c00);
-    const __m128 scale = _mm_set1_ps(0x1p112f);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m128i h = _mm_loadu_si128((const __m128i *)(x + i));
-        __m128i lo = _mm_unpacklo_epi16(h, _mm_setzero_si128());
-        __m128i hi = _mm_unpackhi_epi16(h, _mm_setzero_si128());
-        /* any inf/NaN among the 8: do the whole group with the reference (never happens in real weights) */
-        __m128i elo = _mm_and_si128(lo, inf_exp), ehi = _mm_and_si128(hi, inf_exp);
-        __m128i special = _mm_or_si128(_mm_cmpeq_epi32(elo, inf_exp), _mm_cmpeq_epi32(ehi, inf_exp));
-        if (_mm_movemask_epi8(special)) {
-            dequantize_row_f16_ref(x + i, y + i, 8);
-            continue;
-        }
-        __m128i slo = _mm_and_si128(_mm_slli_epi32(lo, 16), sign_mask);
-        __m128i shi = _mm_and_si128(_mm_slli_epi32(hi, 16), sign_mask);
-        __m128 flo = _mm_castsi128_ps(_mm_or_si128(slo, _mm_slli_epi32(_mm_and_si128(lo, exp_mant), 13)));
-        __m128 fhi = _mm_castsi128_ps(_mm_or_si128(shi, _mm_slli_epi32(_mm_and_si128(hi, exp_mant), 13)));
-        _mm_storeu_ps(y + i, _mm_mul_ps(flo, scale));
-        _mm_storeu_ps(y + i + 4, _mm_mul_ps(fhi, scale));
-    }
-    if (i < n)
-        dequantize_row_f16_ref(x + i, y + i, n - i);
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+static inline __m128i load128(const void *p) { return _mm_loadu_si128((const __m128i *)p); }
+
+/* Four fp16 values (the low 16 bits of each 32-bit lane) to floats, bit for bit as fp16_to_fp32 (llm/fp16.h):
+   finite halves shifted into f32 position and rebiased by a multiply by 2^112 (subnormal halves included),
+   inf/NaN halves with exponent 255 and their payload. */
+static inline __m128 halves_to_float_x4(__m128i h32)
+{
+    const __m128i e = _mm_set1_epi32(0x7c00);
+    __m128i sign = _mm_and_si128(_mm_slli_epi32(h32, 16), _mm_set1_epi32((int)0x80000000u));
+    __m128i bits = _mm_or_si128(sign, _mm_slli_epi32(_mm_and_si128(h32, _mm_set1_epi32(0x7fff)), 13));
+    __m128 fin = _mm_mul_ps(_mm_castsi128_ps(bits), _mm_set1_ps(0x1p112f));
+    __m128i special = _mm_cmpeq_epi32(_mm_and_si128(h32, e), e);
+    __m128i inf_nan = _mm_or_si128(bits, _mm_set1_epi32(0x7f800000));
+    return _mm_castsi128_ps(_mm_or_si128(_mm_and_si128(special, inf_nan),
+                                         _mm_andnot_si128(special, _mm_castps_si128(fin))));
+}
+
+/* The fp16 pairs (d, m) or (d, s) at the start of four blocks: lo = [d0 d1 d2 d3], hi = [m0 m1 m2 m3]. For block
+   types without a second half the caller ignores hi (every block is longer than 4 bytes). */
+static inline void pairs_x4(const void *p0, const void *p1, const void *p2, const void *p3, __m128 *lo, __m128 *hi)
+{
+    __m128i v = _mm_setr_epi32((int)load_u32(p0), (int)load_u32(p1), (int)load_u32(p2), (int)load_u32(p3));
+    *lo = halves_to_float_x4(_mm_and_si128(v, _mm_set1_epi32(0xffff)));
+    *hi = halves_to_float_x4(_mm_srli_epi32(v, 16));
 }
 
 /* Sign-extends 16 int8 to two vectors of 8 int16. */
@@ -49,12 +63,706 @@ static inline void widen_i8(__m128i v, __m128i *lo, __m128i *hi)
     *hi = _mm_unpackhi_epi8(v, sign);
 }
 
-/* sum over 16 lanes of a (uint8 0..255 or int8, given as two int16 halves) times b (int8), as 4 int32 lanes */
-static inline __m128i dot16(__m128i alo, __m128i ahi, __m128i b)
+static inline int hsum_epi32(__m128i v)
 {
-    __m128i blo, bhi;
-    widen_i8(b, &blo, &bhi);
-    return _mm_add_epi32(_mm_madd_epi16(alo, blo), _mm_madd_epi16(ahi, bhi));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
+    return _mm_cvtsi128_si32(v);
+}
+
+/* exact sums of four int32x4 vectors: [sum a, sum b, sum c, sum d] */
+static inline __m128i hsum4_epi32(__m128i a, __m128i b, __m128i c, __m128i d)
+{
+    __m128i ab = _mm_add_epi32(_mm_unpacklo_epi32(a, b), _mm_unpackhi_epi32(a, b));   /* a0+a2 b0+b2 a1+a3 b1+b3 */
+    __m128i cd = _mm_add_epi32(_mm_unpacklo_epi32(c, d), _mm_unpackhi_epi32(c, d));
+    return _mm_add_epi32(_mm_unpacklo_epi64(ab, cd), _mm_unpackhi_epi64(ab, cd));
+}
+
+/* adds the first cnt lanes of t to sum in lane order (the reference's block order) */
+static inline float add_lanes(float sum, __m128 t, int cnt)
+{
+    float tt[4];
+    _mm_storeu_ps(tt, t);
+    for (int k = 0; k < cnt; k++)
+        sum += tt[k];
+    return sum;
+}
+
+/* s[0 .. cnt-1] = lanes of v */
+static inline void store_lanes(float *s, __m128 v, int cnt)
+{
+    if (cnt == 4) {
+        _mm_storeu_ps(s, v);
+        return;
+    }
+    float tt[4];
+    _mm_storeu_ps(tt, v);
+    for (int k = 0; k < cnt; k++)
+        s[k] = tt[k];
+}
+
+/* 4x4 tile results: acc[r] lanes = activation rows t of weight row r; s[t * ls + r] */
+static inline void tile_store(float *s, size_t ls, __m128 v0, __m128 v1, __m128 v2, __m128 v3)
+{
+    _MM_TRANSPOSE4_PS(v0, v1, v2, v3);   /* v_t = [rows 0..3] of activation row t */
+    _mm_storeu_ps(s, v0);
+    _mm_storeu_ps(s + ls, v1);
+    _mm_storeu_ps(s + 2 * ls, v2);
+    _mm_storeu_ps(s + 3 * ls, v3);
+}
+
+/* prefetches (into L2) the step-th slice of `chunk` bytes from pf: over a row group's blocks the slices cover
+   the 4 rows ROWS_PREFETCH ahead (consecutive prefetches are at most 64 bytes apart, so no line is skipped) */
+static inline void prefetch_slice(const char *pf, int64_t step, size_t chunk)
+{
+    if (!pf)
+        return;
+    for (size_t o = 0; o < chunk; o += 64)
+        __builtin_prefetch(pf + (size_t)step * chunk + o, 0, 2);
+}
+
+/* ---- Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 (32-element blocks): the weights of one block as int16 (4 vectors, element order),
+   the activations likewise, 4 pmaddwd: exact int32 lanes. Then per block the reference's
+       term = (float)isum * (dx * dy)            (+ mx * sy for Q4_1/Q5_1) ---- */
+
+enum q32_kind { Q32_Q4_0, Q32_Q4_1, Q32_Q5_0, Q32_Q5_1, Q32_Q8_0 };
+
+SSE2_INLINE size_t q32_xsize(int k)
+{
+    return k == Q32_Q4_0 ? sizeof(block_q4_0) : k == Q32_Q4_1 ? sizeof(block_q4_1) : k == Q32_Q5_0 ?
+           sizeof(block_q5_0) : k == Q32_Q5_1 ? sizeof(block_q5_1) : sizeof(block_q8_0);
+}
+
+SSE2_INLINE int q32_has_min(int k) { return k == Q32_Q4_1 || k == Q32_Q5_1; }
+
+/* the activation blocks: Q8_1 for the types with a min, else Q8_0 (d first in both) */
+SSE2_INLINE size_t q32_ysize(int k) { return q32_has_min(k) ? sizeof(block_q8_1) : sizeof(block_q8_0); }
+SSE2_INLINE size_t q32_yqs(int k) { return q32_has_min(k) ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs); }
+
+/* The 32 fifth bits of a Q5 block (qh, little-endian u32, bit j = element j) as bytes 16 or 0:
+   h0 = elements 0..15, h1 = 16..31. */
+static inline void q5_high_bits(const uint8_t *qh4, __m128i *h0, __m128i *h1)
+{
+    const __m128i bit = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, (char)128, 1, 2, 4, 8, 16, 32, 64, (char)128);
+    __m128i q = _mm_cvtsi32_si128((int)load_u32(qh4));
+    q = _mm_unpacklo_epi8(q, q);                    /* b0 b0 b1 b1 b2 b2 b3 b3 */
+    q = _mm_unpacklo_epi16(q, q);                   /* b0 x4, b1 x4, b2 x4, b3 x4 */
+    __m128i lo = _mm_unpacklo_epi32(q, q), hi = _mm_unpackhi_epi32(q, q);   /* b0 x8 b1 x8 | b2 x8 b3 x8 */
+    const __m128i sixteen = _mm_set1_epi8(16);
+    *h0 = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(lo, bit), bit), sixteen);
+    *h1 = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(hi, bit), bit), sixteen);
+}
+
+/* one weight block as 32 int16 in element order (q[0] = elements 0..7 ... q[3] = 24..31), centred for Q4_0/Q5_0 */
+SSE2_INLINE void q32_decode(int k, const uint8_t *xb, __m128i q[4])
+{
+    if (k == Q32_Q8_0) {
+        const block_q8_0 *x = (const block_q8_0 *)xb;
+        widen_i8(load128(x->qs), &q[0], &q[1]);
+        widen_i8(load128(x->qs + 16), &q[2], &q[3]);
+        return;
+    }
+    const __m128i m4 = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
+    const uint8_t *qs = k == Q32_Q4_0 ? ((const block_q4_0 *)xb)->qs : k == Q32_Q4_1 ? ((const block_q4_1 *)xb)->qs :
+                        k == Q32_Q5_0 ? ((const block_q5_0 *)xb)->qs : ((const block_q5_1 *)xb)->qs;
+    __m128i v = load128(qs);
+    __m128i lo = _mm_and_si128(v, m4), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m4);   /* elements 0..15, 16..31 */
+    if (k == Q32_Q5_0 || k == Q32_Q5_1) {
+        __m128i h0, h1;
+        q5_high_bits(k == Q32_Q5_0 ? ((const block_q5_0 *)xb)->qh : ((const block_q5_1 *)xb)->qh, &h0, &h1);
+        lo = _mm_or_si128(lo, h0);
+        hi = _mm_or_si128(hi, h1);
+    }
+    q[0] = _mm_unpacklo_epi8(lo, zero);
+    q[1] = _mm_unpackhi_epi8(lo, zero);
+    q[2] = _mm_unpacklo_epi8(hi, zero);
+    q[3] = _mm_unpackhi_epi8(hi, zero);
+    if (k == Q32_Q4_0 || k == Q32_Q5_0) {
+        const __m128i off = _mm_set1_epi16(k == Q32_Q4_0 ? 8 : 16);
+        for (int i = 0; i < 4; i++)
+            q[i] = _mm_sub_epi16(q[i], off);
+    }
+}
+
+/* 32 activation int8 as int16, element order */
+static inline void widen_y32(const uint8_t *qs, __m128i y[4])
+{
+    widen_i8(load128(qs), &y[0], &y[1]);
+    widen_i8(load128(qs + 16), &y[2], &y[3]);
+}
+
+/* the exact integer dot of one block as 4 int32 lanes (|pair sums| <= 2 * 128 * 128) */
+static inline __m128i idot32(const __m128i q[4], const __m128i y[4])
+{
+    return _mm_add_epi32(_mm_add_epi32(_mm_madd_epi16(q[0], y[0]), _mm_madd_epi16(q[1], y[1])),
+                         _mm_add_epi32(_mm_madd_epi16(q[2], y[2]), _mm_madd_epi16(q[3], y[3])));
+}
+
+/* the reference's term per lane: (float)isum * (dx * dy) (+ mx * sy) */
+SSE2_INLINE __m128 q32_term(int k, __m128i isum, __m128 dx, __m128 mx, __m128 dy, __m128 sy)
+{
+    __m128 t = _mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_mul_ps(dx, dy));
+    return q32_has_min(k) ? _mm_add_ps(t, _mm_mul_ps(mx, sy)) : t;
+}
+
+/* one row, 4 blocks per step (a short last step repeats block b in the unused lanes, which are not added) */
+SSE2_INLINE void q32_vec_dot(int k, int64_t n, float *s, const void *vx, const void *vy)
+{
+    const uint8_t *x = vx, *y = vy;
+    const size_t xs = q32_xsize(k), ys = q32_ysize(k), yo = q32_yqs(k);
+    const int64_t nb = n / 32;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < nb; b += 4) {
+        int cnt = nb - b < 4 ? (int)(nb - b) : 4;
+        const uint8_t *xp[4], *yp[4];
+        __m128i is[4];
+        for (int i = 0; i < 4; i++) {
+            int64_t bi = i < cnt ? b + i : b;
+            __m128i q[4], w[4];
+            xp[i] = x + (size_t)bi * xs;
+            yp[i] = y + (size_t)bi * ys;
+            q32_decode(k, xp[i], q);
+            widen_y32(yp[i] + yo, w);
+            is[i] = idot32(q, w);
+        }
+        __m128 dx, mx, dy, sy;
+        pairs_x4(xp[0], xp[1], xp[2], xp[3], &dx, &mx);
+        pairs_x4(yp[0], yp[1], yp[2], yp[3], &dy, &sy);
+        sum = add_lanes(sum, q32_term(k, hsum4_epi32(is[0], is[1], is[2], is[3]), dx, mx, dy, sy), cnt);
+    }
+    *s = sum;
+}
+
+/* several rows against one activation row (matrix-vector: the decode step), lanes = 4 rows: each activation
+   block is widened once for 4 rows; the leftover 1..3 rows repeat the last one in the unused lanes */
+SSE2_INLINE void q32_vec_dot_rows(int k, int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    const uint8_t *y = vy;
+    const size_t xs = q32_xsize(k), ys = q32_ysize(k), yo = q32_yqs(k);
+    const int64_t nb = n / 32;
+    const size_t chunk = nb > 0 ? (4 * bx + (size_t)nb - 1) / (size_t)nb : 0;   /* prefetch bytes a step */
+    for (int64_t r = 0; r < nr; r += 4) {
+        const uint8_t *x[4];
+        for (int i = 0; i < 4; i++)
+            x[i] = (const uint8_t *)vx + (size_t)(r + i < nr ? r + i : nr - 1) * bx;
+        const char *pf = r + 4 <= nr ? (const char *)x[0] + ROWS_PREFETCH * bx : NULL;
+        __m128 acc = _mm_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            prefetch_slice(pf, b, chunk);
+            const uint8_t *yb = y + (size_t)b * ys;
+            __m128i w[4], q[4], is[4];
+            widen_y32(yb + yo, w);
+            for (int i = 0; i < 4; i++) {
+                q32_decode(k, x[i] + (size_t)b * xs, q);
+                is[i] = idot32(q, w);
+            }
+            __m128 fy = halves_to_float_x4(_mm_unpacklo_epi16(_mm_cvtsi32_si128((int)load_u32(yb)),
+                                                              _mm_setzero_si128()));   /* [dy sy 0 0] */
+            __m128 dx, mx;
+            pairs_x4(x[0] + (size_t)b * xs, x[1] + (size_t)b * xs, x[2] + (size_t)b * xs, x[3] + (size_t)b * xs,
+                     &dx, &mx);
+            acc = _mm_add_ps(acc, q32_term(k, hsum4_epi32(is[0], is[1], is[2], is[3]), dx, mx,
+                                           _mm_shuffle_ps(fy, fy, 0x00), _mm_shuffle_ps(fy, fy, 0x55)));
+        }
+        store_lanes(s + r, acc, nr - r < 4 ? (int)(nr - r) : 4);
+    }
+}
+
+/* 4x4 tile: each weight block decoded once for 4 activation rows (lanes = activation rows) */
+SSE2_INLINE void q32_vec_dot_tile(int k, int64_t n, float *s, size_t ls, const void *vx, size_t bx, const void *vy,
+                                  size_t by)
+{
+    const size_t xs = q32_xsize(k), ys = q32_ysize(k), yo = q32_yqs(k);
+    const uint8_t *x[4], *y[4];
+    for (int i = 0; i < 4; i++) {
+        x[i] = (const uint8_t *)vx + (size_t)i * bx;
+        y[i] = (const uint8_t *)vy + (size_t)i * by;
+    }
+    __m128 acc[4] = { _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps() };
+    for (int64_t b = 0; b < n / 32; b++) {
+        const size_t xo = (size_t)b * xs, yb = (size_t)b * ys;
+        __m128i w[4][4];
+        for (int t = 0; t < 4; t++)
+            widen_y32(y[t] + yb + yo, w[t]);
+        __m128 dy, sy, dx, mx;
+        pairs_x4(y[0] + yb, y[1] + yb, y[2] + yb, y[3] + yb, &dy, &sy);
+        pairs_x4(x[0] + xo, x[1] + xo, x[2] + xo, x[3] + xo, &dx, &mx);
+        float dxs[4], mxs[4];
+        _mm_storeu_ps(dxs, dx);
+        _mm_storeu_ps(mxs, mx);
+        for (int r = 0; r < 4; r++) {
+            __m128i q[4];
+            q32_decode(k, x[r] + xo, q);
+            __m128i is = hsum4_epi32(idot32(q, w[0]), idot32(q, w[1]), idot32(q, w[2]), idot32(q, w[3]));
+            acc[r] = _mm_add_ps(acc[r], q32_term(k, is, _mm_set1_ps(dxs[r]), _mm_set1_ps(mxs[r]), dy, sy));
+        }
+    }
+    tile_store(s, ls, acc[0], acc[1], acc[2], acc[3]);
+}
+
+void vec_dot_q4_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y) { q32_vec_dot(Q32_Q4_0, n, s, x, y); }
+void vec_dot_q4_1_q8_1_sse2(int64_t n, float *s, const void *x, const void *y) { q32_vec_dot(Q32_Q4_1, n, s, x, y); }
+void vec_dot_q5_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y) { q32_vec_dot(Q32_Q5_0, n, s, x, y); }
+void vec_dot_q5_1_q8_1_sse2(int64_t n, float *s, const void *x, const void *y) { q32_vec_dot(Q32_Q5_1, n, s, x, y); }
+void vec_dot_q8_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y) { q32_vec_dot(Q32_Q8_0, n, s, x, y); }
+
+void vec_dot_rows_q4_0_q8_0_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    q32_vec_dot_rows(Q32_Q4_0, n, nr, s, x, bx, y);
+}
+
+void vec_dot_rows_q4_1_q8_1_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    q32_vec_dot_rows(Q32_Q4_1, n, nr, s, x, bx, y);
+}
+
+void vec_dot_rows_q5_0_q8_0_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    q32_vec_dot_rows(Q32_Q5_0, n, nr, s, x, bx, y);
+}
+
+void vec_dot_rows_q5_1_q8_1_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    q32_vec_dot_rows(Q32_Q5_1, n, nr, s, x, bx, y);
+}
+
+void vec_dot_rows_q8_0_q8_0_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    q32_vec_dot_rows(Q32_Q8_0, n, nr, s, x, bx, y);
+}
+
+void vec_dot_tile_q4_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
+{
+    q32_vec_dot_tile(Q32_Q4_0, n, s, ls, x, bx, y, by);
+}
+
+void vec_dot_tile_q4_1_q8_1_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
+{
+    q32_vec_dot_tile(Q32_Q4_1, n, s, ls, x, bx, y, by);
+}
+
+void vec_dot_tile_q5_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
+{
+    q32_vec_dot_tile(Q32_Q5_0, n, s, ls, x, bx, y, by);
+}
+
+void vec_dot_tile_q5_1_q8_1_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
+{
+    q32_vec_dot_tile(Q32_Q5_1, n, s, ls, x, bx, y, by);
+}
+
+void vec_dot_tile_q8_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
+{
+    q32_vec_dot_tile(Q32_Q8_0, n, s, ls, x, bx, y, by);
+}
+
+/* ---- K-quants against Q8_K. A super-block is handled in 8 units of 32 elements: the quants of unit c times
+   their sub-block scale as int16 (|q * scale| <= 4096), against the activations 32c .. 32c+31 widened to
+   int16: isum exact in int32 lanes (|isum| < 2^27), msum = sum_j m_j * (bsums[2j] + bsums[2j+1]) by pmaddwd,
+   then the reference's float expression. ---- */
+
+enum k_kind { K_Q4, K_Q5, K_Q6 };
+
+/* what one super-block needs besides its quants: scales (Q4_K/Q5_K one per unit, Q6_K two), mins as pmaddwd
+   operands for the bsums, d and dmin */
+struct kpre {
+    int16_t sc[16];
+    __m128i mlo, mhi;
+    float d, dmin;
+};
+
+SSE2_INLINE size_t k_block_size(int kk)
+{
+    return kk == K_Q4 ? sizeof(block_q4_K) : kk == K_Q5 ? sizeof(block_q5_K) : sizeof(block_q6_K);
+}
+
+/* quant_ref.c's k_scale_min for all 8 sub-blocks, with word operations: scales and mins as 8 bytes each */
+static inline void k_unpack_scales(const uint8_t *sc6, uint64_t *sc, uint64_t *mn)
+{
+    uint32_t a = load_u32(sc6), b = load_u32(sc6 + 4), c = load_u32(sc6 + 8);
+    uint32_t sc_hi = (c & 0x0f0f0f0fu) | ((a >> 2) & 0x30303030u);   /* low 4 bits | the top 2 bits of a */
+    uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 2) & 0x30303030u);
+    *sc = (a & 0x3f3f3f3fu) | ((uint64_t)sc_hi << 32);
+    *mn = (b & 0x3f3f3f3fu) | ((uint64_t)mn_hi << 32);
+}
+
+SSE2_INLINE void k_prepare(int kk, const uint8_t *xb, struct kpre *p)
+{
+    if (kk == K_Q6) {
+        const block_q6_K *x = (const block_q6_K *)xb;
+        for (int i = 0; i < 16; i++)
+            p->sc[i] = x->scales[i];
+        p->d = fp16_to_fp32(x->d);
+        return;
+    }
+    const block_q4_K *x = (const block_q4_K *)xb;   /* Q5_K: d, dmin and scales at the same places */
+    uint64_t sc, mn;
+    k_unpack_scales(x->scales, &sc, &mn);
+    for (int j = 0; j < 8; j++)
+        p->sc[j] = (int16_t)((sc >> (8 * j)) & 0xff);
+    __m128i m = _mm_unpacklo_epi8(_mm_cvtsi64_si128((long long)mn), _mm_setzero_si128());   /* m0..m7 as int16 */
+    p->mlo = _mm_unpacklo_epi16(m, m);   /* m0 m0 m1 m1 m2 m2 m3 m3 */
+    p->mhi = _mm_unpackhi_epi16(m, m);
+    p->d = fp16_to_fp32(x->d);
+    p->dmin = fp16_to_fp32(x->dmin);
+}
+
+/* unit c (elements 32c .. 32c+31) of a super-block: the quants times their scale as int16, element order */
+SSE2_INLINE void k_unit(int kk, const uint8_t *xb, const struct kpre *p, int c, __m128i q[4])
+{
+    const __m128i m4 = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
+    if (kk == K_Q6) {   /* elements 128h + 32g' .. : sub-blocks 16-wide, low 4 bits in ql, high 2 in qh */
+        const block_q6_K *x = (const block_q6_K *)xb;
+        const __m128i m3 = _mm_set1_epi8(0x03), k32 = _mm_set1_epi8(32);
+        int h = c >> 2;
+        for (int half = 0; half < 2; half++) {
+            int g = 2 * (c & 3) + half;   /* sub-block 8h + g: elements 128h + 16g .. +15 */
+            __m128i ql = load128(x->ql + 64 * h + 16 * (g & 3));
+            __m128i qh = load128(x->qh + 32 * h + 16 * (g & 1));
+            __m128i lo = _mm_and_si128(_mm_srl_epi16(ql, _mm_cvtsi32_si128(4 * (g >> 2))), m4);
+            __m128i hi = _mm_and_si128(_mm_srl_epi16(qh, _mm_cvtsi32_si128(2 * (g >> 1))), m3);
+            __m128i v = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), k32);   /* -32..31 */
+            __m128i a, b;
+            widen_i8(v, &a, &b);
+            __m128i scale = _mm_set1_epi16(p->sc[8 * h + g]);
+            q[2 * half] = _mm_mullo_epi16(a, scale);
+            q[2 * half + 1] = _mm_mullo_epi16(b, scale);
+        }
+        return;
+    }
+    /* Q4_K/Q5_K: sub-block c = nibble c & 1 of qs[32 * (c / 2) + l], plus (Q5_K) bit c of qh[l] as bit 4 */
+    const uint8_t *qs = kk == K_Q5 ? ((const block_q5_K *)xb)->qs : ((const block_q4_K *)xb)->qs;
+    const __m128i scale = _mm_set1_epi16(p->sc[c]);
+    for (int half = 0; half < 2; half++) {
+        __m128i v = load128(qs + 32 * (c >> 1) + 16 * half);
+        __m128i nib = _mm_and_si128((c & 1) ? _mm_srli_epi16(v, 4) : v, m4);
+        if (kk == K_Q5) {
+            __m128i qh = load128(((const block_q5_K *)xb)->qh + 16 * half);
+            __m128i bit = _mm_and_si128(_mm_srl_epi16(qh, _mm_cvtsi32_si128(c)), _mm_set1_epi8(1));
+            nib = _mm_or_si128(nib, _mm_slli_epi16(bit, 4));
+        }
+        q[2 * half] = _mm_mullo_epi16(_mm_unpacklo_epi8(nib, zero), scale);
+        q[2 * half + 1] = _mm_mullo_epi16(_mm_unpackhi_epi8(nib, zero), scale);
+    }
+}
+
+SSE2_INLINE int k_msum(const struct kpre *p, const block_q8_K *y)
+{
+    return hsum_epi32(_mm_add_epi32(_mm_madd_epi16(load128(y->bsums), p->mlo),
+                                    _mm_madd_epi16(load128(y->bsums + 8), p->mhi)));
+}
+
+/* the reference's term of one super-block: Q4_K/Q5_K dall * isum - dmin * msum, Q6_K (y.d * d) * isum */
+SSE2_INLINE float k_term(int kk, const struct kpre *p, int isum, const block_q8_K *y)
+{
+    if (kk == K_Q6)
+        return (y->d * p->d) * (float)isum;
+    float dall = y->d * p->d, dmin = y->d * p->dmin;
+    return dall * (float)isum - dmin * (float)k_msum(p, y);
+}
+
+/* the same for 4 lanes (4 rows or 4 activation rows): d, dmin, yd per lane */
+SSE2_INLINE __m128 k_term4(int kk, __m128 d, __m128 dmin, __m128 yd, __m128i isum, __m128i msum)
+{
+    if (kk == K_Q6)
+        return _mm_mul_ps(_mm_mul_ps(yd, d), _mm_cvtepi32_ps(isum));
+    __m128 dall = _mm_mul_ps(yd, d), dm = _mm_mul_ps(yd, dmin);
+    return _mm_sub_ps(_mm_mul_ps(dall, _mm_cvtepi32_ps(isum)), _mm_mul_ps(dm, _mm_cvtepi32_ps(msum)));
+}
+
+SSE2_INLINE void k_vec_dot(int kk, int64_t n, float *s, const void *vx, const void *vy)
+{
+    const uint8_t *x = vx;
+    const block_q8_K *y = vy;
+    float sum = 0.0f;
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        const uint8_t *xb = x + (size_t)b * k_block_size(kk);
+        struct kpre p;
+        k_prepare(kk, xb, &p);
+        __m128i acc = _mm_setzero_si128();
+        for (int c = 0; c < 8; c++) {
+            __m128i q[4], w[4];
+            k_unit(kk, xb, &p, c, q);
+            widen_y32((const uint8_t *)y[b].qs + 32 * c, w);
+            acc = _mm_add_epi32(acc, idot32(q, w));
+        }
+        sum += k_term(kk, &p, hsum_epi32(acc), &y[b]);
+    }
+    *s = sum;
+}
+
+/* 4 rows per pass: each super-block's activations are widened once for the 4 rows; lanes = rows */
+SSE2_INLINE void k_vec_dot_rows(int kk, int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
+{
+    const block_q8_K *y = vy;
+    const int64_t nb = n / QK_K;
+    const size_t bsz = k_block_size(kk);
+    const size_t chunk = nb > 0 ? (4 * bx + (size_t)nb - 1) / (size_t)nb : 0;
+    for (int64_t r = 0; r < nr; r += 4) {
+        const uint8_t *x[4];
+        for (int i = 0; i < 4; i++)
+            x[i] = (const uint8_t *)vx + (size_t)(r + i < nr ? r + i : nr - 1) * bx;
+        const char *pf = r + 4 <= nr ? (const char *)x[0] + ROWS_PREFETCH * bx : NULL;
+        __m128 acc = _mm_setzero_ps();
+        for (int64_t b = 0; b < nb; b++) {
+            prefetch_slice(pf, b, chunk);
+            __m128i w[32];
+            for (int c = 0; c < 8; c++)
+                widen_y32((const uint8_t *)y[b].qs + 32 * c, &w[4 * c]);
+            __m128i is[4], ms[4];
+            float d[4], dmin[4];
+            for (int i = 0; i < 4; i++) {
+                const uint8_t *xb = x[i] + (size_t)b * bsz;
+                struct kpre p;
+                k_prepare(kk, xb, &p);
+                __m128i a = _mm_setzero_si128();
+                for (int c = 0; c < 8; c++) {
+                    __m128i q[4];
+                    k_unit(kk, xb, &p, c, q);
+                    a = _mm_add_epi32(a, idot32(q, &w[4 * c]));
+                }
+                is[i] = a;
+                ms[i] = kk == K_Q6 ? _mm_setzero_si128() :
+                        _mm_add_epi32(_mm_madd_epi16(load128(y[b].bsums), p.mlo),
+                                      _mm_madd_epi16(load128(y[b].bsums + 8), p.mhi));
+                d[i] = p.d;
+                dmin[i] = p.dmin;
+            }
+            __m128 t = k_term4(kk, _mm_loadu_ps(d), _mm_loadu_ps(dmin), _mm_set1_ps(y[b].d),
+                               hsum4_epi32(is[0], is[1], is[2], is[3]), hsum4_epi32(ms[0], ms[1], ms[2], ms[3]));
+            acc = _mm_add_ps(acc, t);
+        }
+        store_lanes(s + r, acc, nr - r < 4 ? (int)(nr - r) : 4);
+    }
+}
+
+/* 4x4 tiles: each weight super-block unit decoded once for the 4 activation rows; lanes = activation rows */
+SSE2_INLINE void k_vec_dot_tile(int kk, int64_t n, float *s, size_t ls, const void *vx, size_t bx, const void *vy,
+                                size_t by)
+{
+    const size_t bsz = k_block_size(kk);
+    const block_q8_K *y[4];
+    for (int t = 0; t < 4; t++)
+        y[t] = (const block_q8_K *)((const uint8_t *)vy + (size_t)t * by);
+    __m128 acc[4] = { _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps() };
+    for (int64_t b = 0; b < n / QK_K; b++) {
+        __m128i w[4][32];
+        for (int t = 0; t < 4; t++)
+            for (int c = 0; c < 8; c++)
+                widen_y32((const uint8_t *)y[t][b].qs + 32 * c, &w[t][4 * c]);
+        __m128 yd = _mm_setr_ps(y[0][b].d, y[1][b].d, y[2][b].d, y[3][b].d);
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *xb = (const uint8_t *)vx + (size_t)r * bx + (size_t)b * bsz;
+            struct kpre p;
+            k_prepare(kk, xb, &p);
+            __m128i a[4] = { _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128() };
+            for (int c = 0; c < 8; c++) {
+                __m128i q[4];
+                k_unit(kk, xb, &p, c, q);
+                for (int t = 0; t < 4; t++)
+                    a[t] = _mm_add_epi32(a[t], idot32(q, &w[t][4 * c]));
+            }
+            __m128i ms = _mm_setzero_si128();
+            if (kk != K_Q6) {
+                __m128i m[4];
+                for (int t = 0; t < 4; t++)
+                    m[t] = _mm_add_epi32(_mm_madd_epi16(load128(y[t][b].bsums), p.mlo),
+                                         _mm_madd_epi16(load128(y[t][b].bsums + 8), p.mhi));
+                ms = hsum4_epi32(m[0], m[1], m[2], m[3]);
+            }
+            acc[r] = _mm_add_ps(acc[r], k_term4(kk, _mm_set1_ps(p.d), _mm_set1_ps(p.dmin), yd,
+                                                hsum4_epi32(a[0], a[1], a[2], a[3]), ms));
+        }
+    }
+    tile_store(s, ls, acc[0], acc[1], acc[2], acc[3]);
+}
+
+void vec_dot_q4_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y) { k_vec_dot(K_Q4, n, s, x, y); }
+void vec_dot_q5_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y) { k_vec_dot(K_Q5, n, s, x, y); }
+void vec_dot_q6_K_q8_K_sse2(int64_t n, float *s, const void *x, const void *y) { k_vec_dot(K_Q6, n, s, x, y); }
+
+void vec_dot_rows_q4_K_q8_K_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    k_vec_dot_rows(K_Q4, n, nr, s, x, bx, y);
+}
+
+void vec_dot_rows_q5_K_q8_K_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    k_vec_dot_rows(K_Q5, n, nr, s, x, bx, y);
+}
+
+void vec_dot_rows_q6_K_q8_K_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
+{
+    k_vec_dot_rows(K_Q6, n, nr, s, x, bx, y);
+}
+
+void vec_dot_tile_q4_K_q8_K_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
+{
+    k_vec_dot_tile(K_Q4, n, s, ls, x, bx, y, by);
+}
+
+void vec_dot_tile_q5_K_q8_K_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
+{
+    k_vec_dot_tile(K_Q5, n, s, ls, x, bx, y, by);
+}
+
+void vec_dot_tile_q6_K_q8_K_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
+{
+    k_vec_dot_tile(K_Q6, n, s, ls, x, bx, y, by);
+}
+
+/* ---- activation quantizers, bit-identical to the references; a block with NaN, or whose scale or its inverse
+   would leave the normal float range, goes through the reference ---- */
+
+static inline __m128 abs_ps(__m128 v) { return _mm_andnot_ps(_mm_set1_ps(-0.0f), v); }
+
+/* max |x| over 32 floats, ignoring NaN as the reference's `>` does (maxps returns its second operand when
+   either is NaN); *nan set when any element is NaN */
+static inline float amax32(const float *x, int *nan)
+{
+    __m128 m = _mm_setzero_ps(), un = _mm_setzero_ps();
+    for (int j = 0; j < 32; j += 4) {
+        __m128 v = _mm_loadu_ps(x + j);
+        m = _mm_max_ps(abs_ps(v), m);
+        un = _mm_or_ps(un, _mm_cmpunord_ps(v, v));
+    }
+    *nan = _mm_movemask_ps(un);
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 0x55));
+    return _mm_cvtss_f32(m);
+}
+
+/* quant_ref.c's round_half_away for 4 floats with |v| < 2^31: truncate |v|, add 1 where the (exact) remainder
+   is >= 0.5, negate where v < 0 */
+static inline __m128i round_half_away4(__m128 v)
+{
+    __m128 a = abs_ps(v);
+    __m128i t = _mm_cvttps_epi32(a);
+    __m128 frac = _mm_sub_ps(a, _mm_cvtepi32_ps(t));
+    t = _mm_sub_epi32(t, _mm_castps_si128(_mm_cmpge_ps(frac, _mm_set1_ps(0.5f))));
+    __m128i neg = _mm_castps_si128(_mm_cmplt_ps(v, _mm_setzero_ps()));
+    return _mm_sub_epi32(_mm_xor_si128(t, neg), neg);
+}
+
+/* q of one block of 32 into qs (|q| <= 127 here); returns the 4 int32 lanes of their sum */
+static inline __m128i quant32(const float *x, float id, int8_t *qs)
+{
+    __m128 vid = _mm_set1_ps(id);
+    __m128i q[8];
+    for (int k = 0; k < 8; k++)
+        q[k] = round_half_away4(_mm_mul_ps(_mm_loadu_ps(x + 4 * k), vid));
+    __m128i lo = _mm_packs_epi16(_mm_packs_epi32(q[0], q[1]), _mm_packs_epi32(q[2], q[3]));
+    __m128i hi = _mm_packs_epi16(_mm_packs_epi32(q[4], q[5]), _mm_packs_epi32(q[6], q[7]));
+    _mm_storeu_si128((__m128i *)qs, lo);
+    _mm_storeu_si128((__m128i *)(qs + 16), hi);
+    __m128i s = _mm_add_epi32(_mm_add_epi32(q[0], q[1]), _mm_add_epi32(q[2], q[3]));
+    return _mm_add_epi32(s, _mm_add_epi32(_mm_add_epi32(q[4], q[5]), _mm_add_epi32(q[6], q[7])));
+}
+
+/* the fast path needs a finite amax whose inverse scale is finite (then |x * id| <= 127 + rounding) */
+static inline int q8_block_ok(float amax, int nan)
+{
+    return !nan && amax < 3.0e38f && (amax == 0.0f || amax / 127.0f >= 1.2e-38f);
+}
+
+void quantize_row_q8_0_sse2(const float *x, void *vy, int64_t n)
+{
+    block_q8_0 *y = vy;
+    for (int64_t b = 0; b < n / QK8_0; b++, x += QK8_0) {
+        int nan;
+        float amax = amax32(x, &nan);
+        if (!q8_block_ok(amax, nan)) {
+            quantize_row_q8_0_ref(x, &y[b], QK8_0);
+            continue;
+        }
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = fp16_from_fp32(d);
+        quant32(x, id, y[b].qs);
+    }
+}
+
+void quantize_row_q8_1_sse2(const float *x, void *vy, int64_t n)
+{
+    block_q8_1 *y = vy;
+    for (int64_t b = 0; b < n / QK8_1; b++, x += QK8_1) {
+        int nan;
+        float amax = amax32(x, &nan);
+        if (!q8_block_ok(amax, nan)) {
+            quantize_row_q8_1_ref(x, &y[b], QK8_1);
+            continue;
+        }
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int sum = hsum_epi32(quant32(x, id, y[b].qs));
+        y[b].d = fp16_from_fp32(d);
+        y[b].s = fp16_from_fp32((float)sum * d);
+    }
+}
+
+/* Q8_K: max = the element of largest magnitude (first on ties), iscale = -127 / max, q = min(127,
+   nearest-even(iscale * x)) computed as the reference does (add 1.5 * 2^23, keep the mantissa), d = 1 / iscale,
+   bsums over groups of 16. In the fast path |iscale * x| <= 127 + rounding, so q is in -128..128 and the signed
+   saturation of packsswb is the reference's min(127, q). */
+void quantize_row_q8_K_sse2(const float *x, void *vy, int64_t n)
+{
+    block_q8_K *y = vy;
+    const __m128 magic = _mm_set1_ps(12582912.0f);
+    const __m128i mant = _mm_set1_epi32(0x007fffff), half = _mm_set1_epi32(0x00400000);
+    const __m128i ones = _mm_set1_epi16(1);
+    for (int64_t b = 0; b < n / QK_K; b++, x += QK_K) {
+        int nan = 0, nn;
+        float amax = 0.0f;
+        for (int j = 0; j < QK_K; j += 32) {
+            float a = amax32(x + j, &nn);
+            nan |= nn;
+            if (a > amax)
+                amax = a;
+        }
+        if (nan || !(amax > 0.0f) || !(amax < 3.0e38f) || amax < 1e-36f) {
+            quantize_row_q8_K_ref(x, &y[b], QK_K);
+            continue;
+        }
+        float max = 0.0f;
+        __m128 va = _mm_set1_ps(amax);
+        for (int j = 0; j < QK_K; j += 4) {   /* the first element with |x| == amax */
+            int m = _mm_movemask_ps(_mm_cmpeq_ps(abs_ps(_mm_loadu_ps(x + j)), va));
+            if (m) {
+                max = x[j + __builtin_ctz((unsigned)m)];
+                break;
+            }
+        }
+        float iscale = -127.0f / max;
+        __m128 vs = _mm_set1_ps(iscale);
+        for (int g = 0; g < QK_K / 16; g++) {
+            __m128i q[4];
+            for (int k = 0; k < 4; k++) {
+                __m128 t = _mm_add_ps(_mm_mul_ps(vs, _mm_loadu_ps(x + 16 * g + 4 * k)), magic);
+                q[k] = _mm_sub_epi32(_mm_and_si128(_mm_castps_si128(t), mant), half);
+            }
+            __m128i w0 = _mm_min_epi16(_mm_packs_epi32(q[0], q[1]), _mm_set1_epi16(127));
+            __m128i w1 = _mm_min_epi16(_mm_packs_epi32(q[2], q[3]), _mm_set1_epi16(127));
+            _mm_storeu_si128((__m128i *)(y[b].qs + 16 * g), _mm_packs_epi16(w0, w1));
+            y[b].bsums[g] = (int16_t)hsum_epi32(_mm_add_epi32(_mm_madd_epi16(w0, ones), _mm_madd_epi16(w1, ones)));
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
+/* ---- float rows ---- */
+
+/* fp16 -> f32 in vectors, bit for bit (halves_to_float_x4 keeps inf/NaN payloads too) */
+void dequantize_row_f16_sse2(const void *vx, float *y, int64_t n)
+{
+    const uint16_t *x = vx;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = load128(x + i);
+        _mm_storeu_ps(y + i, halves_to_float_x4(_mm_unpacklo_epi16(h, _mm_setzero_si128())));
+        _mm_storeu_ps(y + i + 4, halves_to_float_x4(_mm_unpackhi_epi16(h, _mm_setzero_si128())));
+    }
+    if (i < n)
+        dequantize_row_f16_ref(x + i, y + i, n - i);
 }
 
 static inline float hsum_ps(__m128 v)
@@ -64,508 +772,8 @@ static inline float hsum_ps(__m128 v)
     return _mm_cvtss_f32(s);
 }
 
-/* Integer dot of the 32 nibbles of qs (element j low nibble, j+16 high nibble), minus 8 when centered (Q4_0),
-   with 32 int8, as 4 int32 lanes. */
-static inline __m128i dot_nibbles(const uint8_t *qs, const int8_t *q8, int centered)
-{
-    const __m128i offset = centered ? _mm_set1_epi8(8) : _mm_setzero_si128();
-    const __m128i m4 = _mm_set1_epi8(0x0f);
-    const __m128i zero = _mm_setzero_si128();
-    __m128i v = _mm_loadu_si128((const __m128i *)qs);
-    __m128i lo = _mm_sub_epi8(_mm_and_si128(v, m4), offset);                    /* elements 0..15 */
-    __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(v, 4), m4), offset); /* elements 16..31 */
-    __m128i y0 = _mm_loadu_si128((const __m128i *)q8);
-    __m128i y1 = _mm_loadu_si128((const __m128i *)(q8 + 16));
-    __m128i s0, s1;
-    if (centered) {   /* values are signed -8..7 */
-        __m128i a0, a1, b0, b1;
-        widen_i8(lo, &a0, &a1);
-        widen_i8(hi, &b0, &b1);
-        s0 = dot16(a0, a1, y0);
-        s1 = dot16(b0, b1, y1);
-    } else {
-        s0 = dot16(_mm_unpacklo_epi8(lo, zero), _mm_unpackhi_epi8(lo, zero), y0);
-        s1 = dot16(_mm_unpacklo_epi8(hi, zero), _mm_unpackhi_epi8(hi, zero), y1);
-    }
-    return _mm_add_epi32(s0, s1);
-}
-
-/* Four halves (the 32-bit words a = two halves, b = two halves) to floats [a.lo, a.hi, b.lo, b.hi] at once.
-   Sets *special when any of them is inf/NaN (the caller then takes the scalar reference for that block). */
-static inline __m128 halves4_to_float(uint32_t a, uint32_t b, int *special)
-{
-    __m128i h = _mm_unpacklo_epi16(_mm_unpacklo_epi32(_mm_cvtsi32_si128((int)a), _mm_cvtsi32_si128((int)b)),
-                                   _mm_setzero_si128());
-    __m128i e = _mm_and_si128(h, _mm_set1_epi32(0x7c00));
-    *special = _mm_movemask_epi8(_mm_cmpeq_epi32(e, _mm_set1_epi32(0x7c00)));
-    __m128i sign = _mm_and_si128(_mm_slli_epi32(h, 16), _mm_set1_epi32((int)0x80000000u));
-    __m128i mag = _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi32(0x7fff)), 13);
-    return _mm_mul_ps(_mm_castsi128_ps(_mm_or_si128(sign, mag)), _mm_set1_ps(0x1p112f));
-}
-
-static inline uint32_t load_u32(const void *p)
-{
-    uint32_t v;
-    __builtin_memcpy(&v, p, 4);
-    return v;
-}
-
-void vec_dot_q4_1_q8_1_sse2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const block_q4_1 *x = vx;
-    const block_q8_1 *y = vy;
-    const int64_t nb = n / QK4_1;
-    __m128 acc = _mm_setzero_ps();    /* the d_x d_y * isum terms, 4 lanes */
-    __m128 macc = _mm_setzero_ps();   /* lane 1: the m_x * s_y terms */
-    float extra = 0.0f;               /* blocks with inf/NaN scales, by the reference */
-    for (int64_t b = 0; b < nb; b++) {
-        int special;
-        /* [d_x, m_x, d_y, s_y] -> [d_x d_y, m_x s_y, ., .] */
-        __m128 f = halves4_to_float(load_u32(&x[b].d), load_u32(&y[b].d), &special);
-        if (special) {
-            float t;
-            vec_dot_q4_1_q8_1_ref(QK4_1, &t, &x[b], &y[b]);
-            extra += t;
-            continue;
-        }
-        __m128 prod = _mm_mul_ps(f, _mm_movehl_ps(f, f));
-        macc = _mm_add_ps(macc, prod);
-        __m128i isum = dot_nibbles(x[b].qs, y[b].qs, 0);
-        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_shuffle_ps(prod, prod, 0x00)));
-    }
-    *s = hsum_ps(acc) + _mm_cvtss_f32(_mm_shuffle_ps(macc, macc, 0x55)) + extra;
-}
-
-/* Q4_0 and Q8_0 against Q8_0, two blocks per step so their four fp16 scales convert together. */
-static inline __m128i dot_q8_block(const int8_t *xq, const int8_t *yq)
-{
-    __m128i a0, a1, b0, b1;
-    widen_i8(_mm_loadu_si128((const __m128i *)xq), &a0, &a1);
-    widen_i8(_mm_loadu_si128((const __m128i *)(xq + 16)), &b0, &b1);
-    return _mm_add_epi32(dot16(a0, a1, _mm_loadu_si128((const __m128i *)yq)),
-                         dot16(b0, b1, _mm_loadu_si128((const __m128i *)(yq + 16))));
-}
-
-void vec_dot_q4_0_q8_0_sse2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const block_q4_0 *x = vx;
-    const block_q8_0 *y = vy;
-    const int64_t nb = n / QK4_0;
-    __m128 acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps();
-    float extra = 0.0f;
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        int special;
-        __m128 f = halves4_to_float((uint32_t)x[b].d | ((uint32_t)x[b + 1].d << 16),
-                                    (uint32_t)y[b].d | ((uint32_t)y[b + 1].d << 16), &special);
-        if (special) {
-            float t;
-            vec_dot_q4_0_q8_0_ref(2 * QK4_0, &t, &x[b], &y[b]);
-            extra += t;
-            continue;
-        }
-        __m128 d = _mm_mul_ps(f, _mm_movehl_ps(f, f));   /* [dx0 dy0, dx1 dy1, ., .] */
-        __m128i i0 = dot_nibbles(x[b].qs, y[b].qs, 1), i1 = dot_nibbles(x[b + 1].qs, y[b + 1].qs, 1);
-        acc0 = _mm_add_ps(acc0, _mm_mul_ps(_mm_cvtepi32_ps(i0), _mm_shuffle_ps(d, d, 0x00)));
-        acc1 = _mm_add_ps(acc1, _mm_mul_ps(_mm_cvtepi32_ps(i1), _mm_shuffle_ps(d, d, 0x55)));
-    }
-    float tail = 0.0f;
-    if (b < nb)   /* an odd last block: the reference */
-        vec_dot_q4_0_q8_0_ref(QK4_0, &tail, &x[b], &y[b]);
-    *s = hsum_ps(_mm_add_ps(acc0, acc1)) + extra + tail;
-}
-
-void vec_dot_q8_0_q8_0_sse2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const block_q8_0 *x = vx;
-    const block_q8_0 *y = vy;
-    const int64_t nb = n / QK8_0;
-    __m128 acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps();
-    float extra = 0.0f;
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        int special;
-        __m128 f = halves4_to_float((uint32_t)x[b].d | ((uint32_t)x[b + 1].d << 16),
-                                    (uint32_t)y[b].d | ((uint32_t)y[b + 1].d << 16), &special);
-        if (special) {
-            float t;
-            vec_dot_q8_0_q8_0_ref(2 * QK8_0, &t, &x[b], &y[b]);
-            extra += t;
-            continue;
-        }
-        __m128 d = _mm_mul_ps(f, _mm_movehl_ps(f, f));
-        __m128i i0 = dot_q8_block(x[b].qs, y[b].qs), i1 = dot_q8_block(x[b + 1].qs, y[b + 1].qs);
-        acc0 = _mm_add_ps(acc0, _mm_mul_ps(_mm_cvtepi32_ps(i0), _mm_shuffle_ps(d, d, 0x00)));
-        acc1 = _mm_add_ps(acc1, _mm_mul_ps(_mm_cvtepi32_ps(i1), _mm_shuffle_ps(d, d, 0x55)));
-    }
-    float tail = 0.0f;
-    if (b < nb)   /* an odd last block: the reference */
-        vec_dot_q8_0_q8_0_ref(QK8_0, &tail, &x[b], &y[b]);
-    *s = hsum_ps(_mm_add_ps(acc0, acc1)) + extra + tail;
-}
-
-/* ---- K-quants against Q8_K: the integer sums are exact in int32 lanes (scales folded in with pmullw before
-   pmaddwd), and the final float expression is the reference's, so these equal the references bit for bit. ---- */
-
-static inline int hsum_epi32(__m128i v)
-{
-    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
-    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
-    return _mm_cvtsi128_si32(v);
-}
-
-/* sum of (q16 * scale) * y over 16 lanes, q16 given as two int16 halves (values small enough that q*scale fits) */
-static inline __m128i dot16_scaled(__m128i qlo, __m128i qhi, __m128i scale, const int8_t *y)
-{
-    __m128i ylo, yhi;
-    widen_i8(_mm_loadu_si128((const __m128i *)y), &ylo, &yhi);
-    return _mm_add_epi32(_mm_madd_epi16(_mm_mullo_epi16(qlo, scale), ylo),
-                         _mm_madd_epi16(_mm_mullo_epi16(qhi, scale), yhi));
-}
-
-void vec_dot_q4_K_q8_K_sse2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const block_q4_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m128i m4 = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
-    float sum = 0.0f;
-    for (int64_t b = 0; b < n / QK_K; b++) {
-        const uint8_t *sc6 = x[b].scales;
-        uint8_t sc[8], mn[8];
-        for (int j = 0; j < 4; j++) {    /* the 6-bit scale/min unpacking of quant_ref.c's k_scale_min */
-            sc[j] = sc6[j] & 63;
-            mn[j] = sc6[j + 4] & 63;
-            sc[j + 4] = (uint8_t)((sc6[j + 8] & 0x0f) | ((sc6[j] >> 6) << 4));
-            mn[j + 4] = (uint8_t)((sc6[j + 8] >> 4) | ((sc6[j + 4] >> 6) << 4));
-        }
-        /* msum = sum_j m_j * (bsums[2j] + bsums[2j+1]): pmaddwd of the bsums with each m_j in two lanes */
-        __m128i mlo = _mm_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3]);
-        __m128i mhi = _mm_setr_epi16(mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
-        __m128i bs0 = _mm_loadu_si128((const __m128i *)y[b].bsums);
-        __m128i bs1 = _mm_loadu_si128((const __m128i *)(y[b].bsums + 8));
-        int msum = hsum_epi32(_mm_add_epi32(_mm_madd_epi16(bs0, mlo), _mm_madd_epi16(bs1, mhi)));
-        __m128i acc = _mm_setzero_si128();
-        for (int c = 0; c < 4; c++) {    /* 32 bytes: low nibbles = sub-block 2c, high nibbles = 2c+1 */
-            __m128i s0 = _mm_set1_epi16(sc[2 * c]), s1 = _mm_set1_epi16(sc[2 * c + 1]);
-            for (int h = 0; h < 2; h++) {
-                __m128i v = _mm_loadu_si128((const __m128i *)(x[b].qs + 32 * c + 16 * h));
-                __m128i lo = _mm_and_si128(v, m4), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m4);
-                acc = _mm_add_epi32(acc, dot16_scaled(_mm_unpacklo_epi8(lo, zero), _mm_unpackhi_epi8(lo, zero), s0,
-                                                      y[b].qs + 64 * c + 16 * h));
-                acc = _mm_add_epi32(acc, dot16_scaled(_mm_unpacklo_epi8(hi, zero), _mm_unpackhi_epi8(hi, zero), s1,
-                                                      y[b].qs + 64 * c + 32 + 16 * h));
-            }
-        }
-        int isum = hsum_epi32(acc);
-        float dall = y[b].d * fp16_to_fp32(x[b].d), dmin = y[b].d * fp16_to_fp32(x[b].dmin);
-        sum += dall * (float)isum - dmin * (float)msum;
-    }
-    *s = sum;
-}
-
-void vec_dot_q6_K_q8_K_sse2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const block_q6_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m128i m4 = _mm_set1_epi8(0x0f), m3 = _mm_set1_epi8(0x03), k32 = _mm_set1_epi8(32);
-    float sum = 0.0f;
-    for (int64_t b = 0; b < n / QK_K; b++) {
-        __m128i acc = _mm_setzero_si128();
-        for (int h = 0; h < 2; h++) {
-            for (int g = 0; g < 8; g++) {   /* elements 128h + 16g .. +15: sub-block 8h + g */
-                __m128i ql = _mm_loadu_si128((const __m128i *)(x[b].ql + 64 * h + 16 * (g & 3)));
-                __m128i qh = _mm_loadu_si128((const __m128i *)(x[b].qh + 32 * h + 16 * (g & 1)));
-                __m128i lo = _mm_and_si128(_mm_srl_epi16(ql, _mm_cvtsi32_si128(4 * (g >> 2))), m4);
-                __m128i hi = _mm_and_si128(_mm_srl_epi16(qh, _mm_cvtsi32_si128(2 * (g >> 1))), m3);
-                __m128i q = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), k32);   /* -32..31 */
-                __m128i qlo, qhi;
-                widen_i8(q, &qlo, &qhi);
-                __m128i scale = _mm_set1_epi16(x[b].scales[8 * h + g]);
-                acc = _mm_add_epi32(acc, dot16_scaled(qlo, qhi, scale, y[b].qs + 128 * h + 16 * g));
-            }
-        }
-        int isum = hsum_epi32(acc);
-        sum += (y[b].d * fp16_to_fp32(x[b].d)) * (float)isum;
-    }
-    *s = sum;
-}
-
-void vec_dot_q5_K_q8_K_sse2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const block_q5_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m128i m4 = _mm_set1_epi8(0x0f), one = _mm_set1_epi8(1), zero = _mm_setzero_si128();
-    float sum = 0.0f;
-    for (int64_t b = 0; b < n / QK_K; b++) {
-        const uint8_t *sc6 = x[b].scales;
-        uint8_t sc[8], mn[8];
-        for (int j = 0; j < 4; j++) {
-            sc[j] = sc6[j] & 63;
-            mn[j] = sc6[j + 4] & 63;
-            sc[j + 4] = (uint8_t)((sc6[j + 8] & 0x0f) | ((sc6[j] >> 6) << 4));
-            mn[j + 4] = (uint8_t)((sc6[j + 8] >> 4) | ((sc6[j + 4] >> 6) << 4));
-        }
-        __m128i mlo = _mm_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3]);
-        __m128i mhi = _mm_setr_epi16(mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
-        __m128i bs0 = _mm_loadu_si128((const __m128i *)y[b].bsums);
-        __m128i bs1 = _mm_loadu_si128((const __m128i *)(y[b].bsums + 8));
-        int msum = hsum_epi32(_mm_add_epi32(_mm_madd_epi16(bs0, mlo), _mm_madd_epi16(bs1, mhi)));
-        __m128i qh[2] = { _mm_loadu_si128((const __m128i *)x[b].qh),
-                          _mm_loadu_si128((const __m128i *)(x[b].qh + 16)) };
-        __m128i acc = _mm_setzero_si128();
-        for (int c = 0; c < 4; c++) {
-            __m128i s0 = _mm_set1_epi16(sc[2 * c]), s1 = _mm_set1_epi16(sc[2 * c + 1]);
-            __m128i sh0 = _mm_cvtsi32_si128(2 * c), sh1 = _mm_cvtsi32_si128(2 * c + 1);
-            for (int h = 0; h < 2; h++) {
-                __m128i v = _mm_loadu_si128((const __m128i *)(x[b].qs + 32 * c + 16 * h));
-                /* bit 2c / 2c+1 of qh[l] is bit 4 of element l of sub-block 2c / 2c+1 */
-                __m128i b0 = _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(qh[h], sh0), one), 4);
-                __m128i b1 = _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(qh[h], sh1), one), 4);
-                __m128i lo = _mm_or_si128(_mm_and_si128(v, m4), b0);
-                __m128i hi = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(v, 4), m4), b1);
-                acc = _mm_add_epi32(acc, dot16_scaled(_mm_unpacklo_epi8(lo, zero), _mm_unpackhi_epi8(lo, zero), s0,
-                                                      y[b].qs + 64 * c + 16 * h));
-                acc = _mm_add_epi32(acc, dot16_scaled(_mm_unpacklo_epi8(hi, zero), _mm_unpackhi_epi8(hi, zero), s1,
-                                                      y[b].qs + 64 * c + 32 + 16 * h));
-            }
-        }
-        int isum = hsum_epi32(acc);
-        float dall = y[b].d * fp16_to_fp32(x[b].d), dmin = y[b].d * fp16_to_fp32(x[b].dmin);
-        sum += dall * (float)isum - dmin * (float)msum;
-    }
-    *s = sum;
-}
-
-/* ---- Q5_0 / Q5_1: the 32 fifth bits (qh, little-endian u32, bit j = element j) spread to bytes of value 16 ---- */
-
-static inline void q5_high_bits(const uint8_t *qh4, __m128i *h0, __m128i *h1)
-{
-    const __m128i bit = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, (char)128, 1, 2, 4, 8, 16, 32, 64, (char)128);
-    __m128i q = _mm_cvtsi32_si128((int)load_u32(qh4));
-    q = _mm_unpacklo_epi8(q, q);                    /* b0 b0 b1 b1 b2 b2 b3 b3 */
-    q = _mm_unpacklo_epi16(q, q);                   /* b0 x4, b1 x4, b2 x4, b3 x4 */
-    __m128i lo = _mm_unpacklo_epi32(q, q), hi = _mm_unpackhi_epi32(q, q);   /* b0 x8 b1 x8 | b2 x8 b3 x8 */
-    const __m128i sixteen = _mm_set1_epi8(16);
-    *h0 = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(lo, bit), bit), sixteen);   /* elements 0..15 */
-    *h1 = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(hi, bit), bit), sixteen);   /* elements 16..31 */
-}
-
-static inline __m128i sixteen_epi8(void) { return _mm_set1_epi8(16); }
-
-/* 5-bit values (minus 16 when centered) of a Q5 block's 32 elements dotted with 32 int8, as 4 int32 lanes */
-static inline __m128i dot_q5(const uint8_t *qs, const uint8_t *qh4, const int8_t *q8, int centered)
-{
-    const __m128i m4 = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
-    __m128i h0, h1;
-    q5_high_bits(qh4, &h0, &h1);
-    __m128i v = _mm_loadu_si128((const __m128i *)qs);
-    __m128i lo = _mm_or_si128(_mm_and_si128(v, m4), h0);
-    __m128i hi = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(v, 4), m4), h1);
-    __m128i y0 = _mm_loadu_si128((const __m128i *)q8), y1 = _mm_loadu_si128((const __m128i *)(q8 + 16));
-    if (centered) {
-        __m128i a0, a1, b0, b1;
-        widen_i8(_mm_sub_epi8(lo, sixteen_epi8()), &a0, &a1);
-        widen_i8(_mm_sub_epi8(hi, sixteen_epi8()), &b0, &b1);
-        return _mm_add_epi32(dot16(a0, a1, y0), dot16(b0, b1, y1));
-    }
-    return _mm_add_epi32(dot16(_mm_unpacklo_epi8(lo, zero), _mm_unpackhi_epi8(lo, zero), y0),
-                         dot16(_mm_unpacklo_epi8(hi, zero), _mm_unpackhi_epi8(hi, zero), y1));
-}
-
-void vec_dot_q5_0_q8_0_sse2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const block_q5_0 *x = vx;
-    const block_q8_0 *y = vy;
-    const int64_t nb = n / QK5_0;
-    __m128 acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps();
-    float extra = 0.0f;
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        int special;
-        __m128 f = halves4_to_float((uint32_t)x[b].d | ((uint32_t)x[b + 1].d << 16),
-                                    (uint32_t)y[b].d | ((uint32_t)y[b + 1].d << 16), &special);
-        if (special) {
-            float t;
-            vec_dot_q5_0_q8_0_ref(2 * QK5_0, &t, &x[b], &y[b]);
-            extra += t;
-            continue;
-        }
-        __m128 d = _mm_mul_ps(f, _mm_movehl_ps(f, f));
-        __m128i i0 = dot_q5(x[b].qs, x[b].qh, y[b].qs, 1), i1 = dot_q5(x[b + 1].qs, x[b + 1].qh, y[b + 1].qs, 1);
-        acc0 = _mm_add_ps(acc0, _mm_mul_ps(_mm_cvtepi32_ps(i0), _mm_shuffle_ps(d, d, 0x00)));
-        acc1 = _mm_add_ps(acc1, _mm_mul_ps(_mm_cvtepi32_ps(i1), _mm_shuffle_ps(d, d, 0x55)));
-    }
-    float tail = 0.0f;
-    if (b < nb)
-        vec_dot_q5_0_q8_0_ref(QK5_0, &tail, &x[b], &y[b]);
-    *s = hsum_ps(_mm_add_ps(acc0, acc1)) + extra + tail;
-}
-
-void vec_dot_q5_1_q8_1_sse2(int64_t n, float *s, const void *vx, const void *vy)
-{
-    const block_q5_1 *x = vx;
-    const block_q8_1 *y = vy;
-    const int64_t nb = n / QK5_1;
-    __m128 acc = _mm_setzero_ps(), macc = _mm_setzero_ps();
-    float extra = 0.0f;
-    for (int64_t b = 0; b < nb; b++) {
-        int special;
-        __m128 f = halves4_to_float(load_u32(&x[b].d), load_u32(&y[b].d), &special);   /* [dx, mx, dy, sy] */
-        if (special) {
-            float t;
-            vec_dot_q5_1_q8_1_ref(QK5_1, &t, &x[b], &y[b]);
-            extra += t;
-            continue;
-        }
-        __m128 prod = _mm_mul_ps(f, _mm_movehl_ps(f, f));
-        macc = _mm_add_ps(macc, prod);
-        __m128i isum = dot_q5(x[b].qs, x[b].qh, y[b].qs, 0);
-        acc = _mm_add_ps(acc, _mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_shuffle_ps(prod, prod, 0x00)));
-    }
-    *s = hsum_ps(acc) + _mm_cvtss_f32(_mm_shuffle_ps(macc, macc, 0x55)) + extra;
-}
-
-/* ---- several rows per activation row: the activation block is widened and its scales converted once for
-   4 weight rows (the matrix-vector products of the forward pass). Leftover rows go through vec_dot. ---- */
-
-static inline __m128 hsum4_ps(__m128 a, __m128 b, __m128 c, __m128 d)
-{
-    /* [sum a, sum b, sum c, sum d] */
-    __m128 ab = _mm_add_ps(_mm_unpacklo_ps(a, b), _mm_unpackhi_ps(a, b));   /* a0+a2 b0+b2 a1+a3 b1+b3 */
-    __m128 cd = _mm_add_ps(_mm_unpacklo_ps(c, d), _mm_unpackhi_ps(c, d));
-    return _mm_add_ps(_mm_movelh_ps(ab, cd), _mm_movehl_ps(cd, ab));
-}
-
-/* Four fp16 values to float (no inf/NaN check: callers check first). */
-static inline __m128 halves_to_float_x4(__m128i h32)
-{
-    __m128i sign = _mm_and_si128(_mm_slli_epi32(h32, 16), _mm_set1_epi32((int)0x80000000u));
-    __m128i mag = _mm_slli_epi32(_mm_and_si128(h32, _mm_set1_epi32(0x7fff)), 13);
-    return _mm_mul_ps(_mm_castsi128_ps(_mm_or_si128(sign, mag)), _mm_set1_ps(0x1p112f));
-}
-
-static inline int any_nonfinite_x4(__m128i h32)
-{
-    __m128i e = _mm_and_si128(h32, _mm_set1_epi32(0x7c00));
-    return _mm_movemask_epi8(_mm_cmpeq_epi32(e, _mm_set1_epi32(0x7c00)));
-}
-
-static inline __m128i dot_nibbles_widened(const uint8_t *qs, __m128i y0lo, __m128i y0hi, __m128i y1lo, __m128i y1hi)
-{
-    const __m128i m4 = _mm_set1_epi8(0x0f), zero = _mm_setzero_si128();
-    __m128i v = _mm_loadu_si128((const __m128i *)qs);
-    __m128i lo = _mm_and_si128(v, m4), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m4);
-    __m128i s = _mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(lo, zero), y0lo),
-                              _mm_madd_epi16(_mm_unpackhi_epi8(lo, zero), y0hi));
-    return _mm_add_epi32(s, _mm_add_epi32(_mm_madd_epi16(_mm_unpacklo_epi8(hi, zero), y1lo),
-                                          _mm_madd_epi16(_mm_unpackhi_epi8(hi, zero), y1hi)));
-}
-
-void vec_dot_rows_q4_1_q8_1_sse2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
-{
-    const block_q8_1 *y = vy;
-    const int64_t nb = n / QK4_1;
-    int64_t r = 0;
-    for (; r + 4 <= nr; r += 4) {
-        const block_q4_1 *x0 = (const block_q4_1 *)((const uint8_t *)vx + (size_t)r * bx);
-        const block_q4_1 *x1 = (const block_q4_1 *)((const uint8_t *)x0 + bx);
-        const block_q4_1 *x2 = (const block_q4_1 *)((const uint8_t *)x1 + bx);
-        const block_q4_1 *x3 = (const block_q4_1 *)((const uint8_t *)x2 + bx);
-        __m128 a0 = _mm_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, macc = a0;
-        int special = 0;
-        for (int64_t b = 0; b < nb && !special; b++) {
-            /* d and m of the 4 rows: [d0 m0 d1 m1] [d2 m2 d3 m3] as 32-bit lanes of halves */
-            __m128i dm01 = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)load_u32(&x0[b].d)),
-                                              _mm_cvtsi32_si128((int)load_u32(&x1[b].d)));
-            __m128i dm23 = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)load_u32(&x2[b].d)),
-                                              _mm_cvtsi32_si128((int)load_u32(&x3[b].d)));
-            __m128i dm = _mm_unpacklo_epi64(dm01, dm23);          /* 8 halves: d0 m0 d1 m1 d2 m2 d3 m3 */
-            __m128i dx = _mm_and_si128(dm, _mm_set1_epi32(0xffff));     /* [d0 d1 d2 d3] */
-            __m128i mx = _mm_srli_epi32(dm, 16);                        /* [m0 m1 m2 m3] */
-            __m128i ys = _mm_unpacklo_epi16(_mm_cvtsi32_si128((int)load_u32(&y[b].d)), _mm_setzero_si128());
-            if (any_nonfinite_x4(dx) | any_nonfinite_x4(mx) | any_nonfinite_x4(ys)) {
-                special = 1;   /* rare: redo these 4 rows with the single-row kernel (reference fallback inside) */
-                break;
-            }
-            __m128 fy = halves_to_float_x4(ys);                          /* [dy sy . .] */
-            __m128 dd = _mm_mul_ps(halves_to_float_x4(dx), _mm_shuffle_ps(fy, fy, 0x00));   /* dx_r * dy */
-            macc = _mm_add_ps(macc, _mm_mul_ps(halves_to_float_x4(mx), _mm_shuffle_ps(fy, fy, 0x55)));
-            __m128i y0lo, y0hi, y1lo, y1hi;
-            widen_i8(_mm_loadu_si128((const __m128i *)y[b].qs), &y0lo, &y0hi);
-            widen_i8(_mm_loadu_si128((const __m128i *)(y[b].qs + 16)), &y1lo, &y1hi);
-            a0 = _mm_add_ps(a0, _mm_mul_ps(_mm_cvtepi32_ps(dot_nibbles_widened(x0[b].qs, y0lo, y0hi, y1lo, y1hi)),
-                                           _mm_shuffle_ps(dd, dd, 0x00)));
-            a1 = _mm_add_ps(a1, _mm_mul_ps(_mm_cvtepi32_ps(dot_nibbles_widened(x1[b].qs, y0lo, y0hi, y1lo, y1hi)),
-                                           _mm_shuffle_ps(dd, dd, 0x55)));
-            a2 = _mm_add_ps(a2, _mm_mul_ps(_mm_cvtepi32_ps(dot_nibbles_widened(x2[b].qs, y0lo, y0hi, y1lo, y1hi)),
-                                           _mm_shuffle_ps(dd, dd, 0xaa)));
-            a3 = _mm_add_ps(a3, _mm_mul_ps(_mm_cvtepi32_ps(dot_nibbles_widened(x3[b].qs, y0lo, y0hi, y1lo, y1hi)),
-                                           _mm_shuffle_ps(dd, dd, 0xff)));
-        }
-        if (special) {
-            for (int k = 0; k < 4; k++)
-                vec_dot_q4_1_q8_1_sse2(n, &s[r + k], (const uint8_t *)vx + (size_t)(r + k) * bx, vy);
-            continue;
-        }
-        _mm_storeu_ps(s + r, _mm_add_ps(hsum4_ps(a0, a1, a2, a3), macc));
-    }
-    for (; r < nr; r++)
-        vec_dot_q4_1_q8_1_sse2(n, &s[r], (const uint8_t *)vx + (size_t)r * bx, vy);
-}
-
-void vec_dot_rows_q8_0_q8_0_sse2(int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
-{
-    const block_q8_0 *y = vy;
-    const int64_t nb = n / QK8_0;
-    int64_t r = 0;
-    for (; r + 4 <= nr; r += 4) {
-        const block_q8_0 *x[4];
-        for (int k = 0; k < 4; k++)
-            x[k] = (const block_q8_0 *)((const uint8_t *)vx + (size_t)(r + k) * bx);
-        __m128 acc[4] = { _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps() };
-        int special = 0;
-        for (int64_t b = 0; b < nb && !special; b++) {
-            __m128i dx = _mm_setr_epi32(x[0][b].d, x[1][b].d, x[2][b].d, x[3][b].d);
-            __m128i dy = _mm_cvtsi32_si128(y[b].d);
-            if (any_nonfinite_x4(dx) | any_nonfinite_x4(dy)) {
-                special = 1;
-                break;
-            }
-            __m128 fy = halves_to_float_x4(dy);
-            float ddv[4];
-            _mm_storeu_ps(ddv, _mm_mul_ps(halves_to_float_x4(dx), _mm_shuffle_ps(fy, fy, 0x00)));
-            __m128i y0lo, y0hi, y1lo, y1hi;
-            widen_i8(_mm_loadu_si128((const __m128i *)y[b].qs), &y0lo, &y0hi);
-            widen_i8(_mm_loadu_si128((const __m128i *)(y[b].qs + 16)), &y1lo, &y1hi);
-            for (int k = 0; k < 4; k++) {
-                __m128i a0, a1, b0, b1;
-                widen_i8(_mm_loadu_si128((const __m128i *)x[k][b].qs), &a0, &a1);
-                widen_i8(_mm_loadu_si128((const __m128i *)(x[k][b].qs + 16)), &b0, &b1);
-                __m128i isum = _mm_add_epi32(_mm_add_epi32(_mm_madd_epi16(a0, y0lo), _mm_madd_epi16(a1, y0hi)),
-                                             _mm_add_epi32(_mm_madd_epi16(b0, y1lo), _mm_madd_epi16(b1, y1hi)));
-                acc[k] = _mm_add_ps(acc[k], _mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_set1_ps(ddv[k])));
-            }
-        }
-        if (special) {
-            for (int k = 0; k < 4; k++)
-                vec_dot_q8_0_q8_0_sse2(n, &s[r + k], x[k], vy);
-            continue;
-        }
-        _mm_storeu_ps(s + r, hsum4_ps(acc[0], acc[1], acc[2], acc[3]));
-    }
-    for (; r < nr; r++)
-        vec_dot_q8_0_q8_0_sse2(n, &s[r], (const uint8_t *)vx + (size_t)r * bx, vy);
-}
-
-/* ---- float rows: F32 x F32 and F16 x F16 with 8 float partial sums (the references accumulate in double) ---- */
-
-static inline void halves8_to_float(const uint16_t *p, __m128 *lo, __m128 *hi)
-{
-    __m128i h = _mm_loadu_si128((const __m128i *)p);
-    *lo = halves_to_float_x4(_mm_unpacklo_epi16(h, _mm_setzero_si128()));
-    *hi = halves_to_float_x4(_mm_unpackhi_epi16(h, _mm_setzero_si128()));
-}
-
+/* F32 x F32 and F16 x F16: 8 float partial sums (see the top of the file: within the summation bound of the
+   references' in-order double sums, not bit-identical) */
 void vec_dot_f32_f32_sse2(int64_t n, float *s, const void *vx, const void *vy)
 {
     const float *x = vx, *y = vy;
@@ -584,27 +792,18 @@ void vec_dot_f32_f32_sse2(int64_t n, float *s, const void *vx, const void *vy)
 void vec_dot_f16_f16_sse2(int64_t n, float *s, const void *vx, const void *vy)
 {
     const uint16_t *x = vx, *y = vy;
+    const __m128i zero = _mm_setzero_si128();
     __m128 a0 = _mm_setzero_ps(), a1 = _mm_setzero_ps();
-    float extra = 0.0f;
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m128i hx = _mm_loadu_si128((const __m128i *)(x + i)), hy = _mm_loadu_si128((const __m128i *)(y + i));
-        __m128i e = _mm_set1_epi16(0x7c00);
-        if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi16(_mm_and_si128(hx, e), e),
-                                           _mm_cmpeq_epi16(_mm_and_si128(hy, e), e)))) {
-            float t;   /* inf/NaN among these 8: the reference */
-            vec_dot_f16_f16_ref(8, &t, x + i, y + i);
-            extra += t;
-            continue;
-        }
-        __m128 xl, xh, yl, yh;
-        halves8_to_float(x + i, &xl, &xh);
-        halves8_to_float(y + i, &yl, &yh);
-        a0 = _mm_add_ps(a0, _mm_mul_ps(xl, yl));
-        a1 = _mm_add_ps(a1, _mm_mul_ps(xh, yh));
+        __m128i hx = load128(x + i), hy = load128(y + i);
+        a0 = _mm_add_ps(a0, _mm_mul_ps(halves_to_float_x4(_mm_unpacklo_epi16(hx, zero)),
+                                       halves_to_float_x4(_mm_unpacklo_epi16(hy, zero))));
+        a1 = _mm_add_ps(a1, _mm_mul_ps(halves_to_float_x4(_mm_unpackhi_epi16(hx, zero)),
+                                       halves_to_float_x4(_mm_unpackhi_epi16(hy, zero))));
     }
     float tail = 0.0f;
     if (i < n)
         vec_dot_f16_f16_ref(n - i, &tail, x + i, y + i);
-    *s = hsum_ps(_mm_add_ps(a0, a1)) + extra + tail;
+    *s = hsum_ps(_mm_add_ps(a0, a1)) + tail;
 }
