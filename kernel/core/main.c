@@ -17,6 +17,7 @@
 #include "core/power.h"
 #include "core/serial.h"
 #include "core/vga.h"
+#include "lib/fmt.h"
 #include "lib/string.h"
 #include "drivers/pci.h"
 #include "http/http_server.h"
@@ -82,6 +83,32 @@ static size_t kmain_drain_log(void)
     return done;
 }
 
+/* Boot profile: the TSC after each step of the checklist below, logged as one line ("boot: steps ...", in
+   microseconds; `cllm bench` prints it) once the kernel listens, so a slow step shows without a debugger. */
+#define KMAIN_MAX_STEPS 24
+static struct kmain_step { const char *name; uint64_t tsc; } kmain_steps[KMAIN_MAX_STEPS];
+static int kmain_nsteps;
+
+static void kmain_step(const char *name)
+{
+    if (kmain_nsteps < KMAIN_MAX_STEPS)
+        kmain_steps[kmain_nsteps++] = (struct kmain_step){name, rdtsc()};
+}
+
+static void kmain_log_steps(void)
+{
+    char line[400];
+    size_t n = 0;
+    uint64_t khz = clock_tsc_hz() / 1000u, prev = clock_tsc_boot();
+    for (int i = 0; i < kmain_nsteps && khz && n < sizeof line; i++) {
+        uint64_t ticks = kmain_steps[i].tsc - prev;
+        prev = kmain_steps[i].tsc;
+        n += (size_t)fmt_snprintf(line + n, sizeof line - n, " %s=%llu", kmain_steps[i].name,
+                                  (unsigned long long)(ticks * 1000u / khz));
+    }
+    log_info("boot: steps (us from kernel entry, each after the one before):%s", n ? line : " n/a");
+}
+
 /* boot.S stamps the TSC when the loader jumps to _start; kmain's clock starts at its own entry. Under kvm-pvm
    the CPL-0 code between the two is emulated, so this is where a slow boot.S shows. */
 static void kmain_log_boot_time(void)
@@ -101,9 +128,11 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     clock_ns();                                     /* the clock counts from here: kernel entry at CPL 3 */
     serial_init();                                  /* COM1 first: everything after can log */
     serial_write("cllm: booting\n", 14);            /* at once, and short: the host times kernel entry by it */
+    kmain_step("serial");
     log_info("cllm: multiboot magic %#x, info at %#x", (unsigned)mb_magic, (unsigned)mb_info);
     if (vga_init() < 0)                             /* VGA text console: the log goes to both from here */
         log_info("vga: no text mode (no VGA BIOS ran, e.g. qboot): serial console only");
+    kmain_step("vga");
     cpu_init();                                     /* CPUID: vendor, brand, SIMD features, TSC leaves */
     mboot_init(mb_magic, mb_info);                  /* Multiboot info: memory map, command line (copied) */
     cmdline_init();                                 /* key=value words of the command line */
@@ -111,18 +140,26 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     kmain_init_simd();                              /* quant kernels: SIMD twins by CPU feature, simd= caps */
     if (cmdline_get("fault"))                       /* fault=pf|ud|de|gp: the exception path's self-test */
         fault_selftest(cmdline_get("fault"));
+    kmain_step("cpu+cmdline");
     clock_init();                                   /* TSC frequency (CPUID, kvmclock or PIT) -> clock_ns */
     kmain_log_boot_time();                          /* how long boot.S took (loader hand-off to kmain) */
+    kmain_step("clock");
     heap_init_from_mboot();                         /* kmalloc over all free RAM: not image, model, loader data */
+    kmain_step("heap");
     irq_init();                                     /* LAPIC on, 100 Hz tick, IOAPIC pins masked until routed */
+    kmain_step("irq");
     smp_init();                                     /* MADT CPUs up (INIT-SIPI-SIPI); APs run the matmul workers */
+    kmain_step("smp");
     log_info("cllm: model %u bytes at %p", (unsigned)(__model_end - __model_start), (const void *)__model_start);
     pci_init();                                     /* enumerate PCI (IDs, class, IRQ; BARs of the NIC only) */
+    kmain_step("pci");
     if (net_init() < 0)                             /* e1000, then DHCP or the static address */
         log_error("net: no usable network interface; serving nothing");
+    kmain_step("net");
     if (!http_server_init(CLLM_HTTP_PORT))          /* listen; routes: GET /health */
         log_error("http: cannot listen on port %u", (unsigned)CLLM_HTTP_PORT);
     api_init();                                     /* API routes; /health says 503 until the model is open */
+    kmain_step("http+api");
     log_info("cllm: initialised in %llu us from kernel entry; HTTP on port %u", (unsigned long long)clock_us(),
              (unsigned)CLLM_HTTP_PORT);
     engine_boot_selftest();                         /* prompt= on the command line: print its completion, power off */
@@ -134,6 +171,8 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
         if (!announced && net_is_configured()) {    /* an address (static or DHCP) and the listener: reachable */
             announced = 1;
             log_info("cllm: listening, %llu us from kernel entry", (unsigned long long)clock_us());
+            kmain_step("listen");
+            kmain_log_steps();
         }
         worked |= http_server_poll(clock_ns());     /* accept, parse, route, push response bytes */
         if (net_is_configured() || clock_ns() > KMAIN_NET_FIRST_NS) /* network first (see KMAIN_NET_FIRST_NS) */

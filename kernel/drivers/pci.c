@@ -1,13 +1,17 @@
-/* PCI enumeration through configuration mechanism #1 (ports 0xcf8/0xcfc). Each configuration dword is one
-   monitor call (MON_PCI_READ32/WRITE32 do the address and data port accesses in one trap; each trap costs tens of
-   microseconds under kvm-pvm), so the scan reads only what it needs: the vendor ID of function 0 of each slot,
-   then class, header type and interrupt of what is there, the other functions only when the header says
-   multi-function, and the buses behind PCI-to-PCI bridges. BARs are sized (8 dwords each) only for a device a
-   driver enables (pci_enable_device). The one user today is drivers/e1000.c (through net/net_dev.c). */
+/* PCI enumeration through configuration mechanism #1 (ports 0xcf8/0xcfc). Each configuration dword is two port
+   accesses, each a VM exit under kvm-pvm (~15 us), so the scan reads only what it needs: the vendor ID of
+   function 0 of each slot, then class, header type and interrupt of what is there, the other functions only when
+   the header says multi-function, and the buses behind PCI-to-PCI bridges. BARs are sized only for a device a
+   driver enables (pci_enable_device), with no access that changes nothing (no restoring a BAR that held no
+   address, no read-modify-write of the command register). The one user today is drivers/e1000.c (through
+   net/net_dev.c). */
 #include "drivers/pci.h"
 #include "arch/x86/io.h"
 #include "core/log.h"
 #include "lib/string.h"
+
+#define PCI_CONFIG_ADDRESS 0xcf8 /* configuration mechanism #1 (PCI 3.0, 3.2.2.3.2) */
+#define PCI_CONFIG_DATA 0xcfc
 
 static struct pci_dev pci_devs[PCI_MAX_DEVICES];
 static int pci_ndevs;
@@ -17,14 +21,18 @@ static uint32_t pci_address(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
     return 0x80000000u | (uint32_t)bus << 16 | (uint32_t)(dev & 31) << 11 | (uint32_t)(fn & 7) << 8 | (off & 0xfc);
 }
 
+/* Only the boot CPU touches configuration space, and no interrupt handler does: the address/data pair needs no
+   lock. */
 uint32_t pci_read32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
 {
-    return (uint32_t)monitor_call(MON_PCI_READ32, pci_address(bus, dev, fn, off), 0, 0); /* 0xcf8, 0xcfc */
+    outl(PCI_CONFIG_ADDRESS, pci_address(bus, dev, fn, off));
+    return inl(PCI_CONFIG_DATA);
 }
 
 void pci_write32(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off, uint32_t v)
 {
-    monitor_call(MON_PCI_WRITE32, pci_address(bus, dev, fn, off), v, 0);
+    outl(PCI_CONFIG_ADDRESS, pci_address(bus, dev, fn, off));
+    outl(PCI_CONFIG_DATA, v);
 }
 
 uint16_t pci_read16(uint8_t bus, uint8_t dev, uint8_t fn, uint8_t off)
@@ -64,34 +72,37 @@ int pci_bar_decode(uint32_t lo, uint32_t hi, uint32_t size_lo, uint32_t size_hi,
     return 1;
 }
 
-/* Size every BAR by writing all ones, with decoding off meanwhile so the probe never aliases a live range. */
+/* Size every BAR by writing all ones (decoding is off meanwhile: the caller saw to it). A BAR that holds an
+   address gets it back; one at 0 (unassigned) keeps the probe's value until pci_assign_bar writes its address,
+   and an unimplemented one (all zeros either way) needs nothing: every configuration access is two VM exits. */
 static void pci_read_bars(struct pci_dev *d)
 {
     if (d->bars_read || d->header_type != 0)
         return;
     d->bars_read = true;
-    uint16_t cmd = pci_read16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND);
-    pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd & ~(PCI_CMD_IO | PCI_CMD_MEMORY));
     for (int i = 0; i < 6; i++) {
         uint8_t off = (uint8_t)(PCI_CFG_BAR0 + 4 * i);
         uint32_t lo = pci_read32(d->bus, d->dev, d->fn, off);
         pci_write32(d->bus, d->dev, d->fn, off, 0xffffffffu);
         uint32_t size_lo = pci_read32(d->bus, d->dev, d->fn, off);
-        pci_write32(d->bus, d->dev, d->fn, off, lo);
         uint32_t hi = 0, size_hi = 0;
-        if (!(lo & 1) && ((lo >> 1) & 3) == 2 && i < 5) {
-            uint8_t off2 = (uint8_t)(off + 4);
-            hi = pci_read32(d->bus, d->dev, d->fn, off2);
-            pci_write32(d->bus, d->dev, d->fn, off2, 0xffffffffu);
-            size_hi = pci_read32(d->bus, d->dev, d->fn, off2);
-            pci_write32(d->bus, d->dev, d->fn, off2, hi);
+        bool is_64 = !(lo & 1) && ((lo >> 1) & 3) == 2 && i < 5;
+        if (is_64) {
+            hi = pci_read32(d->bus, d->dev, d->fn, (uint8_t)(off + 4));
+            pci_write32(d->bus, d->dev, d->fn, (uint8_t)(off + 4), 0xffffffffu);
+            size_hi = pci_read32(d->bus, d->dev, d->fn, (uint8_t)(off + 4));
+        }
+        if ((lo & ((lo & 1) ? ~3u : ~15u)) || hi) { /* it had an address: put it back */
+            pci_write32(d->bus, d->dev, d->fn, off, lo);
+            if (is_64)
+                pci_write32(d->bus, d->dev, d->fn, (uint8_t)(off + 4), hi);
         }
         if (size_lo == 0 && lo == 0)
             continue;
+        d->bar_flags[i] = (uint8_t)(lo & ((lo & 1) ? 3u : 15u));
         if (pci_bar_decode(lo, hi, size_lo, size_hi, &d->bar[i]) == 2)
             i++;
     }
-    pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd);
     for (int i = 0; i < 6; i++) {
         const struct pci_bar *b = &d->bar[i];
         if (b->size)
@@ -199,8 +210,7 @@ static int pci_assign_bar(struct pci_dev *d, int i)
             return -1;
         pci_mmio_next = base;
         b->addr = base;
-        uint32_t flags = pci_read32(d->bus, d->dev, d->fn, off) & 15u;
-        pci_write32(d->bus, d->dev, d->fn, off, (uint32_t)base | flags);
+        pci_write32(d->bus, d->dev, d->fn, off, (uint32_t)base | d->bar_flags[i]);
         if (b->is_64)
             pci_write32(d->bus, d->dev, d->fn, (uint8_t)(off + 4), 0);
     }
@@ -209,46 +219,57 @@ static int pci_assign_bar(struct pci_dev *d, int i)
     return 0;
 }
 
-/* The offset of capability id in the function's list (PCI 3.0, 6.7), 0 when absent. */
-static uint8_t pci_find_capability(struct pci_dev *d, uint8_t id)
+/* The offset of capability id in the function's list (PCI 3.0, 6.7), 0 when absent; *head is its first dword
+   (id, next pointer, and the capability's 16-bit control word). */
+static uint8_t pci_find_capability(struct pci_dev *d, uint8_t id, uint32_t *head)
 {
     if (!(pci_read16(d->bus, d->dev, d->fn, PCI_CFG_STATUS) & PCI_STATUS_CAP_LIST))
         return 0;
     uint8_t off = (uint8_t)(pci_read32(d->bus, d->dev, d->fn, PCI_CFG_CAP_PTR) & 0xfc);
     for (int hops = 0; off >= 0x40 && hops < 48; hops++) {
-        uint32_t head = pci_read32(d->bus, d->dev, d->fn, off);
-        if ((uint8_t)head == id)
+        *head = pci_read32(d->bus, d->dev, d->fn, off);
+        if ((uint8_t)*head == id)
             return off;
-        off = (uint8_t)((head >> 8) & 0xfc);
+        off = (uint8_t)((*head >> 8) & 0xfc);
     }
     return 0;
 }
 
+/* The command register is written as the low half of its dword: the status half above it is read-only or
+   write-one-to-clear, so writing zeros there changes nothing (PCI 3.0, 6.2.3). */
+static void pci_set_command(struct pci_dev *d, uint16_t cmd)
+{
+    pci_write32(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd);
+    d->command = cmd;
+}
+
 int pci_enable_msi(struct pci_dev *d, uint8_t vector)
 {
-    uint8_t cap = pci_find_capability(d, PCI_CAP_ID_MSI);
+    uint32_t head = 0;
+    uint8_t cap = pci_find_capability(d, PCI_CAP_ID_MSI, &head);
     if (!cap)
         return -1;
-    uint16_t ctrl = (uint16_t)(pci_read32(d->bus, d->dev, d->fn, cap) >> 16);
+    uint16_t ctrl = (uint16_t)(head >> 16);
     pci_write32(d->bus, d->dev, d->fn, (uint8_t)(cap + 4), PCI_MSI_ADDRESS_BSP); /* LAPIC 0, physical */
     uint8_t data_off = (uint8_t)(cap + 8);
     if (ctrl & PCI_MSI_CTRL_64BIT) {
         pci_write32(d->bus, d->dev, d->fn, (uint8_t)(cap + 8), 0);
         data_off = (uint8_t)(cap + 12);
     }
-    pci_write16(d->bus, d->dev, d->fn, data_off, vector);       /* fixed delivery, edge */
+    /* message data in the low half: fixed delivery, edge; the half above it is reserved (or the PCIe extended
+       message data, unused while its enable bit in the control word stays 0) */
+    pci_write32(d->bus, d->dev, d->fn, data_off, vector);
     ctrl = (uint16_t)((ctrl & ~PCI_MSI_CTRL_MME_MASK) | PCI_MSI_CTRL_ENABLE); /* one vector */
-    pci_write16(d->bus, d->dev, d->fn, (uint8_t)(cap + 2), ctrl);
-    uint16_t cmd = pci_read16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND);
-    pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, (uint16_t)(cmd | PCI_CMD_INTX_DISABLE));
+    pci_write32(d->bus, d->dev, d->fn, cap, (uint32_t)ctrl << 16 | (head & 0xffffu)); /* id, next: read-only */
+    pci_set_command(d, (uint16_t)(d->command | PCI_CMD_INTX_DISABLE));
     return 0;
 }
 
 int pci_enable_device(struct pci_dev *d)
 {
+    uint16_t cmd = (uint16_t)pci_read32(d->bus, d->dev, d->fn, PCI_CFG_COMMAND);
+    pci_set_command(d, cmd & ~(PCI_CMD_IO | PCI_CMD_MEMORY)); /* no decoding while BARs are probed and moved */
     pci_read_bars(d);
-    uint16_t cmd = pci_read16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND);
-    pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd & ~(PCI_CMD_IO | PCI_CMD_MEMORY));
     for (int i = 0; i < 6; i++) {
         if (d->bar[i].size && !d->bar[i].addr && pci_assign_bar(d, i) < 0) {
             log_error("pci: %02x:%02x.%x bar%d (%#llx bytes) does not fit the window", d->bus, d->dev, d->fn, i,
@@ -258,6 +279,6 @@ int pci_enable_device(struct pci_dev *d)
     }
     cmd |= PCI_CMD_IO | PCI_CMD_MEMORY | PCI_CMD_BUS_MASTER;
     cmd &= (uint16_t)~PCI_CMD_INTX_DISABLE;
-    pci_write16(d->bus, d->dev, d->fn, PCI_CFG_COMMAND, cmd);
+    pci_set_command(d, cmd);
     return 0;
 }

@@ -54,6 +54,8 @@ struct pci_dev {
     uint8_t irq_line, irq_pin; /* irq_line: the legacy (8259) IRQ the firmware routed INTx to; 0xff none */
     struct pci_bar bar[6];     /* type 0 headers only, and only once pci_enable_device has sized them */
     bool bars_read;
+    uint8_t bar_flags[6];      /* low bits of each BAR as found (I/O: bit 0; memory: type, prefetchable) */
+    uint16_t command;          /* the command register as pci_enable_device/pci_enable_msi last wrote it */
 };
 
 /* Scan the buses and log every function ("pci: 00:03.0 8086:100e class 02.00.00 irq 11"). BARs are left unread

@@ -1,4 +1,5 @@
-/* The ring-0 monitor: IDT, TSS, masking the 8259 PICs, and the handlers that run at CPL 0.
+/* The ring-0 monitor: IDT, TSS (with the I/O permission bitmap that lets CPL 3 use port I/O directly), masking
+   the 8259 PICs, and the handlers that run at CPL 0.
    - UD1 %eax,%eax from CPL 3 (#UD, vector 6): privileged operations for the CPL-3 kernel (arch/x86/monitor.h).
    - IRQs (vectors 0x20..0x3f, arch/x86/irq.h): set the bit in irq_pending, mask an IOAPIC pin, LAPIC EOI.
    - CPU exceptions from CPL 3: save the registers in fault_frame and resume CPL 3 in arch_fault_entry
@@ -33,10 +34,10 @@ monitor_init:
     movq %rax, tss+4(%rip)
     leaq df_stack_top(%rip), %rax
     movq %rax, tss+36(%rip)
-    movw $104, tss+102(%rip)        /* I/O map base beyond the limit: no I/O bitmap */
+    movw $104, tss+102(%rip)        /* I/O permission bitmap right after the 104-byte TSS (tss_iomap) */
     leaq tss(%rip), %rax
     leaq gdt_tss(%rip), %rdi
-    movw $103, (%rdi)               /* limit */
+    movw $(TSS_IOMAP_LIMIT), (%rdi) /* limit: TSS, bitmap and its terminating byte */
     movw %ax, 2(%rdi)               /* base 15..0 */
     movq %rax, %rdx
     shrq $16, %rdx
@@ -152,35 +153,6 @@ mon_bad:
 mon_bad_op:
     movq $-1, %rax
     iretq
-mon_outb:
-    movl %edi, %edx
-    movl %esi, %eax
-    outb %al, %dx
-    iretq
-mon_outw:
-    movl %edi, %edx
-    movl %esi, %eax
-    outw %ax, %dx
-    iretq
-mon_outl:
-    movl %edi, %edx
-    movl %esi, %eax
-    outl %eax, %dx
-    iretq
-mon_inb:
-    movl %edi, %edx
-    xorl %eax, %eax
-    inb %dx, %al
-    iretq
-mon_inw:
-    movl %edi, %edx
-    xorl %eax, %eax
-    inw %dx, %ax
-    iretq
-mon_inl:
-    movl %edi, %edx
-    inl %dx, %eax
-    iretq
 mon_wait_irq:
     xorl %eax, %eax
     cmpq $0, irq_pending(%rip)
@@ -223,22 +195,6 @@ mon_wrmsr:
     shrq $32, %rdx
     wrmsr
     xorl %eax, %eax
-    iretq
-/* PCI configuration mechanism #1 (drivers/pci.c): the address and data port accesses of one dword in one trap */
-mon_pci_read32:
-    movl %edi, %eax
-    movl $0xcf8, %edx
-    outl %eax, %dx
-    movl $0xcfc, %edx
-    inl %dx, %eax
-    iretq
-mon_pci_write32:
-    movl %edi, %eax
-    movl $0xcf8, %edx
-    outl %eax, %dx
-    movl %esi, %eax
-    movl $0xcfc, %edx
-    outl %eax, %dx
     iretq
 mon_serial_write:
     movq %rsi, %rcx
@@ -343,8 +299,8 @@ monitor_fault:
     .section .rodata
     .align 8
 mon_table:
-    .quad mon_outb, mon_outw, mon_outl, mon_inb, mon_inw, mon_inl, mon_wait_irq, mon_wait_word
-    .quad mon_bad_op, mon_exit, mon_rdmsr, mon_wrmsr, mon_serial_write, mon_pci_read32, mon_pci_write32
+    .quad mon_bad_op, mon_bad_op, mon_bad_op, mon_bad_op, mon_bad_op, mon_bad_op, mon_wait_irq, mon_wait_word
+    .quad mon_bad_op, mon_exit, mon_rdmsr, mon_wrmsr, mon_serial_write
     .globl idt_ptr                  /* SMP: the APs load the same IDT (arch/x86/ap_boot.S) */
 idt_ptr:
     .word 256 * 16 - 1
@@ -363,7 +319,9 @@ irq_count: .skip 32 * 8
     .section .data.monitor, "aw"    /* not .bss: set up at CPL 0 before boot.S clears .bss at CPL 3 */
     .align 4096
 idt: .skip 256 * 16
-tss: .skip 104
+tss: .skip 104                      /* 64-bit TSS (SDM vol. 3A, 8.7) */
+tss_iomap: .skip TSS_IOMAP_BYTES    /* all zero: every port allowed at CPL 3 (SDM vol. 1, 19.5.2) */
+    .byte 0xff                      /* the byte the CPU requires after the bitmap */
 
     .section .bss
     .align 16

@@ -100,7 +100,8 @@ static void gdt_set_tss(int cpu, const uint8_t *tss)
     uint8_t *d = gdt + SMP_SEL_TSS(cpu);
     uint64_t base = (uintptr_t)tss;
     memset(d, 0, 16);
-    d[0] = 103;
+    d[0] = (uint8_t)TSS_IOMAP_LIMIT;
+    d[1] = (uint8_t)(TSS_IOMAP_LIMIT >> 8);
     d[2] = (uint8_t)base;
     d[3] = (uint8_t)(base >> 8);
     d[4] = (uint8_t)(base >> 16);
@@ -128,7 +129,7 @@ static bool smp_init_needs_no_delay(void)
 
 static int start_ap(int cpu, uint32_t apic_id)
 {
-    uint8_t *tss = kcalloc(1, 128);
+    uint8_t *tss = kcalloc(1, TSS_IOMAP_LIMIT + 1);
     uint8_t *mstack = kmalloc_aligned(AP_MONITOR_STACK + AP_DF_STACK, 4096);
     uint8_t *ustack = kmalloc_aligned(AP_USER_STACK, 4096);
     if (!tss || !mstack || !ustack) {
@@ -138,7 +139,8 @@ static int start_ap(int cpu, uint32_t apic_id)
     uint64_t rsp0 = (uintptr_t)mstack + AP_MONITOR_STACK, ist1 = rsp0 + AP_DF_STACK;
     memcpy(tss + 4, &rsp0, 8);
     memcpy(tss + 36, &ist1, 8);
-    tss[102] = 104;                               /* I/O map base beyond the limit: no I/O bitmap */
+    tss[102] = 104;                               /* I/O bitmap right after the TSS: every port allowed, as on */
+    tss[TSS_IOMAP_LIMIT] = 0xff;                  /* the boot CPU (arch/x86/monitor.h), then its 0xff byte */
     gdt_set_tss(cpu, tss);
     smp_ap_args.monitor_stack = rsp0;
     smp_ap_args.user_stack = (uintptr_t)ustack + AP_USER_STACK;
