@@ -1,10 +1,10 @@
-"""The float kernels' SIMD twins (kernel/llm/ops_sse2.c, ops_avx2.c, ops_avx512.c, attn_avx2.c; scalar references
-in kernel/llm/ops.c),
-built for the host (tests/host/llm/llm_lib.py): bit-identical to the references on random data, odd sizes and
-special values (k_expf's range edges, NaN, infinities); k_expf's vector form against the scalar one and against
-numpy's exp (float64, rounded); the row-range forms the parallel jobs use (RoPE, KV-cache stores) against the
-whole-vector ones; and the forward pass with every job split into small chunks run in reverse order on
-alternating CPU indices (what the booted kernel's worker pool may do) equal to the unsplit pass, bit for bit."""
+"""The float kernels' SIMD twins (kernel/llm/ops_sse2.c, ops_avx2.c, ops_avx512.c, attn_sse2.c, attn_avx2.c,
+attn_avx512.c; scalar references in kernel/llm/ops.c), built for the host (tests/host/llm/llm_lib.py):
+bit-identical to the references on random data, odd sizes and special values (k_expf's range edges, NaN,
+infinities); the references themselves against numpy (RMSNorm in float64, RoPE, attention, k_expf's exp);
+the row-range forms the parallel jobs use (RoPE, KV-cache stores) against the whole-vector ones; and the forward
+pass with every job split into small chunks run in reverse order on alternating CPU indices (what the booted
+kernel's worker pool may do) equal to the unsplit pass, bit for bit. Speed: tests/host/llm/ops_bench.c."""
 import ctypes
 import pathlib
 import sys
@@ -36,6 +36,8 @@ GGML_CPU_AVX512 = 16
 _FP = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 _I, _F, _P = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
 ODD = [1, 3, 7, 8, 9, 15, 16, 17, 31, 64, 100, 257, 1536]
+RMSNORMS = ("ops_rmsnorm_ref", "ops_rmsnorm_sse2", "ops_rmsnorm_avx2", "ops_rmsnorm_avx512")
+ROPES = ("ops_rope_range_ref", "ops_rope_range_sse2", "ops_rope_range_avx2", "ops_rope_range_avx512")
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,15 @@ def L():
     L.ops_rope.argtypes = [_FP, _I, _I, _I, _FP]
     L.ops_rope_range.argtypes = [_FP, _I, _I, _FP, ctypes.c_int64, ctypes.c_int64]
     L.workers_host_set_split.argtypes = [_I]
+    for f in RMSNORMS + ("ops_rmsnorm",):
+        getattr(L, f).argtypes = [_FP, _FP, _FP, _I, _F]
+    for f in RMSNORMS:
+        g = getattr(L, f.replace("rmsnorm", "rmsnorm_sumsq"))
+        g.argtypes, g.restype = [_FP, _I], ctypes.c_double
+    for f in ROPES:
+        getattr(L, f).argtypes = [_FP, _I, _I, _FP, ctypes.c_int64, ctypes.c_int64]
+    L.attention_heads_sse2.argtypes = [_FP, _FP, _I, _P, _P, ctypes.c_size_t, _I, _I, _I, _F, _FP]
+    L.ops_attention_heads.argtypes = [_FP, _FP, _I, _P, _P, ctypes.c_size_t, _I, _I, _I, _F, _FP]
     L.host = lib
     yield L
     L.h_init_simd(0)
@@ -373,3 +384,212 @@ def test_argmax_matches_reference_and_numpy(L, n):
         a, b = L.ops_argmax_ref(c, n), L.ops_argmax_avx2(c, n)
         assert a == b
         assert a == int(np.nanargmax(np.where(np.isnan(c), -np.inf, c))) or np.all(c == -np.inf)
+
+
+def twins(names):
+    """The SIMD twins of a reference the host CPU can run (SSE2 always: x86-64)"""
+    out = [names[1]]
+    if host_has_avx2():
+        out.append(names[2])
+    if host_has_avx512():
+        out.append(names[3])
+    return out
+
+
+def wide_floats(rng, n):
+    """Normal values spread over many binades, so a different summation order changes the rounding"""
+    return (rng.normal(0, 1, n) * np.exp(rng.uniform(-8, 8, n))).astype(np.float32)
+
+
+RMS_N = [1, 2, 3, 7, 8, 9, 15, 16, 17, 18, 31, 32, 33, 47, 64, 100, 257, 576, 1536]
+
+
+@pytest.mark.parametrize("n", RMS_N)
+def test_rmsnorm_reference_against_numpy(L, n):
+    """ops_rmsnorm_ref against float64 numpy: the sum of squares to double rounding (|error| <= n ulp of the
+    sum), the output to a few float ulps; also values whose sum of squares overflows float but not its mean
+    (the sum is in double; the mean is rounded to float, as ggml)."""
+    rng = np.random.default_rng(500 + n)
+    for x in [rng.normal(0, 1, n).astype(np.float32), wide_floats(rng, n),
+              (rng.choice([-1.0, 1.0], n) * rng.uniform(0.5, 1, n) * 1.5e19).astype(np.float32)]:
+        w = rng.normal(1, 0.5, n).astype(np.float32)
+        x64 = x.astype(np.float64)
+        exact = float(np.sum(x64 * x64))                      # numpy's own (pairwise) order
+        assert abs(L.ops_rmsnorm_sumsq_ref(x, n) - exact) <= n * 2.3e-16 * exact
+        out = np.zeros(n, np.float32)
+        L.ops_rmsnorm_ref(out, x, w, n, np.float32(1e-5))
+        want = x64 / np.sqrt(exact / n + 1e-5) * w.astype(np.float64)
+        assert np.all(np.isfinite(out))
+        assert np.allclose(out, want, rtol=3e-6, atol=0), n
+
+
+def rms_special(rng, n):
+    sp = np.array([0.0, -0.0, 1e-45, -1e-45, 1e-38, 3e38, -3e38, 1.0, -1.0, 65504.0], np.float32)
+    x = wide_floats(rng, n)
+    x[rng.integers(0, n, max(1, n // 8))] = sp[rng.integers(0, len(sp), max(1, n // 8))]
+    return x
+
+
+@pytest.mark.parametrize("n", RMS_N)
+def test_rmsnorm_twins_bit_identical(L, n):
+    """Every SIMD twin (and the dispatch under each kernel set) equals ops_rmsnorm_ref bit for bit, and its sum
+    of squares ops_rmsnorm_sumsq_ref's: random data over many binades, special values (zeros, denormals, squares that overflow float, inf, NaN), in place."""
+    rng = np.random.default_rng(n)
+    # the double sums themselves (a different order of additions shows here; after the rounding of the mean to
+    # float it rarely would)
+    for _ in range(30):
+        x = wide_floats(rng, n)
+        want = L.ops_rmsnorm_sumsq_ref(x, n)
+        for f in twins(RMSNORMS):
+            got = getattr(L, f.replace("rmsnorm", "rmsnorm_sumsq"))(x, n)
+            assert np.float64(got).view(np.uint64) == np.float64(want).view(np.uint64), (f, n)
+    cases = [wide_floats(rng, n), rms_special(rng, n), np.zeros(n, np.float32)]
+    inf = wide_floats(rng, n)
+    inf[n // 2] = np.inf
+    nan = wide_floats(rng, n)
+    nan[n - 1] = np.nan
+    cases += [inf, nan]
+    for x in cases:
+        w = wide_floats(rng, n)
+        w[rng.integers(0, n)] = -0.0
+        want = np.zeros(n, np.float32)
+        L.ops_rmsnorm_ref(want, x, w, n, np.float32(1e-6))
+        for f in twins(RMSNORMS):
+            got = np.full(n, np.nan, np.float32)
+            getattr(L, f)(got, x, w, n, np.float32(1e-6))
+            assert np.array_equal(bits(got), bits(want)), (f, n)
+            inplace = x.copy()
+            getattr(L, f)(inplace, inplace, w, n, np.float32(1e-6))
+            assert np.array_equal(bits(inplace), bits(want)), (f, n)
+    features = [0, GGML_CPU_SSE2] + ([ALL] if host_has_avx2() else []) + \
+        ([ALL | GGML_CPU_AVX512] if host_has_avx512() else [])
+    x, w = cases[0], wide_floats(rng, n)
+    want = np.zeros(n, np.float32)
+    L.ops_rmsnorm_ref(want, x, w, n, np.float32(1e-5))
+    for feat in features:
+        L.h_init_simd(feat)
+        got = np.zeros(n, np.float32)
+        L.ops_rmsnorm(got, x, w, n, np.float32(1e-5))
+        assert np.array_equal(bits(got), bits(want)), feat
+    L.h_init_simd(0)
+
+
+ROPE_SHAPES = [(64, 64), (64, 32), (64, 6), (64, 10), (16, 14), (12, 12), (128, 128), (130, 66), (34, 2)]
+
+
+@pytest.mark.parametrize("head_dim,n_rot", ROPE_SHAPES)
+def test_rope_twins_bit_identical(L, head_dim, n_rot):
+    """ops_rope_range's twins against ops_rope_range_ref, bit for bit: whole rows and ranges [e0, e1) starting
+    and ending mid-head (inside and past the rotated part), n_rot < head_dim with an odd number of pairs (the
+    loader rejects odd n_rot, llm/llama.c), special values in x and in cos/sin."""
+    rng = np.random.default_rng(head_dim * 1000 + n_rot)
+    n_heads = 9
+    total = n_heads * head_dim
+    ranges = [(0, total), (0, 2), (total - 2, total), (head_dim - 2, head_dim + 2)]
+    for _ in range(40):
+        a, b = sorted(2 * rng.integers(0, total // 2 + 1, 2))
+        if a < b:
+            ranges.append((int(a), int(b)))
+    for e0, e1 in ranges:
+        for special in (False, True):
+            x = rng.normal(0, 2, total).astype(np.float32)
+            cs = rng.uniform(-1, 1, n_rot).astype(np.float32)
+            if special:
+                sp = np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 1e-45, 3e38], np.float32)
+                x[rng.integers(0, total, 6)] = sp[rng.integers(0, len(sp), 6)]
+                cs[rng.integers(0, n_rot)] = sp[rng.integers(0, len(sp))]
+            want = x.copy()
+            L.ops_rope_range_ref(want, head_dim, n_rot, cs, e0, e1)
+            for f in twins(ROPES):
+                got = x.copy()
+                getattr(L, f)(got, head_dim, n_rot, cs, e0, e1)
+                assert np.array_equal(bits(got), bits(want)), (f, e0, e1, special)
+            # outside [e0, e1) and past n_rot in each head nothing moved
+            idx = np.arange(total)
+            keep = (idx < e0) | (idx >= e1) | (idx % head_dim >= n_rot)
+            assert np.array_equal(bits(want[keep]), bits(x[keep]))
+
+
+def special_halves(rng, shape):
+    """Random f16 cache rows with subnormal halves, signed zeros and the smallest normal half mixed in (every half,
+    inf and NaN included, goes through test_attention_sse2_f16_special_halves)"""
+    a = rng.normal(0, 1, shape).astype(np.float32)
+    flat = a.reshape(-1)
+    k = max(1, flat.size // 20)
+    sp = np.array([0.0, -0.0, 6e-8, -6e-8, 3e-6, -1e-5, 6.1035156e-5], np.float32)
+    flat[rng.integers(0, flat.size, k)] = sp[rng.integers(0, len(sp), k)]
+    return a
+
+
+@pytest.mark.parametrize("head_dim", [4, 8, 12, 36, 64, 72, 128])
+@pytest.mark.parametrize("kv_f16", [0, 1])
+def test_attention_heads_sse2_bit_identical(L, head_dim, kv_f16):
+    """attention_heads_sse2 (llm/attn_sse2.c) against ops_attention_head for every head of a group, f32 and f16
+    caches (the f16 ones with subnormal halves: the integer conversion), head slices inside a wider stride."""
+    L.h_init_simd(GGML_CPU_SSE2)
+    rng = np.random.default_rng(700 + head_dim * 2 + kv_f16)
+    n_kv_heads, stride_extra = 2, 3
+    try:
+        for nq in [1, 2, 3, 4, 5, 8]:
+            for n_pos in [1, 2, 3, 4, 5, 13, 64, 97]:
+                stride = n_kv_heads * head_dim + stride_extra
+                kf, vf = special_halves(rng, (n_pos, stride)), special_halves(rng, (n_pos, stride))
+                if kv_f16:
+                    kbuf, vbuf = np.ascontiguousarray(f16_bits(kf)), np.ascontiguousarray(f16_bits(vf))
+                else:
+                    kbuf, vbuf = kf, vf
+                koff = head_dim * kbuf.itemsize        # the second KV head's slice
+                kp, vp = kbuf.ctypes.data + koff, vbuf.ctypes.data + koff
+                q = rng.normal(0, 1, nq * head_dim).astype(np.float32)
+                scale = np.float32(1 / np.sqrt(head_dim))
+                ref, sc = np.zeros(nq * head_dim, np.float32), np.zeros(n_pos, np.float32)
+                for h in range(nq):
+                    o = np.zeros(head_dim, np.float32)
+                    L.ops_attention_head(o, np.ascontiguousarray(q[h * head_dim:(h + 1) * head_dim]), kp, vp, stride,
+                                         kv_f16, n_pos, head_dim, scale, sc)
+                    ref[h * head_dim:(h + 1) * head_dim] = o
+                got, sc2 = np.full(nq * head_dim, np.nan, np.float32), np.zeros(nq * n_pos, np.float32)
+                L.attention_heads_sse2(got, q, nq, kp, vp, stride, kv_f16, n_pos, head_dim, scale, sc2)
+                assert np.array_equal(bits(got), bits(ref)), (nq, n_pos)
+                kk = (kbuf.view(np.float16).astype(np.float64) if kv_f16 else kf.astype(np.float64))
+                vv = (vbuf.view(np.float16).astype(np.float64) if kv_f16 else vf.astype(np.float64))
+                kk, vv = kk[:, head_dim:2 * head_dim], vv[:, head_dim:2 * head_dim]
+                s = q.reshape(nq, head_dim).astype(np.float64) @ kk.T * float(scale)
+                p = np.exp(s - s.max(1, keepdims=True))
+                want = (p / p.sum(1, keepdims=True)) @ vv
+                assert np.allclose(ref.reshape(nq, head_dim), want, rtol=1e-4, atol=1e-4)
+                got2 = np.zeros(nq * head_dim, np.float32)     # the dispatch under the SSE2 set
+                L.ops_attention_heads(got2, q, nq, kp, vp, stride, kv_f16, n_pos, head_dim, scale, sc2)
+                assert np.array_equal(bits(got2), bits(ref))
+    finally:
+        L.h_init_simd(0)
+
+
+def test_attention_sse2_f16_special_halves(L):
+    """Every one of the 65536 halves through the SSE2 conversion: a key row of all halves (inf and NaN payloads
+    included) against one position of the value cache, compared with the reference bit for bit (NaN outputs by
+    NaN-ness: which NaN wins a sum is not the kernel's choice)."""
+    head_dim, n_pos = 64, 1024          # 65536 halves as values of 1024 positions
+    allh = np.arange(65536, dtype=np.uint16).reshape(n_pos, head_dim)
+    keys = np.ascontiguousarray(f16_bits(np.random.default_rng(9).normal(0, 0.1, (n_pos, head_dim))))
+    q = np.random.default_rng(8).normal(0, 1, head_dim).astype(np.float32)
+    ref, sc = np.zeros(head_dim, np.float32), np.zeros(n_pos, np.float32)
+    L.ops_attention_head(ref, q, keys.ctypes.data, allh.ctypes.data, head_dim, 1, n_pos, head_dim,
+                         np.float32(0.125), sc)
+    got, sc2 = np.zeros(head_dim, np.float32), np.zeros(n_pos, np.float32)
+    L.attention_heads_sse2(got, q, 1, keys.ctypes.data, allh.ctypes.data, head_dim, 1, n_pos, head_dim,
+                           np.float32(0.125), sc2)
+    assert np.array_equal(np.isnan(got), np.isnan(ref))
+    ok = ~np.isnan(ref)
+    assert np.array_equal(bits(got[ok]), bits(ref[ok]))
+    # one position at a time with p = 1: out equals the half itself (exact conversion), NaN payloads kept
+    for t in range(0, n_pos, 97):
+        k1 = np.ascontiguousarray(keys[t:t + 1])
+        v1 = np.ascontiguousarray(allh[t:t + 1])
+        out = np.zeros(head_dim, np.float32)
+        L.attention_heads_sse2(out, q, 1, k1.ctypes.data, v1.ctypes.data, head_dim, 1, 1, head_dim,
+                               np.float32(0.125), sc2)
+        want = v1.view(np.float16).astype(np.float32).reshape(-1) * np.float32(1.0)
+        fin = ~np.isnan(want)
+        assert np.array_equal(bits(out[fin]), bits(want[fin])), t
+        assert np.all(np.isnan(out[~fin]))

@@ -1,6 +1,7 @@
 /* Scalar float kernels of the forward pass (see ops.h) and the dispatch to their SIMD twins (llm/ops_sse2.c,
-   llm/ops_avx2.c, llm/ops_avx512.c, llm/attn_avx2.c). The quantized dot products themselves live in the type table (llm/ggml_types.h,
-   llm/quant_ref.c); this file only feeds them. Uses lib/math.h, never libm. */
+   llm/ops_avx2.c, llm/ops_avx512.c, llm/attn_sse2.c, llm/attn_avx2.c). The quantized dot products themselves
+   live in the type table (llm/ggml_types.h, llm/quant_ref.c); this file only feeds them. Uses lib/math.h, never
+   libm. */
 #include "llm/ops.h"
 #include "llm/fp16.h"
 #include "llm/matmul.h"
@@ -75,12 +76,31 @@ void ops_get_row(float *out, const struct ops_weight *w, int64_t row)
     ggml_get_type_traits(w->type)->to_float((const uint8_t *)w->data + (size_t)row * w->row_size, out, w->n_cols);
 }
 
-void ops_rmsnorm(float *out, const float *x, const float *weight, int n, float eps)
+/* The sum of squares: element i goes to lane i % OPS_RMS_LANES (squares of floats are exact in double, so only
+   the order of the additions matters), each lane in index order; then lanes j and j + 8, j + 4, j + 2, j + 1 are
+   added (a halving tree). A vector of 2, 4 or 8 doubles per register holds the same 16 lanes (8, 4 or 2
+   registers), and a zero-padded last block adds +0.0 to the lanes past n, which changes nothing: every ISA's twin
+   gets these bits. */
+double ops_rmsnorm_sumsq_ref(const float *x, int n)
 {
-    double ss = 0.0;
+    double lane[OPS_RMS_LANES] = { 0.0 };
     for (int i = 0; i < n; i++)
-        ss += (double)x[i] * (double)x[i];
-    float scale = 1.0f / k_sqrtf((float)(ss / n) + eps);
+        lane[i % OPS_RMS_LANES] += (double)x[i] * (double)x[i];
+    for (int w = OPS_RMS_LANES / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++)
+            lane[j] += lane[j + w];
+    return lane[0];
+}
+
+/* The factor 1 / sqrt(mean + eps) of a sum of squares (shared by the twins) */
+float ops_rmsnorm_scale(double sumsq, int n, float eps)
+{
+    return 1.0f / k_sqrtf((float)(sumsq / n) + eps);
+}
+
+void ops_rmsnorm_ref(float *out, const float *x, const float *weight, int n, float eps)
+{
+    float scale = ops_rmsnorm_scale(ops_rmsnorm_sumsq_ref(x, n), n, eps);
     for (int i = 0; i < n; i++)
         out[i] = (x[i] * scale) * weight[i];
 }
@@ -96,7 +116,7 @@ void ops_rope_cos_sin(float *cs, int n_rot, double pos, const double *inv_freq)
     }
 }
 
-void ops_rope_range(float *x, int head_dim, int n_rot, const float *cs, int64_t e0, int64_t e1)
+void ops_rope_range_ref(float *x, int head_dim, int n_rot, const float *cs, int64_t e0, int64_t e1)
 {
     for (int64_t h0 = e0 - e0 % head_dim; h0 < e1; h0 += head_dim) {
         float *v = x + h0;
@@ -143,6 +163,30 @@ static int ops_simd_sse2(void)
 {
     const char *name = ggml_types_simd_name();
     return name[0] == 's' && name[1] == 's' && name[2] == 'e';
+}
+
+void ops_rmsnorm(float *out, const float *x, const float *weight, int n, float eps)
+{
+    if (ops_simd_avx512())
+        ops_rmsnorm_avx512(out, x, weight, n, eps);
+    else if (ggml_types_simd_avx2())
+        ops_rmsnorm_avx2(out, x, weight, n, eps);
+    else if (ops_simd_sse2())
+        ops_rmsnorm_sse2(out, x, weight, n, eps);
+    else
+        ops_rmsnorm_ref(out, x, weight, n, eps);
+}
+
+void ops_rope_range(float *x, int head_dim, int n_rot, const float *cs, int64_t e0, int64_t e1)
+{
+    if (ops_simd_avx512())
+        ops_rope_range_avx512(x, head_dim, n_rot, cs, e0, e1);
+    else if (ggml_types_simd_avx2())
+        ops_rope_range_avx2(x, head_dim, n_rot, cs, e0, e1);
+    else if (ops_simd_sse2())
+        ops_rope_range_sse2(x, head_dim, n_rot, cs, e0, e1);
+    else
+        ops_rope_range_ref(x, head_dim, n_rot, cs, e0, e1);
 }
 
 void ops_softmax(float *x, int n)
@@ -236,6 +280,10 @@ void ops_attention_heads(float *out, const float *q, int nq, const void *k, cons
 {
     if (head_dim % 8 == 0 && ggml_types_simd_avx2()) {   /* llm/attn_avx2.c: the same bits, vectorised */
         attention_heads_avx2(out, q, nq, k, v, stride, kv_f16, n_pos, head_dim, scale, scores);
+        return;
+    }
+    if (head_dim % 4 == 0 && ops_simd_sse2()) {          /* llm/attn_sse2.c: the same bits, 4 lanes */
+        attention_heads_sse2(out, q, nq, k, v, stride, kv_f16, n_pos, head_dim, scale, scores);
         return;
     }
     for (int h = 0; h < nq; h++)

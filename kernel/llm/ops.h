@@ -1,8 +1,9 @@
 /* The float building blocks of the forward pass (llm/llama.c): RMSNorm, RoPE, softmax, SwiGLU, attention over
    the KV cache for one head, and matrix products through the ggml type table (llm/ggml_types.h), where the
    activations are first quantized per row to the weight type's vec_dot_type as ggml does. Scalar references
-   here; their SIMD twins (llm/ops_sse2.c, ops_avx2.c, ops_avx512.c, attn_avx2.c) have the same signatures, are chosen at run time
-   by the installed quant kernel set, and are tested against them (tests/test_llm_ops_simd.py). */
+   here; their SIMD twins (llm/ops_sse2.c, ops_avx2.c, ops_avx512.c, attn_sse2.c, attn_avx2.c, attn_avx512.c) have
+   the same signatures, are chosen at run time by the installed quant kernel set, and are tested against them
+   (tests/test_llm_ops_simd.py). */
 #ifndef LLM_OPS_H
 #define LLM_OPS_H
 #include <stddef.h>
@@ -42,15 +43,25 @@ void ops_matmul_quantized(float *out, const struct ops_weight *w, const void *qb
 /* Dequantize row `row` of w into out (w->n_cols floats): embedding lookup. */
 void ops_get_row(float *out, const struct ops_weight *w, int64_t row);
 
-/* out = x / sqrt(mean(x^2) + eps) * weight (sum of squares in double, as ggml). out may equal x. */
+/* out = x / sqrt(mean(x^2) + eps) * weight, out[i] = (x[i] * scale) * weight[i]. out may equal x.
+   The sum of squares is in double (as ggml), over OPS_RMS_LANES partial sums (element i into lane
+   i % OPS_RMS_LANES, each in index order) added by a fixed halving tree (ops_rmsnorm_sumsq_ref): an order every
+   SIMD twin (llm/ops_sse2.c, ops_avx2.c, ops_avx512.c) reproduces, so they are bit-identical to ops_rmsnorm_ref;
+   ops_rmsnorm picks the fastest. */
+#define OPS_RMS_LANES 16
 void ops_rmsnorm(float *out, const float *x, const float *weight, int n, float eps);
+void ops_rmsnorm_ref(float *out, const float *x, const float *weight, int n, float eps);
+double ops_rmsnorm_sumsq_ref(const float *x, int n);
+float ops_rmsnorm_scale(double sumsq, int n, float eps);   /* 1 / k_sqrtf((float)(sumsq / n) + eps) */
 
 /* Rotate the first n_rot dims of each of n_heads heads (head_dim apart) in llama's "normal" mode:
    adjacent pairs (x[2i], x[2i+1]) by the angle whose cos/sin are cs[2i], cs[2i+1] (ops_rope_cos_sin). */
 void ops_rope(float *x, int n_heads, int head_dim, int n_rot, const float *cs);
-/* The same for elements [e0, e1) of the heads only (e0, e1 even): a worker rotates the rows it computed.
-   Every element gets the same arithmetic as in ops_rope. */
+/* The same for elements [e0, e1) of the heads only (e0, e1, head_dim and n_rot even, as llm/llama.c checks):
+   a worker rotates the rows it computed. Every element gets the same arithmetic as in ops_rope, and the SIMD
+   twins (no FMA) the same as ops_rope_range_ref, bit for bit; ops_rope_range picks the fastest. */
 void ops_rope_range(float *x, int head_dim, int n_rot, const float *cs, int64_t e0, int64_t e1);
+void ops_rope_range_ref(float *x, int head_dim, int n_rot, const float *cs, int64_t e0, int64_t e1);
 
 /* cs[2i], cs[2i+1] = cos, sin of pos * inv_freq[i] for i < n_rot / 2 (angle in double, reduced to [-pi, pi]). */
 void ops_rope_cos_sin(float *cs, int n_rot, double pos, const double *inv_freq);
@@ -78,7 +89,7 @@ void ops_attention_head(float *out, const float *q, const void *k, const void *v
 
 /* nq heads that share one KV head (grouped-query attention): q and out hold nq heads of head_dim back to back;
    scores: nq * n_pos floats. Each head's result is ops_attention_head's, bit for bit (the AVX2 twin,
-   llm/attn_avx2.c, loads and converts each cached key once for all nq heads). */
+   llm/attn_avx2.c, and the SSE2 one, llm/attn_sse2.c, load and convert each cached key once for all nq heads). */
 void ops_attention_heads(float *out, const float *q, int nq, const void *k, const void *v, size_t stride,
                          int kv_f16, int n_pos, int head_dim, float scale, float *scores);
 

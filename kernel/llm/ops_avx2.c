@@ -2,7 +2,9 @@
    is lib/math.c's k_expf step by step, 4 lanes of double at a time (x * 32/ln2, round to nearest by the
    1.5 * 2^52 shifter, the degree-4 polynomial as multiply-then-add without FMA, the 2^(j/32) table by gather,
    2^(n >> 5) by building the exponent bits, one rounding to float); lanes outside k_expf's range (NaN, > 89,
-   < -104) take its special results. Sums stay scalar and in index order, as in the references. */
+   < -104) take its special results. Sums stay scalar and in index order, as in the references.
+   RMSNorm holds the reference's 16 double lanes of squares in 4 registers of 4 (ops.c, ops_rmsnorm_sumsq_ref);
+   RoPE rotates 4 pairs per vector, multiply then add (the target has no FMA, so nothing can be fused). */
 #include <immintrin.h>
 #include "llm/ops.h"
 #include "llm/ops_simd.h"
@@ -152,4 +154,74 @@ AVX2 int ops_argmax_avx2(const float *x, int n)
         if (x[i] == max)
             return i;
     return 0;
+}
+
+/* acc[r] lane j += x[4r + j]^2 in double (exact): lane l of ops_rmsnorm_sumsq_ref is register l / 4, lane l % 4.
+   The last block loads only its n valid floats (the rest are +0.0, which leaves their lanes as they are). */
+AVX2 static inline void rms_block(__m256d acc[4], const float *x, int n)
+{
+    __m256 v;
+    if (n >= 16) {
+        v = _mm256_loadu_ps(x);
+        __m256 w = _mm256_loadu_ps(x + 8);
+        __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        __m256d c = _mm256_cvtps_pd(_mm256_castps256_ps128(w)), d = _mm256_cvtps_pd(_mm256_extractf128_ps(w, 1));
+        acc[0] = _mm256_add_pd(acc[0], _mm256_mul_pd(a, a));
+        acc[1] = _mm256_add_pd(acc[1], _mm256_mul_pd(b, b));
+        acc[2] = _mm256_add_pd(acc[2], _mm256_mul_pd(c, c));
+        acc[3] = _mm256_add_pd(acc[3], _mm256_mul_pd(d, d));
+        return;
+    }
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int r = 0; r < 2; r++) {
+        __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8 * r), idx);
+        v = _mm256_maskload_ps(x + 8 * r, m);
+        __m256d a = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), b = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        acc[2 * r] = _mm256_add_pd(acc[2 * r], _mm256_mul_pd(a, a));
+        acc[2 * r + 1] = _mm256_add_pd(acc[2 * r + 1], _mm256_mul_pd(b, b));
+    }
+}
+
+AVX2 double ops_rmsnorm_sumsq_avx2(const float *x, int n)
+{
+    __m256d acc[4] = { _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd() };
+    for (int i = 0; i < n; i += OPS_RMS_LANES)
+        rms_block(acc, x + i, n - i);
+    /* the reference's tree: lanes j += j + 8 (registers), + 4 (registers), + 2 (halves), + 1 */
+    __m256d t = _mm256_add_pd(_mm256_add_pd(acc[0], acc[2]), _mm256_add_pd(acc[1], acc[3]));
+    __m128d u = _mm_add_pd(_mm256_castpd256_pd128(t), _mm256_extractf128_pd(t, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(u, _mm_unpackhi_pd(u, u)));
+}
+
+AVX2 void ops_rmsnorm_avx2(float *out, const float *x, const float *weight, int n, float eps)
+{
+    float scale = ops_rmsnorm_scale(ops_rmsnorm_sumsq_avx2(x, n), n, eps);
+    __m256 vs = _mm256_set1_ps(scale);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i,
+                         _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), _mm256_loadu_ps(weight + i)));
+    for (; i < n; i++)
+        out[i] = (x[i] * scale) * weight[i];
+}
+
+/* Four pairs (x0, x1) rotated by (c, s): even lanes x0 * c - x1 * s, odd lanes x0 * s + x1 * c, the reference's
+   operands in its order */
+AVX2 static inline __m256 rope8(__m256 x, __m256 cs)
+{
+    __m256 p = _mm256_mul_ps(x, _mm256_moveldup_ps(cs));                             /* x0 c, x1 c */
+    __m256 q = _mm256_mul_ps(_mm256_permute_ps(x, 0xb1), _mm256_movehdup_ps(cs));   /* x1 s, x0 s */
+    return _mm256_blend_ps(_mm256_sub_ps(p, q), _mm256_add_ps(q, p), 0xaa);
+}
+
+AVX2 void ops_rope_range_avx2(float *x, int head_dim, int n_rot, const float *cs, int64_t e0, int64_t e1)
+{
+    for (int64_t h0 = e0 - e0 % head_dim; h0 < e1; h0 += head_dim) {
+        float *v = x + h0;
+        int64_t i = e0 > h0 ? e0 - h0 : 0, i1 = e1 - h0 < n_rot ? e1 - h0 : n_rot;
+        for (; i + 8 <= i1; i += 8)
+            _mm256_storeu_ps(v + i, rope8(_mm256_loadu_ps(v + i), _mm256_loadu_ps(cs + i)));
+        if (i < i1)
+            ops_rope_range_ref(x, head_dim, n_rot, cs, h0 + i, h0 + i1);
+    }
 }

@@ -1,6 +1,8 @@
 /* AVX-512 twins of ops.c's softmax and SwiGLU (see ops_simd.h), bit-identical to the references: k_expf 8 lanes
    of double at a time, step by step as lib/math.c computes it (llm/ops_avx2.c does the same 4 lanes at a time;
-   the comments there explain each step). ops.c uses these when llm/ggml_types.c installed the AVX-512 set. */
+   the comments there explain each step). ops.c uses these when llm/ggml_types.c installed the AVX-512 set.
+   RMSNorm holds the reference's 16 double lanes of squares in 2 registers of 8 (ops.c, ops_rmsnorm_sumsq_ref);
+   RoPE rotates 8 pairs per vector, multiply then add (the build's -ffp-contract=off keeps them unfused). */
 #include <immintrin.h>
 #include "llm/ops.h"
 #include "llm/ops_simd.h"
@@ -117,4 +119,59 @@ AVX512 void ops_swiglu_avx512(float *gate, const float *up, int n)
     }
     if (i < n)
         ops_swiglu_ref(gate + i, up + i, n - i);
+}
+
+AVX512 double ops_rmsnorm_sumsq_avx512(const float *x, int n)
+{
+    /* lane l of ops_rmsnorm_sumsq_ref is register l / 8, lane l % 8; the last block loads only its valid floats
+       (the rest are +0.0, which leaves their lanes as they are) */
+    __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
+    for (int i = 0; i < n; i += OPS_RMS_LANES) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512d a = _mm512_cvtps_pd(_mm512_castps512_ps256(v)), b = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+        acc0 = _mm512_add_pd(acc0, _mm512_mul_pd(a, a));
+        acc1 = _mm512_add_pd(acc1, _mm512_mul_pd(b, b));
+    }
+    /* the reference's tree: lanes j += j + 8 (registers), + 4, + 2 (halves), + 1 */
+    __m512d t = _mm512_add_pd(acc0, acc1);
+    __m256d u = _mm256_add_pd(_mm512_castpd512_pd256(t), _mm512_extractf64x4_pd(t, 1));
+    __m128d w = _mm_add_pd(_mm256_castpd256_pd128(u), _mm256_extractf128_pd(u, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(w, _mm_unpackhi_pd(w, w)));
+}
+
+AVX512 void ops_rmsnorm_avx512(float *out, const float *x, const float *weight, int n, float eps)
+{
+    float scale = ops_rmsnorm_scale(ops_rmsnorm_sumsq_avx512(x, n), n, eps);
+    __m512 vs = _mm512_set1_ps(scale);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i,
+                         _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vs), _mm512_loadu_ps(weight + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m512 y = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(y, _mm512_maskz_loadu_ps(m, weight + i)));
+    }
+}
+
+/* Eight pairs (x0, x1) rotated by (c, s): even lanes x0 * c - x1 * s, odd lanes x0 * s + x1 * c, the reference's
+   operands in its order */
+AVX512 static inline __m512 rope16(__m512 x, __m512 cs)
+{
+    __m512 p = _mm512_mul_ps(x, _mm512_moveldup_ps(cs));                             /* x0 c, x1 c */
+    __m512 q = _mm512_mul_ps(_mm512_permute_ps(x, 0xb1), _mm512_movehdup_ps(cs));   /* x1 s, x0 s */
+    return _mm512_mask_mov_ps(_mm512_sub_ps(p, q), (__mmask16)0xaaaa, _mm512_add_ps(q, p));
+}
+
+AVX512 void ops_rope_range_avx512(float *x, int head_dim, int n_rot, const float *cs, int64_t e0, int64_t e1)
+{
+    for (int64_t h0 = e0 - e0 % head_dim; h0 < e1; h0 += head_dim) {
+        float *v = x + h0;
+        int64_t i = e0 > h0 ? e0 - h0 : 0, i1 = e1 - h0 < n_rot ? e1 - h0 : n_rot;
+        for (; i + 16 <= i1; i += 16)
+            _mm512_storeu_ps(v + i, rope16(_mm512_loadu_ps(v + i), _mm512_loadu_ps(cs + i)));
+        if (i < i1)
+            ops_rope_range_ref(x, head_dim, n_rot, cs, h0 + i, h0 + i1);
+    }
 }

@@ -12,7 +12,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[3]
 BUILD = ROOT / "tests" / ".build" / "llm"
-LLM = ["gguf", "ggml_types", "matmul", "attn_avx2", "ops", "ops_sse2", "ops_avx2", "ops_avx512", "attn_avx512", "prof", "kv_cache", "llama", "sampler", "engine", "tokenizer",
+LLM = ["gguf", "ggml_types", "matmul", "attn_sse2", "attn_avx2", "ops", "ops_sse2", "ops_avx2", "ops_avx512", "attn_avx512", "prof", "kv_cache", "llama", "sampler", "engine", "tokenizer",
        "tokenizer_bpe", "tokenizer_spm", "pretokenize", "unicode", "unicode_tables"]
 SOURCES = (["tests/host/llm/llm_host.c", "tests/host/llm/workers_host.c", "tests/host/shim.c", "kernel/lib/fmt.c", "kernel/lib/math.c",
             "kernel/lib/parse.c"] + [f"kernel/llm/{m}.c" for m in LLM] +
