@@ -252,7 +252,7 @@ def test_vec_dot_rows_sse2_bit_exact(lib, t):
     counts leaving 0..3 rows, rows further apart than their size, inf/NaN scales in weights and activations"""
     rng = np.random.default_rng(1900 + int(t))
     bs, ts = GGML_QUANT_SIZES[t]
-    for nblk in ([1, 3, 18, 48] if bs == 32 else [1, 3, 6]):
+    for nblk in ([1, 3, 18, 48, 64, 65, 130] if bs == 32 else [1, 3, 6]):   # 65, 130: several ROWS_Y_CHUNK passes
         cols = bs * nblk
         for yq in act_rows(lib, rng, t, 6, cols)[::2] + act_rows(lib, rng, t, 6, cols)[5:]:
             for nr in [1, 2, 3, 4, 5, 7, 8, 9, 13, 21]:

@@ -32,8 +32,9 @@ static inline uint32_t load_u32(const void *p)
 static inline __m128i load128(const void *p) { return _mm_loadu_si128((const __m128i *)p); }
 
 /* Four fp16 values (the low 16 bits of each 32-bit lane) to floats, bit for bit as fp16_to_fp32 (llm/fp16.h):
-   finite halves shifted into f32 position and rebiased by a multiply by 2^112 (subnormal halves included),
-   inf/NaN halves with exponent 255 and their payload. */
+   sign, exponent and mantissa shifted into f32 position and rebiased by a multiply by 2^112 (exact: subnormal
+   halves become normal floats); an inf/NaN half (exponent 31) comes out of the multiply with exponent 143 and
+   its mantissa, so or-ing in the all-ones exponent gives the reference's inf/NaN with its payload. */
 static inline __m128 halves_to_float_x4(__m128i h32)
 {
     const __m128i e = _mm_set1_epi32(0x7c00);
@@ -41,9 +42,7 @@ static inline __m128 halves_to_float_x4(__m128i h32)
     __m128i bits = _mm_or_si128(sign, _mm_slli_epi32(_mm_and_si128(h32, _mm_set1_epi32(0x7fff)), 13));
     __m128 fin = _mm_mul_ps(_mm_castsi128_ps(bits), _mm_set1_ps(0x1p112f));
     __m128i special = _mm_cmpeq_epi32(_mm_and_si128(h32, e), e);
-    __m128i inf_nan = _mm_or_si128(bits, _mm_set1_epi32(0x7f800000));
-    return _mm_castsi128_ps(_mm_or_si128(_mm_and_si128(special, inf_nan),
-                                         _mm_andnot_si128(special, _mm_castps_si128(fin))));
+    return _mm_or_ps(fin, _mm_castsi128_ps(_mm_and_si128(special, _mm_set1_epi32(0x7f800000))));
 }
 
 /* The fp16 pairs (d, m) or (d, s) at the start of four blocks: lo = [d0 d1 d2 d3], hi = [m0 m1 m2 m3]. For block
@@ -99,6 +98,17 @@ static inline void store_lanes(float *s, __m128 v, int cnt)
     _mm_storeu_ps(tt, v);
     for (int k = 0; k < cnt; k++)
         s[k] = tt[k];
+}
+
+/* lanes 0 .. cnt-1 from s (the others 0) */
+static inline __m128 load_lanes(const float *s, int cnt)
+{
+    if (cnt == 4)
+        return _mm_loadu_ps(s);
+    float tt[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    for (int k = 0; k < cnt; k++)
+        tt[k] = s[k];
+    return _mm_loadu_ps(tt);
 }
 
 /* 4x4 tile results: acc[r] lanes = activation rows t of weight row r; s[t * ls + r] */
@@ -233,38 +243,65 @@ SSE2_INLINE void q32_vec_dot(int k, int64_t n, float *s, const void *vx, const v
     *s = sum;
 }
 
-/* several rows against one activation row (matrix-vector: the decode step), lanes = 4 rows: each activation
-   block is widened once for 4 rows; the leftover 1..3 rows repeat the last one in the unused lanes */
+/* several rows against one activation row (matrix-vector: the decode step), lanes = 4 rows. The activations
+   are widened to int16 and their scales converted once per call, ROWS_Y_CHUNK blocks at a time (a longer row
+   takes several passes, each adding its blocks to the partial sums in s: the reference's order); the leftover
+   1..3 rows repeat the last one in the unused lanes. Each block step prefetches the 4 rows ROWS_PREFETCH ahead
+   at the same columns (the weights come from memory; prefetches never fault). */
+#define ROWS_Y_CHUNK 64   /* blocks: 4 KB of int16 activations and 512 bytes of scales on the stack */
+
 SSE2_INLINE void q32_vec_dot_rows(int k, int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
 {
     const uint8_t *y = vy;
     const size_t xs = q32_xsize(k), ys = q32_ysize(k), yo = q32_yqs(k);
     const int64_t nb = n / 32;
-    const size_t chunk = nb > 0 ? (4 * bx + (size_t)nb - 1) / (size_t)nb : 0;   /* prefetch bytes a step */
-    for (int64_t r = 0; r < nr; r += 4) {
-        const uint8_t *x[4];
-        for (int i = 0; i < 4; i++)
-            x[i] = (const uint8_t *)vx + (size_t)(r + i < nr ? r + i : nr - 1) * bx;
-        const char *pf = r + 4 <= nr ? (const char *)x[0] + ROWS_PREFETCH * bx : NULL;
-        __m128 acc = _mm_setzero_ps();
-        for (int64_t b = 0; b < nb; b++) {
-            prefetch_slice(pf, b, chunk);
-            const uint8_t *yb = y + (size_t)b * ys;
-            __m128i w[4], q[4], is[4];
-            widen_y32(yb + yo, w);
-            for (int i = 0; i < 4; i++) {
-                q32_decode(k, x[i] + (size_t)b * xs, q);
-                is[i] = idot32(q, w);
+    __m128i yw[4 * ROWS_Y_CHUNK];
+    float dys[ROWS_Y_CHUNK], sys[ROWS_Y_CHUNK];
+    for (int64_t b0 = 0; b0 < nb; b0 += ROWS_Y_CHUNK) {
+        const int nc = nb - b0 < ROWS_Y_CHUNK ? (int)(nb - b0) : ROWS_Y_CHUNK;
+        for (int j = 0; j < nc; j += 4) {
+            const uint8_t *yb[4];
+            for (int i = 0; i < 4; i++)
+                yb[i] = y + (size_t)(b0 + (j + i < nc ? j + i : j)) * ys;
+            __m128 dy, sy;
+            pairs_x4(yb[0], yb[1], yb[2], yb[3], &dy, &sy);
+            float td[4], ts[4];
+            _mm_storeu_ps(td, dy);
+            _mm_storeu_ps(ts, sy);
+            for (int i = 0; i < 4 && j + i < nc; i++) {
+                widen_y32(yb[i] + yo, &yw[4 * (j + i)]);
+                dys[j + i] = td[i];
+                sys[j + i] = ts[i];
             }
-            __m128 fy = halves_to_float_x4(_mm_unpacklo_epi16(_mm_cvtsi32_si128((int)load_u32(yb)),
-                                                              _mm_setzero_si128()));   /* [dy sy 0 0] */
-            __m128 dx, mx;
-            pairs_x4(x[0] + (size_t)b * xs, x[1] + (size_t)b * xs, x[2] + (size_t)b * xs, x[3] + (size_t)b * xs,
-                     &dx, &mx);
-            acc = _mm_add_ps(acc, q32_term(k, hsum4_epi32(is[0], is[1], is[2], is[3]), dx, mx,
-                                           _mm_shuffle_ps(fy, fy, 0x00), _mm_shuffle_ps(fy, fy, 0x55)));
         }
-        store_lanes(s + r, acc, nr - r < 4 ? (int)(nr - r) : 4);
+        for (int64_t r = 0; r < nr; r += 4) {
+            const int cnt = nr - r < 4 ? (int)(nr - r) : 4;
+            const uint8_t *x[4];
+            for (int i = 0; i < 4; i++)
+                x[i] = (const uint8_t *)vx + (size_t)(r + (i < cnt ? i : cnt - 1)) * bx + (size_t)b0 * xs;
+            const char *pf = cnt == 4 ? (const char *)x[0] + ROWS_PREFETCH * bx : NULL;
+            __m128 acc = b0 == 0 ? _mm_setzero_ps() : load_lanes(s + r, cnt);
+            for (int j = 0; j < nc; j++) {
+                const size_t xo = (size_t)j * xs;
+                if (pf) {
+                    __builtin_prefetch(pf + xo, 0, 2);
+                    __builtin_prefetch(pf + bx + xo, 0, 2);
+                    __builtin_prefetch(pf + 2 * bx + xo, 0, 2);
+                    __builtin_prefetch(pf + 3 * bx + xo, 0, 2);
+                }
+                __m128i q[4], is[4];
+#pragma GCC unroll 4
+                for (int i = 0; i < 4; i++) {
+                    q32_decode(k, x[i] + xo, q);
+                    is[i] = idot32(q, &yw[4 * j]);
+                }
+                __m128 dx, mx;
+                pairs_x4(x[0] + xo, x[1] + xo, x[2] + xo, x[3] + xo, &dx, &mx);
+                acc = _mm_add_ps(acc, q32_term(k, hsum4_epi32(is[0], is[1], is[2], is[3]), dx, mx,
+                                               _mm_set1_ps(dys[j]), _mm_set1_ps(sys[j])));
+            }
+            store_lanes(s + r, acc, cnt);
+        }
     }
 }
 
