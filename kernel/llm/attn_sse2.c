@@ -3,8 +3,9 @@
    computed for 4 positions at once, each lane adding q[i] * k_t[i] in the reference's order (i = 0, 1, ...;
    multiply then add) after a 4x4 transpose of the cached rows, which are loaded and converted once for up to
    ATTN_HEADS heads sharing the KV head; the softmax is ops_softmax_rows (the SSE2 twin, llm/ops_sse2.c); the
-   output out[i] += p_t * v_t[i] runs 4 dimensions per vector, positions in order. fp16 caches convert with
-   integer operations, exactly as fp16_to_fp32 (llm/fp16.h): SSE2-only CPUs have no F16C.
+   output out[i] += p_t * v_t[i] runs 4 dimensions per vector, positions in order, each cached value converted
+   once for all those heads. fp16 caches convert with integer operations, exactly as fp16_to_fp32 (llm/fp16.h):
+   SSE2-only CPUs have no F16C.
    Tests: tests/test_llm_ops_simd.py (against the reference, f32 and f16 caches). */
 #include <emmintrin.h>
 #include "llm/ops.h"
@@ -12,16 +13,16 @@
 
 #define ATTN_HEADS 4   /* heads per pass over the keys: 4 transposed rows + 4 accumulators + q broadcasts */
 
-/* Halves in the low 16 bits of each 32-bit lane -> f32, as fp16_to_fp32: sign, exponent and mantissa moved into
-   f32 position and scaled by 2^112 (exact, subnormal halves included); inf/NaN halves land on the f32 exponent
-   143 with their mantissa, and OR-ing in the exponent 255 makes them inf/NaN with the payload kept. */
-static inline __m128 half4(__m128i h)
+/* Halves in the high 16 bits of each 32-bit lane -> f32, as fp16_to_fp32: exponent and mantissa moved into f32
+   position ((h & 0x7fff) << 13), the sign put back, and scaled by 2^112 (exact, subnormal halves included); an
+   inf/NaN half (exponent 31: the shifted bits exceed the largest finite one's) lands on the f32 exponent 143
+   with its mantissa, and OR-ing in the exponent 255 makes it inf/NaN with the payload kept. */
+static inline __m128 half4(__m128i hh)
 {
-    const __m128i exp_half = _mm_set1_epi32(0x7c00);
-    __m128i sign = _mm_and_si128(_mm_slli_epi32(h, 16), _mm_set1_epi32((int)0x80000000u));
-    __m128i em = _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi32(0x7fff)), 13);
+    __m128i em = _mm_srli_epi32(_mm_slli_epi32(hh, 1), 4);
+    __m128i sign = _mm_and_si128(hh, _mm_set1_epi32((int)0x80000000u));
     __m128 f = _mm_mul_ps(_mm_castsi128_ps(_mm_or_si128(sign, em)), _mm_set1_ps(0x1p112f));
-    __m128i special = _mm_cmpeq_epi32(_mm_and_si128(h, exp_half), exp_half);
+    __m128i special = _mm_cmpgt_epi32(em, _mm_set1_epi32(0x7bff << 13));
     return _mm_or_ps(f, _mm_castsi128_ps(_mm_and_si128(special, _mm_set1_epi32(0x7f800000))));
 }
 
@@ -29,8 +30,8 @@ static inline __m128 half4(__m128i h)
 static inline __m128 load4(const void *base, int kv_f16, size_t idx)
 {
     if (kv_f16)
-        return half4(_mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i *)((const uint16_t *)base + idx)),
-                                        _mm_setzero_si128()));
+        return half4(_mm_unpacklo_epi16(_mm_setzero_si128(),
+                                        _mm_loadl_epi64((const __m128i *)((const uint16_t *)base + idx))));
     return _mm_loadu_ps((const float *)base + idx);
 }
 
@@ -94,37 +95,72 @@ static void scores_sse2(const float *q, int nq, const void *k, size_t stride, in
     }
 }
 
-/* out[0 .. 4 nd) = sum_t p_t * v_t[0 .. 4 nd); instantiated with constant nd and kv_f16 so the accumulators
-   stay in registers */
-static inline __attribute__((always_inline)) void values_nd(float *out, const float *p, const void *v,
-                                                            size_t stride, int kv_f16, int n_pos, int nd)
+/* The value pass of nq <= ATTN_HEADS heads at once: out_h[i0 .. i0 + 8) = sum_t p_h[t] * v_t[i0 .. i0 + 8), so each
+   8 cached values are loaded and converted once for all the heads (p_h = p + h * ld, out_h = out + h * head_dim);
+   each lane still adds its products in the reference's order (positions in order). head_dim % 8 == 4 ends with
+   one vector per head. Instantiated with constant nq and kv_f16. */
+static inline __attribute__((always_inline)) void values_group_nq(float *out, const float *p, int ld, const void *v,
+                                                                  size_t stride, int kv_f16, int n_pos,
+                                                                  int head_dim, int nq)
 {
-    __m128 o[8];
-    for (int m = 0; m < 8; m++)
-        o[m] = _mm_setzero_ps();
-    for (int t = 0; t < n_pos; t++) {
-        __m128 pt = _mm_set1_ps(p[t]);
-        size_t base = (size_t)t * stride;
-        for (int m = 0; m < nd; m++)
-            o[m] = _mm_add_ps(o[m], _mm_mul_ps(pt, load4(v, kv_f16, base + 4 * (size_t)m)));
+    int i0 = 0;
+    for (; i0 + 8 <= head_dim; i0 += 8) {
+        __m128 o0[ATTN_HEADS], o1[ATTN_HEADS];
+        for (int h = 0; h < ATTN_HEADS; h++)
+            o0[h] = o1[h] = _mm_setzero_ps();
+        for (int t = 0; t < n_pos; t++) {
+            size_t idx = (size_t)t * stride + (size_t)i0;
+            __m128 a, b;
+            if (kv_f16) {
+                __m128i hv = _mm_loadu_si128((const __m128i *)((const uint16_t *)v + idx));
+                a = half4(_mm_unpacklo_epi16(_mm_setzero_si128(), hv));
+                b = half4(_mm_unpackhi_epi16(_mm_setzero_si128(), hv));
+            } else {
+                a = _mm_loadu_ps((const float *)v + idx);
+                b = _mm_loadu_ps((const float *)v + idx + 4);
+            }
+            for (int h = 0; h < nq; h++) {
+                __m128 pt = _mm_set1_ps(p[(size_t)h * ld + t]);
+                o0[h] = _mm_add_ps(o0[h], _mm_mul_ps(pt, a));
+                o1[h] = _mm_add_ps(o1[h], _mm_mul_ps(pt, b));
+            }
+        }
+        for (int h = 0; h < nq; h++) {
+            _mm_storeu_ps(out + (size_t)h * head_dim + i0, o0[h]);
+            _mm_storeu_ps(out + (size_t)h * head_dim + i0 + 4, o1[h]);
+        }
     }
-    for (int m = 0; m < nd; m++)
-        _mm_storeu_ps(out + 4 * m, o[m]);
+    if (i0 < head_dim) {
+        __m128 o0[ATTN_HEADS];
+        for (int h = 0; h < ATTN_HEADS; h++)
+            o0[h] = _mm_setzero_ps();
+        for (int t = 0; t < n_pos; t++) {
+            __m128 a = load4(v, kv_f16, (size_t)t * stride + (size_t)i0);
+            for (int h = 0; h < nq; h++)
+                o0[h] = _mm_add_ps(o0[h], _mm_mul_ps(_mm_set1_ps(p[(size_t)h * ld + t]), a));
+        }
+        for (int h = 0; h < nq; h++)
+            _mm_storeu_ps(out + (size_t)h * head_dim + i0, o0[h]);
+    }
 }
 
-/* out = sum_t p_t * v_t for one head, 32 dimensions (8 accumulators) at a time */
-static void values_sse2(float *out, const float *p, const void *v, size_t stride, int kv_f16, int n_pos,
-                        int head_dim)
+static void values_group_sse2(float *out, const float *p, int nq, const void *v, size_t stride, int kv_f16,
+                              int n_pos, int head_dim)
 {
-    for (int i0 = 0; i0 < head_dim; i0 += 32) {
-        int nd = head_dim - i0 < 32 ? (head_dim - i0) / 4 : 8;
-        const uint8_t *vi = (const uint8_t *)v + (size_t)i0 * (kv_f16 ? 2 : 4);
-        if (nd == 8 && kv_f16)
-            values_nd(out + i0, p, vi, stride, 1, n_pos, 8);
-        else if (nd == 8)
-            values_nd(out + i0, p, vi, stride, 0, n_pos, 8);
-        else
-            values_nd(out + i0, p, vi, stride, kv_f16, n_pos, nd);
+    if (kv_f16) {
+        switch (nq) {
+        case 1: values_group_nq(out, p, n_pos, v, stride, 1, n_pos, head_dim, 1); break;
+        case 2: values_group_nq(out, p, n_pos, v, stride, 1, n_pos, head_dim, 2); break;
+        case 3: values_group_nq(out, p, n_pos, v, stride, 1, n_pos, head_dim, 3); break;
+        default: values_group_nq(out, p, n_pos, v, stride, 1, n_pos, head_dim, 4); break;
+        }
+    } else {
+        switch (nq) {
+        case 1: values_group_nq(out, p, n_pos, v, stride, 0, n_pos, head_dim, 1); break;
+        case 2: values_group_nq(out, p, n_pos, v, stride, 0, n_pos, head_dim, 2); break;
+        case 3: values_group_nq(out, p, n_pos, v, stride, 0, n_pos, head_dim, 3); break;
+        default: values_group_nq(out, p, n_pos, v, stride, 0, n_pos, head_dim, 4); break;
+        }
     }
 }
 
@@ -135,6 +171,7 @@ void attention_heads_sse2(float *out, const float *q, int nq, const void *k, con
         scores_sse2(q + (size_t)h0 * head_dim, nq - h0 < ATTN_HEADS ? nq - h0 : ATTN_HEADS, k, stride, kv_f16, n_pos,
                     head_dim, scale, scores + (size_t)h0 * n_pos, n_pos);
     ops_softmax_rows(scores, nq, n_pos);
-    for (int h = 0; h < nq; h++)
-        values_sse2(out + (size_t)h * head_dim, scores + (size_t)h * n_pos, v, stride, kv_f16, n_pos, head_dim);
+    for (int h0 = 0; h0 < nq; h0 += ATTN_HEADS)
+        values_group_sse2(out + (size_t)h0 * head_dim, scores + (size_t)h0 * n_pos,
+                          nq - h0 < ATTN_HEADS ? nq - h0 : ATTN_HEADS, v, stride, kv_f16, n_pos, head_dim);
 }
