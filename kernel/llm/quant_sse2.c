@@ -226,6 +226,7 @@ SSE2_INLINE void q32_vec_dot(int k, int64_t n, float *s, const void *vx, const v
         int cnt = nb - b < 4 ? (int)(nb - b) : 4;
         const uint8_t *xp[4], *yp[4];
         __m128i is[4];
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++) {
             int64_t bi = i < cnt ? b + i : b;
             __m128i q[4], w[4];
@@ -327,6 +328,7 @@ SSE2_INLINE void q32_vec_dot_tile(int k, int64_t n, float *s, size_t ls, const v
         float dxs[4], mxs[4];
         _mm_storeu_ps(dxs, dx);
         _mm_storeu_ps(mxs, mx);
+#pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
             __m128i q[4];
             q32_decode(k, x[r] + xo, q);
@@ -400,10 +402,10 @@ void vec_dot_tile_q8_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, 
 
 enum k_kind { K_Q4, K_Q5, K_Q6 };
 
-/* what one super-block needs besides its quants: scales (Q4_K/Q5_K one per unit, Q6_K two), mins as pmaddwd
-   operands for the bsums, d and dmin */
+/* what one super-block needs besides its quants: Q4_K/Q5_K scales (one per unit) and mins as pmaddwd operands
+   for the bsums, d and dmin */
 struct kpre {
-    int16_t sc[16];
+    int16_t sc[8];
     __m128i mlo, mhi;
     float d, dmin;
 };
@@ -425,11 +427,8 @@ static inline void k_unpack_scales(const uint8_t *sc6, uint64_t *sc, uint64_t *m
 
 SSE2_INLINE void k_prepare(int kk, const uint8_t *xb, struct kpre *p)
 {
-    if (kk == K_Q6) {
-        const block_q6_K *x = (const block_q6_K *)xb;
-        for (int i = 0; i < 16; i++)
-            p->sc[i] = x->scales[i];
-        p->d = fp16_to_fp32(x->d);
+    if (kk == K_Q6) {   /* its int8 scales are read in place (k_unit) */
+        p->d = fp16_to_fp32(((const block_q6_K *)xb)->d);
         return;
     }
     const block_q4_K *x = (const block_q4_K *)xb;   /* Q5_K: d, dmin and scales at the same places */
@@ -461,7 +460,7 @@ SSE2_INLINE void k_unit(int kk, const uint8_t *xb, const struct kpre *p, int c, 
             __m128i v = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), k32);   /* -32..31 */
             __m128i a, b;
             widen_i8(v, &a, &b);
-            __m128i scale = _mm_set1_epi16(p->sc[8 * h + g]);
+            __m128i scale = _mm_set1_epi16(x->scales[8 * h + g]);
             q[2 * half] = _mm_mullo_epi16(a, scale);
             q[2 * half + 1] = _mm_mullo_epi16(b, scale);
         }
@@ -517,6 +516,7 @@ SSE2_INLINE void k_vec_dot(int kk, int64_t n, float *s, const void *vx, const vo
         struct kpre p;
         k_prepare(kk, xb, &p);
         __m128i acc = _mm_setzero_si128();
+#pragma GCC unroll 8
         for (int c = 0; c < 8; c++) {
             __m128i q[4], w[4];
             k_unit(kk, xb, &p, c, q);
@@ -553,6 +553,7 @@ SSE2_INLINE void k_vec_dot_rows(int kk, int64_t n, int64_t nr, float *s, const v
                 struct kpre p;
                 k_prepare(kk, xb, &p);
                 __m128i a = _mm_setzero_si128();
+#pragma GCC unroll 8
                 for (int c = 0; c < 8; c++) {
                     __m128i q[4];
                     k_unit(kk, xb, &p, c, q);
@@ -593,9 +594,11 @@ SSE2_INLINE void k_vec_dot_tile(int kk, int64_t n, float *s, size_t ls, const vo
             struct kpre p;
             k_prepare(kk, xb, &p);
             __m128i a[4] = { _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128() };
+#pragma GCC unroll 8
             for (int c = 0; c < 8; c++) {
                 __m128i q[4];
                 k_unit(kk, xb, &p, c, q);
+#pragma GCC unroll 4
                 for (int t = 0; t < 4; t++)
                     a[t] = _mm_add_epi32(a[t], idot32(q, &w[t][4 * c]));
             }
