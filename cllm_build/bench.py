@@ -79,6 +79,18 @@ BOOT_MARKS = {
 }
 
 
+# The kernel's per-step boot profile (core/main.c kmain_log_steps): "boot: steps (...): serial=317 vga=93 ..."
+BOOT_STEPS = re.compile(r"boot: steps \([^)]*\):((?: [\w+.-]+=\d+)+)")
+
+
+def boot_steps(log):
+    """[(step, microseconds)] from the kernel's boot profile line, in boot order; [] when it is missing."""
+    m = BOOT_STEPS.search(log)
+    if not m:
+        return []
+    return [(name, int(us)) for name, us in (w.split("=") for w in m.group(1).split())]
+
+
 def boot_marks(log):
     """The boot milestones found in a serial log (missing ones are None)."""
     out = {}
@@ -129,11 +141,12 @@ def bench_guest(elf, *, smp=1, accel="auto", memory_mb=1024, n_prompt=512, n_gen
         res["first_serial_ms"] = wait_first_serial(guest.serial_log, guest.proc, t0)
         wait_health(guest.url, guest.proc)
         res["boot_health_ms"] = (time.monotonic() - t0) * 1e3
-        try:  # the log is written out by the guest's idle loop: give it a moment
-            guest.wait_for_serial(r"listening, (\d+) us from kernel entry", timeout=5)
+        try:  # the log is written out by the guest's idle loop: give it a moment (the steps line comes last)
+            guest.wait_for_serial(BOOT_STEPS.pattern + r"\n", timeout=5)
         except CllmError:
             pass
         res.update(boot_marks(guest.serial_text()))
+        res["boot_steps"] = boot_steps(guest.serial_text())
         m = re.search(r"smp: (\d+) CPUs? online", guest.serial_text())
         res["cpus_online"] = int(m.group(1)) if m else None
         m = re.search(r"llm: (\S+) quant kernels", guest.serial_text())
@@ -244,6 +257,8 @@ def format_boot(res):
         parts.append(f"listening to /health 200 seen by the host ~{hm - fs - kl:.1f} ms")
     if parts:
         out.append("  " + "; ".join(parts))
+    if res.get("boot_steps"):
+        out.append("  kernel steps to listening (us): " + ", ".join(f"{n} {us}" for n, us in res["boot_steps"]))
     return out
 
 

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import kvm_usable
-from cllm_build.bench import BOOT_MARKS, boot_marks
+from cllm_build.bench import BOOT_MARKS, BOOT_STEPS, boot_marks, boot_steps
 from cllm_build.qemu import NIC_MODEL, Guest, free_port
 
 ACCELS = ["tcg"] + (["kvm"] if kvm_usable() else [])
@@ -54,6 +54,7 @@ def test_connection_during_boot_answered_at_listen(main_build, accel):
         listen_at = time.monotonic()
         th.join(60)
         done_at = time.monotonic()
+        g.wait_for_serial(BOOT_STEPS.pattern + r"\n", timeout=30)  # logged right after 'listening'
         log = g.serial_text()
     assert got.get("status") in (200, 503), (got, log[-2000:])  # 503: answered before the model was open
     # the answer came right after the guest listened, not a TCP retransmission later (the log line is written out
@@ -62,6 +63,16 @@ def test_connection_during_boot_answered_at_listen(main_build, accel):
     marks = boot_marks(log)
     assert all(marks[k] is not None for k in BOOT_MARKS), marks
     assert marks["kernel_init_ms"] <= marks["kernel_listen_ms"]
+    # the per-step profile covers the boot checklist in its order and adds up to the 'listening' stamp (the last
+    # step ends just before that stamp is taken; each step is rounded down to a microsecond)
+    steps = boot_steps(log)
+    names = [n for n, _ in steps]
+    assert names[0] == "serial" and names[-1] == "listen", steps
+    order = ["serial", "clock", "heap", "irq", "smp", "pci", "net", "http+api", "listen"]
+    assert [n for n in names if n in order] == order, steps
+    total_us = sum(us for _, us in steps)
+    listen_us = marks["kernel_listen_ms"] * 1000
+    assert 0 < total_us <= listen_us, (total_us, listen_us, steps)
 
 
 @pytest.mark.parametrize("accel", ACCELS)

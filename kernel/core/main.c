@@ -146,7 +146,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     kmain_step("clock");
     heap_init_from_mboot();                         /* kmalloc over all free RAM: not image, model, loader data */
     kmain_step("heap");
-    irq_init();                                     /* LAPIC on, 100 Hz tick, IOAPIC pins masked until routed */
+    irq_init();                                     /* LAPIC on, IOAPIC pins masked until routed, tick calibrating */
     kmain_step("irq");
     smp_init();                                     /* MADT CPUs up (INIT-SIPI-SIPI); APs run the matmul workers */
     kmain_step("smp");
@@ -160,6 +160,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
         log_error("http: cannot listen on port %u", (unsigned)CLLM_HTTP_PORT);
     api_init();                                     /* API routes; /health says 503 until the model is open */
     kmain_step("http+api");
+    irq_start_timer();                              /* the 100 Hz tick (its calibration window spans the boot) */
     log_info("cllm: initialised in %llu us from kernel entry; HTTP on port %u", (unsigned long long)clock_us(),
              (unsigned)CLLM_HTTP_PORT);
     engine_boot_selftest();                         /* prompt= on the command line: print its completion, power off */
@@ -170,8 +171,8 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
         bool worked = net_poll();                   /* RX ring, ARP/IP/TCP/DHCP, protocol timers, TX flush */
         if (!announced && net_is_configured()) {    /* an address (static or DHCP) and the listener: reachable */
             announced = 1;
-            log_info("cllm: listening, %llu us from kernel entry", (unsigned long long)clock_us());
             kmain_step("listen");
+            log_info("cllm: listening, %llu us from kernel entry", (unsigned long long)clock_us());
             kmain_log_steps();
         }
         worked |= http_server_poll(clock_ns());     /* accept, parse, route, push response bytes */

@@ -18,11 +18,17 @@ void engine_options_default(struct engine_options *o)
 
 /* ---- tokenizer from the metadata (texts stay in the GGUF bytes) ---- */
 
-static int engine_arr_text(const struct gguf_file *f, const char *key, uint32_t i, struct tokenizer_str *out)
+/* The tokenizer's callbacks get the two string arrays' key indices, looked up once (not ~100k times). */
+struct engine_vocab_keys {
+    const struct gguf_file *f;
+    int64_t tokens, merges;
+};
+
+static int engine_arr_text(const struct gguf_file *f, int64_t key, uint32_t i, struct tokenizer_str *out)
 {
     const char *p;
     uint64_t len;
-    if (gguf_get_arr_str(f, gguf_find_key(f, key), i, &p, &len) != 0)
+    if (gguf_get_arr_str(f, key, i, &p, &len) != 0)
         return -1;
     out->ptr = p;
     out->len = (size_t)len;
@@ -31,12 +37,14 @@ static int engine_arr_text(const struct gguf_file *f, const char *key, uint32_t 
 
 static int engine_token_text(void *ctx, uint32_t i, struct tokenizer_str *out)
 {
-    return engine_arr_text(ctx, "tokenizer.ggml.tokens", i, out);
+    const struct engine_vocab_keys *k = ctx;
+    return engine_arr_text(k->f, k->tokens, i, out);
 }
 
 static int engine_merge_text(void *ctx, uint32_t i, struct tokenizer_str *out)
 {
-    return engine_arr_text(ctx, "tokenizer.ggml.merges", i, out);
+    const struct engine_vocab_keys *k = ctx;
+    return engine_arr_text(k->f, k->merges, i, out);
 }
 
 static struct tokenizer_str engine_meta_str(const struct gguf_file *f, const char *key)
@@ -88,9 +96,11 @@ static int engine_tokenizer_init(struct engine *e, char *err, size_t errlen)
                      e->model.hp.n_vocab);
         return -1;
     }
+    struct engine_vocab_keys keys = {f, gguf_find_key(f, "tokenizer.ggml.tokens"),
+                                     gguf_find_key(f, "tokenizer.ggml.merges")};
     v.n_tokens = (uint32_t)n;
     v.token_text = engine_token_text;
-    v.ctx = (void *)f;
+    v.ctx = &keys;
     if (gguf_get_arr(f, gguf_find_key(f, "tokenizer.ggml.merges"), &et, &n, &data) == 0 && et == GGUF_TYPE_STRING &&
         n < 0x7fffffffu) {
         v.n_merges = (uint32_t)n;

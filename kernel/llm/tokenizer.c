@@ -7,6 +7,7 @@
 #include "lib/string.h"
 
 #define SLOT_EMPTY 0xffffffffu
+#define TOKENIZER_LOAD_AHEAD 16 /* hash-table inserts in flight while loading (prefetched slots) */
 
 const char *tokenizer_strerror(int err)
 {
@@ -87,11 +88,11 @@ int32_t tokenizer_find_token(const struct tokenizer *t, const char *text, size_t
     return token_lookup(t, text, len, hash_bytes(text, len, SEED_TOKEN));
 }
 
-/* Insert token id; a later token with the same text replaces an earlier one (llama.cpp's map). */
-static void token_insert(struct tokenizer *t, uint32_t id)
+/* Insert token id (its text hashes to h); a later token with the same text replaces an earlier one (llama.cpp's
+   map). */
+static void token_insert(struct tokenizer *t, uint32_t id, uint32_t h)
 {
     const struct tokenizer_token *tok = &t->tokens[id];
-    uint32_t h = hash_bytes(tok->text, tok->len, SEED_TOKEN);
     uint32_t mask = t->token_index_mask;
     for (uint32_t i = h & mask;; i = (i + 1) & mask) {
         uint32_t other = t->token_index[i].id;
@@ -139,12 +140,11 @@ int32_t tokenizer_find_merge(const struct tokenizer *t, const char *left, size_t
     }
 }
 
-/* Insert merge rank; the first of equal merges keeps its rank (llama.cpp's emplace). */
-static void merge_insert(struct tokenizer *t, uint32_t rank)
+/* Insert merge rank (its key hashes to h); the first of equal merges keeps its rank (llama.cpp's emplace). */
+static void merge_insert(struct tokenizer *t, uint32_t rank, uint32_t h)
 {
     const struct tokenizer_merge *m = &t->merges[rank];
     const char *right = m->text + m->left_len + 1;
-    uint32_t h = merge_hash(m->text, m->left_len, right, m->right_len);
     uint32_t mask = t->merge_index_mask;
     for (uint32_t i = h & mask;; i = (i + 1) & mask) {
         uint32_t other = t->merge_index[i].id;
@@ -344,33 +344,58 @@ static int tokenizer_load_tokens(struct tokenizer *t, const struct tokenizer_voc
             tok->attr = TOKEN_ATTR_NORMAL;
         }
     }
-    for (uint32_t i = 0; i < v->n_tokens; i++)
-        if (t->tokens[i].len > 0) /* llama.cpp renames empty tokens "[EMPTY_i]"; they never match here */
-            token_insert(t, i);
+    /* Hash tables are built with TOKENIZER_LOAD_AHEAD inserts in flight: the hash of an entry that many places
+       ahead is computed and its slot prefetched, so the cache misses of the random slots overlap (the tables are
+       ~1 MiB each; loading them was most of the model's open time). The order of the inserts is unchanged. */
+    uint32_t ahead[TOKENIZER_LOAD_AHEAD];
+    for (uint32_t i = 0; i < v->n_tokens + TOKENIZER_LOAD_AHEAD; i++) {
+        if (i >= TOKENIZER_LOAD_AHEAD) { /* first: entry i takes over entry j's place in ahead[] */
+            uint32_t j = i - TOKENIZER_LOAD_AHEAD;
+            if (t->tokens[j].len > 0) /* llama.cpp renames empty tokens "[EMPTY_i]"; they never match here */
+                token_insert(t, j, ahead[j % TOKENIZER_LOAD_AHEAD]);
+        }
+        if (i < v->n_tokens) {
+            const struct tokenizer_token *tok = &t->tokens[i];
+            uint32_t h = hash_bytes(tok->text, tok->len, SEED_TOKEN);
+            ahead[i % TOKENIZER_LOAD_AHEAD] = h;
+            __builtin_prefetch(&t->token_index[h & t->token_index_mask], 1);
+        }
+    }
     return 0;
 }
 
 static int tokenizer_load_merges(struct tokenizer *t, const struct tokenizer_vocab *v)
 {
-    for (uint32_t i = 0; i < v->n_merges; i++) {
-        struct tokenizer_str s;
-        if (v->merges)
-            s = v->merges[i];
-        else if (v->merge_text(v->ctx, i, &s) != 0)
-            return TOKENIZER_ERR_INVALID;
-        struct tokenizer_merge *m = &t->merges[i];
-        m->text = s.ptr;
-        m->left_len = m->right_len = 0;
-        /* split at the first space after the first byte, as llama.cpp does; no space: never matches */
-        for (size_t k = 1; k < s.len; k++) {
-            if (s.ptr[k] == ' ') {
-                m->left_len = (uint32_t)k;
-                m->right_len = (uint32_t)(s.len - k - 1);
-                break;
+    uint32_t ahead[TOKENIZER_LOAD_AHEAD]; /* as for the tokens: inserts in flight, same order */
+    for (uint32_t i = 0; i < v->n_merges + TOKENIZER_LOAD_AHEAD; i++) {
+        if (i >= TOKENIZER_LOAD_AHEAD) { /* first, as for the tokens */
+            uint32_t j = i - TOKENIZER_LOAD_AHEAD;
+            if (t->merges[j].left_len && t->merges[j].right_len)
+                merge_insert(t, j, ahead[j % TOKENIZER_LOAD_AHEAD]);
+        }
+        if (i < v->n_merges) {
+            struct tokenizer_str s;
+            if (v->merges)
+                s = v->merges[i];
+            else if (v->merge_text(v->ctx, i, &s) != 0)
+                return TOKENIZER_ERR_INVALID;
+            struct tokenizer_merge *m = &t->merges[i];
+            m->text = s.ptr;
+            m->left_len = m->right_len = 0;
+            /* split at the first space after the first byte, as llama.cpp does; no space: never matches */
+            for (size_t k = 1; k < s.len; k++) {
+                if (s.ptr[k] == ' ') {
+                    m->left_len = (uint32_t)k;
+                    m->right_len = (uint32_t)(s.len - k - 1);
+                    break;
+                }
+            }
+            if (m->left_len && m->right_len) {
+                uint32_t h = merge_hash(m->text, m->left_len, m->text + m->left_len + 1, m->right_len);
+                ahead[i % TOKENIZER_LOAD_AHEAD] = h;
+                __builtin_prefetch(&t->merge_index[h & t->merge_index_mask], 1);
             }
         }
-        if (m->left_len && m->right_len)
-            merge_insert(t, i);
     }
     return 0;
 }

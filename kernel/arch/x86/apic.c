@@ -31,6 +31,9 @@
 /* Low dword of each IOAPIC redirection entry as last programmed; monitor.S reads it to mask a pin. */
 volatile uint32_t ioapic_redir_lo[IRQ_IOAPIC_PINS];
 
+/* The LAPIC timer's calibration window: count c0 read between clock readings a0 and b0 (irq_init) */
+static struct { uint64_t a0, b0; uint32_t c0; } lapic_cal;
+
 static inline void lapic_write(uint32_t reg, uint32_t v) { *(volatile uint32_t *)(uintptr_t)(LAPIC_BASE + reg) = v; }
 static inline uint32_t lapic_read(uint32_t reg) { return *(volatile uint32_t *)(uintptr_t)(LAPIC_BASE + reg); }
 
@@ -82,21 +85,29 @@ void irq_init(void)
     lapic_write(LAPIC_LVT_LINT1, LAPIC_LVT_MASKED);
     lapic_write(LAPIC_SVR, 0x100 | LAPIC_SPURIOUS_VECTOR);
 
-    /* Calibrate the LAPIC timer against the TSC clock over LAPIC_CALIBRATE_NS, then run it periodic at
-       IRQ_TIMER_HZ. Each end reads the count between two clock readings (an MMIO read is a VM exit) and takes
-       their midpoint, so the exit's latency cancels; the tick only wakes the idle loop, so ~1 % is plenty. */
+    /* Calibrate the LAPIC timer against the TSC clock over at least LAPIC_CALIBRATE_NS: the count starts here
+       and is read again by irq_start_timer, at the end of the boot, so the window costs no waiting (the rest of
+       the boot is longer than it). Each end reads the count between two clock readings (an MMIO read is a VM
+       exit) and takes their midpoint, so the exit's latency cancels; the tick only wakes the idle loop, so ~1 %
+       is plenty. */
     lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
     lapic_write(LAPIC_LVT_TIMER, LAPIC_LVT_MASKED);
     lapic_write(LAPIC_TIMER_INIT, 0xffffffffu);
-    uint64_t a0 = clock_ns();
-    uint32_t c0 = lapic_read(LAPIC_TIMER_CUR);
-    uint64_t b0 = clock_ns();
-    while (clock_ns() - b0 < LAPIC_CALIBRATE_NS)
+    lapic_cal.a0 = clock_ns();
+    lapic_cal.c0 = lapic_read(LAPIC_TIMER_CUR);
+    lapic_cal.b0 = clock_ns();
+}
+
+void irq_start_timer(void)
+{
+    while (clock_ns() - lapic_cal.b0 < LAPIC_CALIBRATE_NS)
         cpu_relax();
     uint64_t a1 = clock_ns();
     uint32_t c1 = lapic_read(LAPIC_TIMER_CUR);
     uint64_t b1 = clock_ns();
-    uint32_t elapsed = c0 - c1;        /* counts down from 0xffffffff: no wrap within a millisecond */
+    uint64_t a0 = lapic_cal.a0, b0 = lapic_cal.b0;
+    uint32_t c0 = lapic_cal.c0;
+    uint32_t elapsed = c0 - c1;        /* counts down from 0xffffffff: no wrap within seconds at 1 GHz / 16 */
     uint64_t ns = (a1 + b1) / 2 - (a0 + b0) / 2;
     uint64_t per_sec = ns ? (uint64_t)elapsed * 1000000000u / ns : 0;
     uint32_t count = (uint32_t)(per_sec / IRQ_TIMER_HZ);

@@ -18,7 +18,10 @@
 extern volatile uint64_t irq_pending;    /* bit n: vector 0x20 + n fired since last taken (set by monitor.S) */
 extern volatile uint64_t irq_count[32];  /* totals per bit (set by monitor.S) */
 
-void irq_init(void);                      /* LAPIC on, IOAPIC pins masked, LAPIC timer at IRQ_TIMER_HZ */
+void irq_init(void);                      /* LAPIC on, IOAPIC pins masked, LAPIC timer calibration begun */
+/* The LAPIC timer ticking at IRQ_TIMER_HZ: ends the calibration irq_init began (waiting only if less than its
+   1 ms window has passed). Before this no tick wakes cpu_wait_irq(). */
+void irq_start_timer(void);
 /* Route IOAPIC pin `irq` (PCI INTx: level = true; ISA: edge) active high, and unmask it. */
 void irq_route(int irq, bool level);
 void irq_unmask(int irq);

@@ -106,6 +106,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     }
     router_add(HTTP_METHOD_BIT(HTTP_METHOD_POST), "/echo", echo_handle, NULL);
     router_add(HTTP_METHOD_BIT(HTTP_METHOD_GET), "/stream", stream_handle, NULL);
+    irq_start_timer(); /* the 100 Hz tick, calibrated over the set-up above */
     kprintf("HTTPBOOT up\n");
     bool bound = false;
     for (;;) {

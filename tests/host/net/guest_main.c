@@ -94,6 +94,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
         kprintf("NETBOOT no http server\n");
     udp_bind(7, guest_echo);
     udp_bind(9, guest_control);
+    irq_start_timer(); /* the 100 Hz tick, calibrated over the set-up above */
     kprintf("NETBOOT up\n");
     int bound = 0;
     for (;;) {
