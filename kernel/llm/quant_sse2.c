@@ -427,8 +427,10 @@ static inline void k_unpack_scales(const uint8_t *sc6, uint64_t *sc, uint64_t *m
 
 SSE2_INLINE void k_prepare(int kk, const uint8_t *xb, struct kpre *p)
 {
-    if (kk == K_Q6) {   /* its int8 scales are read in place (k_unit) */
+    if (kk == K_Q6) {   /* its int8 scales are read in place (k_unit); no mins */
         p->d = fp16_to_fp32(((const block_q6_K *)xb)->d);
+        p->dmin = 0.0f;
+        p->mlo = p->mhi = _mm_setzero_si128();
         return;
     }
     const block_q4_K *x = (const block_q4_K *)xb;   /* Q5_K: d, dmin and scales at the same places */
