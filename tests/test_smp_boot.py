@@ -225,6 +225,9 @@ def test_smp2_api_serves_health_and_completion_kvm(smollm2_build):
             import time
             time.sleep(0.05)
         assert deadline_ok, g.serial_text()[-3000:]
+        # the APs are started by the event loop once the kernel listens (arch/x86/smp.h): /health may say 200 just
+        # before the last one is online
+        g.wait_for_serial(r"smp: \d+ CPUs? online", timeout=30)
         assert_smp_log(g.serial_text(), 2)
         status, r = _post(g.url + "/completion", {"prompt": p_ids, "n_predict": n, "temperature": 0,
                                                   "return_tokens": True, "cache_prompt": False})

@@ -148,7 +148,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     kmain_step("heap");
     irq_init();                                     /* LAPIC on, IOAPIC pins masked until routed, tick calibrating */
     kmain_step("irq");
-    smp_init();                                     /* MADT CPUs up (INIT-SIPI-SIPI); APs run the matmul workers */
+    smp_init();                                     /* MADT CPUs: the first AP's INIT-SIPI (smp_poll does the rest) */
     kmain_step("smp");
     log_info("cllm: model %u bytes at %p", (unsigned)(__model_end - __model_start), (const void *)__model_start);
     pci_init();                                     /* enumerate PCI (IDs, class, IRQ; BARs of the NIC only) */
@@ -176,6 +176,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
             kmain_log_steps();
         }
         worked |= http_server_poll(clock_ns());     /* accept, parse, route, push response bytes */
+        worked |= smp_poll();                       /* APs coming up: the next one started as each arrives */
         if (net_is_configured() || clock_ns() > KMAIN_NET_FIRST_NS) /* network first (see KMAIN_NET_FIRST_NS) */
             worked |= sched_step(clock_ns());       /* open the model once, then one unit of work per slot */
         if (!worked) {

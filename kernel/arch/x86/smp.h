@@ -20,6 +20,7 @@
 #define SMP_ARG_ALIVE 32
 
 #ifndef __ASSEMBLER__
+#include <stdbool.h>
 #include <stdint.h>
 
 /* What the boot CPU hands the AP it is starting (one at a time). */
@@ -33,9 +34,14 @@ struct smp_ap_args {
 
 extern struct smp_ap_args smp_ap_args;
 
-/* Boot: find the CPUs (MADT), start every AP, log "smp: N CPUs online". Returns the number online (>= 1): the
-   APs have reached long mode and finish their way to the worker loop meanwhile. */
+/* Boot: find the CPUs (MADT) and set up the worker pool; returns the MADT's count. The APs are started by
+   smp_poll, which the event loop calls (true when it did something): its first call starts the first AP, later
+   ones start the next as each arrives, and log "smp: CPU k ... online after N us" per AP, then "smp: N CPUs
+   online". Not before the loop: under kvm-pvm an AP's climb to long mode is emulated (~2 ms) and slowed the
+   boot CPU's own VM exits meanwhile, so the kernel now listens first. smp_finish waits for the end of it. */
 int smp_init(void);
+bool smp_poll(void);
+void smp_finish(void);
 int smp_cpu_count(void);           /* CPUs started (reached long mode), the boot CPU included */
 int smp_cpus_running(void);        /* of those, CPUs that have reached CPL 3 (smp_ap_main) */
 /* Send the wake IPI to CPU index cpu (1..n-1). */
