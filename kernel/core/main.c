@@ -151,7 +151,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
     smp_init();                                     /* MADT CPUs: the first AP's INIT-SIPI (smp_poll does the rest) */
     kmain_step("smp");
     log_info("cllm: model %u bytes at %p", (unsigned)(__model_end - __model_start), (const void *)__model_start);
-    pci_init();                                     /* enumerate PCI (IDs, class, IRQ; BARs of the NIC only) */
+    pci_init_until_class(PCI_CLASS_NETWORK);        /* enumerate PCI up to the NIC (pci_poll: the rest, later) */
     kmain_step("pci");
     if (net_init() < 0)                             /* e1000, then DHCP or the static address */
         log_error("net: no usable network interface; serving nothing");
@@ -177,6 +177,7 @@ void kmain(uint32_t mb_magic, uint32_t mb_info)
         }
         worked |= http_server_poll(clock_ns());     /* accept, parse, route, push response bytes */
         worked |= smp_poll();                       /* APs coming up: the next one started as each arrives */
+        worked |= pci_poll();                       /* the rest of the PCI scan, a slot at a time */
         if (net_is_configured() || clock_ns() > KMAIN_NET_FIRST_NS) /* network first (see KMAIN_NET_FIRST_NS) */
             worked |= sched_step(clock_ns());       /* open the model once, then one unit of work per slot */
         if (!worked) {

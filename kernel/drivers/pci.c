@@ -151,28 +151,66 @@ static uint8_t pci_add_function(uint8_t bus, uint8_t dev, uint8_t fn, uint32_t i
     return header_byte;
 }
 
+/* One slot: function 0, then 1-7 when function 0 says multi-function. */
+static void pci_scan_slot(uint8_t bus, uint8_t dev, int depth)
+{
+    uint32_t id = pci_read32(bus, dev, 0, PCI_CFG_VENDOR);
+    if ((id & 0xffff) == 0xffff)
+        return;
+    if (!(pci_add_function(bus, dev, 0, id, depth) & 0x80))
+        return;                                       /* not multi-function: functions 1-7 are not probed */
+    for (uint8_t fn = 1; fn < 8; fn++) {
+        id = pci_read32(bus, dev, fn, PCI_CFG_VENDOR);
+        if ((id & 0xffff) != 0xffff)
+            pci_add_function(bus, dev, fn, id, depth);
+    }
+}
+
 static void pci_scan_bus(uint8_t bus, int depth)
 {
-    for (uint8_t dev = 0; dev < 32; dev++) {
-        uint32_t id = pci_read32(bus, dev, 0, PCI_CFG_VENDOR);
-        if ((id & 0xffff) == 0xffff)
-            continue;
-        if (!(pci_add_function(bus, dev, 0, id, depth) & 0x80))
-            continue;                                 /* not multi-function: functions 1-7 are not probed */
-        for (uint8_t fn = 1; fn < 8; fn++) {
-            id = pci_read32(bus, dev, fn, PCI_CFG_VENDOR);
-            if ((id & 0xffff) != 0xffff)
-                pci_add_function(bus, dev, fn, id, depth);
-        }
-    }
+    for (uint8_t dev = 0; dev < 32; dev++)
+        pci_scan_slot(bus, dev, depth);
+}
+
+/* The scan of bus 0 in progress: slots below pci_next_slot are done (with the buses behind their bridges). */
+static uint8_t pci_next_slot = 32;
+
+static void pci_scan_done(void)
+{
+    pci_next_slot = 32;
+    log_info("pci: %d functions", pci_ndevs);
 }
 
 int pci_init(void)
 {
     pci_ndevs = 0;
     pci_scan_bus(0, 0);
-    log_info("pci: %d functions", pci_ndevs);
+    pci_scan_done();
     return pci_ndevs;
+}
+
+int pci_init_until_class(uint8_t class_code)
+{
+    pci_ndevs = 0;
+    for (pci_next_slot = 0; pci_next_slot < 32;) {
+        int before = pci_ndevs;
+        pci_scan_slot(0, pci_next_slot++, 0);
+        for (int i = before; i < pci_ndevs; i++)
+            if (pci_devs[i].class_code == class_code)
+                return pci_ndevs;
+    }
+    pci_scan_done();
+    return pci_ndevs;
+}
+
+bool pci_poll(void)
+{
+    if (pci_next_slot >= 32)
+        return false;
+    pci_scan_slot(0, pci_next_slot++, 0);
+    if (pci_next_slot >= 32)
+        pci_scan_done();
+    return true;
 }
 
 int pci_count(void) { return pci_ndevs; }

@@ -61,6 +61,12 @@ struct pci_dev {
 /* Scan the buses and log every function ("pci: 00:03.0 8086:100e class 02.00.00 irq 11"). BARs are left unread
    (pci_enable_device sizes them). Returns the number of functions found. */
 int pci_init(void);
+/* The same scan, stopped after the first slot with a function of class class_code (PCI_CLASS_NETWORK: what the
+   kernel needs to listen); pci_poll (the event loop) scans the rest, one bus-0 slot per call (true when it did),
+   and logs "pci: N functions" at the end. Entries found stay where they are: pointers to them remain valid. */
+int pci_init_until_class(uint8_t class_code);
+bool pci_poll(void);
+#define PCI_CLASS_NETWORK 0x02
 int pci_count(void);
 struct pci_dev *pci_get(int i);
 struct pci_dev *pci_find(uint16_t vendor, uint16_t device);

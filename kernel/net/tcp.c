@@ -837,12 +837,15 @@ static void tcp_rx_listen(uint32_t lip, uint32_t rip, const struct tcp_segment *
 /* ------------------------------------------------------------------------------------------------ */
 /* Entry points for the IPv4 layer and the event loop                                                 */
 
+/* Every connection's receive and send buffers, in one allocation: 2 x CLLM_MAX_CONN allocations touched a page
+   each (a VM exit the first time under kvm-pvm, and the host zeroing a huge page for every 2 MiB reached), which
+   was most of the network's set-up time at boot; now the buffers' pages are first touched when used. */
+static uint8_t *tcp_bufs;
+
 void tcp_init(void)
 {
-    for (int i = 0; i < CLLM_MAX_CONN; i++) {
-        kfree(tcp_conns[i].rx);
-        kfree(tcp_conns[i].tx);
-    }
+    kfree(tcp_bufs);
+    tcp_bufs = kmalloc((size_t)CLLM_MAX_CONN * (CLLM_TCP_RX_BUF + CLLM_TCP_TX_BUF));
     memset(tcp_conns, 0, sizeof tcp_conns);
     memset(tcp_listeners, 0, sizeof tcp_listeners);
     memset(&tcp_st, 0, sizeof tcp_st);
@@ -852,12 +855,14 @@ void tcp_init(void)
     uint64_t t = __builtin_ia32_rdtsc();
     tcp_isn_key[0] = t * 0x9e3779b97f4a7c15ull ^ clock_ns();
     tcp_isn_key[1] = tcp_rotl(t, 29) * 0xbf58476d1ce4e5b9ull ^ (uint64_t)(uintptr_t)&t;
+    if (!tcp_bufs)
+        log_error("tcp: out of memory for connection buffers (%d slots)", CLLM_MAX_CONN);
     for (int i = 0; i < CLLM_MAX_CONN; i++) {
-        tcp_conns[i].rx = kmalloc(CLLM_TCP_RX_BUF);
-        tcp_conns[i].tx = kmalloc(CLLM_TCP_TX_BUF);
+        uint8_t *b = tcp_bufs ? tcp_bufs + (size_t)i * (CLLM_TCP_RX_BUF + CLLM_TCP_TX_BUF) : NULL;
+        tcp_conns[i].rx = b;
+        tcp_conns[i].tx = b ? b + CLLM_TCP_RX_BUF : NULL;
         tcp_conns[i].gen = 1;
-        if (!tcp_conns[i].rx || !tcp_conns[i].tx) {
-            log_error("tcp: out of memory for connection buffers (%d slots)", i);
+        if (!b) {
             tcp_conns[i].state = TCP_STATE_LISTEN; /* marks the slot unusable: never matched, never taken */
             tcp_conns[i].lport = 0;
         }
