@@ -361,10 +361,12 @@ def test_forward_split_jobs_bit_identical(L, tmp_path, qtype, features):
                 assert np.array_equal(bits(got), bits(whole)), (split, n_batch, kv_f16)
 
 
-@needs_avx2
-@pytest.mark.parametrize("n", [1, 15, 16, 17, 100, 49152])
-def test_argmax_matches_reference_and_numpy(L, n):
-    L.ops_argmax_ref.argtypes = L.ops_argmax_avx2.argtypes = [_FP, _I]
+@pytest.mark.parametrize("n", [1, 3, 7, 8, 9, 15, 16, 17, 100, 49152])
+@pytest.mark.parametrize("twin", ["ops_argmax_sse2", "ops_argmax_avx2"])
+def test_argmax_matches_reference_and_numpy(L, n, twin):
+    if twin.endswith("avx2") and not host_has_avx2():
+        pytest.skip("host CPU lacks AVX2/FMA/F16C")
+    L.ops_argmax_ref.argtypes = getattr(L, twin).argtypes = [_FP, _I]
     rng = np.random.default_rng(n)
     cases = [rng.normal(0, 3, n).astype(np.float32)]
     x = rng.integers(-3, 3, n).astype(np.float32)       # many ties: the first index wins
@@ -380,8 +382,12 @@ def test_argmax_matches_reference_and_numpy(L, n):
         w[1] = -0.0
         w[n - 1] = -0.0
         cases.append(w)
+    for pos in {0, n // 2, n - 1}:              # the maximum in the first, a middle, the last (tail) element
+        t = rng.normal(0, 1, n).astype(np.float32)
+        t[pos] = 10.0
+        cases.append(t)
     for c in cases:
-        a, b = L.ops_argmax_ref(c, n), L.ops_argmax_avx2(c, n)
+        a, b = L.ops_argmax_ref(c, n), getattr(L, twin)(c, n)
         assert a == b
         assert a == int(np.nanargmax(np.where(np.isnan(c), -np.inf, c))) or np.all(c == -np.inf)
 

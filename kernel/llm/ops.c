@@ -239,7 +239,9 @@ int ops_argmax_ref(const float *x, int n)
 
 int ops_argmax(const float *x, int n)
 {
-    return ggml_types_simd_avx2() ? ops_argmax_avx2(x, n) : ops_argmax_ref(x, n);
+    if (ggml_types_simd_avx2())
+        return ops_argmax_avx2(x, n);
+    return ops_simd_sse2() ? ops_argmax_sse2(x, n) : ops_argmax_ref(x, n);
 }
 
 void ops_attention_head(float *out, const float *q, const void *k, const void *v, size_t stride, int kv_f16,

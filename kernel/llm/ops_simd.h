@@ -15,6 +15,7 @@ void ops_expf4_sse2(const float *x, float *y);   /* 4 values of k_expf, bit for 
 void ops_rmsnorm_sse2(float *out, const float *x, const float *weight, int n, float eps);
 double ops_rmsnorm_sumsq_sse2(const float *x, int n);   /* ops_rmsnorm_sumsq_ref, bit for bit */
 void ops_rope_range_sse2(float *x, int head_dim, int n_rot, const float *cs, int64_t e0, int64_t e1);
+int ops_argmax_sse2(const float *x, int n);
 
 /* AVX2 (llm/ops_avx2.c): k_expf evaluated 4 lanes at a time in double, the reference's operations in its order */
 void ops_softmax_avx2(float *x, int n);

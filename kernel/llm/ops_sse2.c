@@ -1,4 +1,4 @@
-/* SSE2 twins of ops.c's softmax, SwiGLU, RMSNorm and RoPE (see ops_simd.h), bit-identical to the references:
+/* SSE2 twins of ops.c's softmax, SwiGLU, RMSNorm, RoPE and argmax (see ops_simd.h), bit-identical to the references:
    k_expf 2 lanes of double at a time, step by step as lib/math.c computes it (the comments in llm/ops_avx2.c
    explain each step; SSE2 has no gather, so the 2^(j/32) table is read lane by lane); RMSNorm's 16 double lanes
    of squares in 8 registers of 2; RoPE 2 pairs per vector, multiply then add (SSE2 has no FMA, and the build's
@@ -149,4 +149,36 @@ void ops_rope_range_sse2(float *x, int head_dim, int n_rot, const float *cs, int
         if (i < i1)
             ops_rope_range_ref(x, head_dim, n_rot, cs, h0 + i, h0 + i1);
     }
+}
+
+/* ops_argmax_ref's index, as ops_argmax_avx2 (llm/ops_avx2.c) 4 lanes wide: the largest value by vector max (maxps
+   returns its second operand when either is NaN, so NaN elements are never taken), then its first index */
+int ops_argmax_sse2(const float *x, int n)
+{
+    if (n < 8 || x[0] != x[0])
+        return ops_argmax_ref(x, n);
+    __m128 m = _mm_set1_ps(x[0]);
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        m = _mm_max_ps(_mm_loadu_ps(x + i), m);
+    float lanes[4], max;
+    _mm_storeu_ps(lanes, m);
+    max = lanes[0];
+    for (int j = 1; j < 4; j++)
+        if (lanes[j] > max)
+            max = lanes[j];
+    for (; i < n; i++)
+        if (x[i] > max)
+            max = x[i];
+    /* the first index holding the maximum (-0.0 == 0.0 matches too, as the reference keeps the first of equals) */
+    __m128 vm = _mm_set1_ps(max);
+    for (i = 0; i + 4 <= n; i += 4) {
+        int mask = _mm_movemask_ps(_mm_cmpeq_ps(_mm_loadu_ps(x + i), vm));
+        if (mask)
+            return i + __builtin_ctz((unsigned)mask);
+    }
+    for (; i < n; i++)
+        if (x[i] == max)
+            return i;
+    return 0;
 }

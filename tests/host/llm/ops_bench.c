@@ -1,6 +1,6 @@
 /* Speed of the float kernels of llm/ops.c against their SIMD twins (ops_sse2.c, ops_avx2.c, ops_avx512.c,
    attn_sse2.c, attn_avx2.c) on SmolLM2-135M's sizes: RMSNorm of 576, RoPE of 9 query heads + 3 key heads of 64,
-   and attention of one KV group (3 query heads sharing a KV head of 64 dims, all 3 groups) over n_pos cached
+   argmax over the 49152 logits (greedy sampling), and attention of one KV group (3 query heads sharing a KV head of 64 dims, all 3 groups) over n_pos cached
    positions, f32 and f16 caches. Single thread, CPU time, best of N runs; not a test (correctness is
    tests/test_llm_ops_simd.py). Build with the sources tests/host/llm/llm_lib.py lists, e.g.
      gcc -DCLLM_HOST -Ikernel -Itests/host/include -O2 -ffp-contract=off tests/host/llm/ops_bench.c \
@@ -112,6 +112,35 @@ static void bench_rope(void)
     }
 }
 
+static void bench_argmax(void)
+{
+    enum { N_VOCAB = 49152 };
+    static float logits[N_VOCAB];
+    for (int i = 0; i < N_VOCAB; i++)
+        logits[i] = frand() * 10;
+    const char *names[] = { "ref", "sse2", "avx2" };
+    int (*fns[])(const float *, int) = { ops_argmax_ref, ops_argmax_sse2, ops_argmax_avx2 };
+    const int reps = 500;
+    double base = 0;
+    volatile int sink = 0;
+    printf("argmax n=%d (us/call)\n", N_VOCAB);
+    for (int f = 0; f < 3; f++) {
+        if (!has(names[f]))
+            continue;
+        double best = 1e9;
+        for (int r = 0; r < RUNS; r++) {
+            double t0 = now();
+            for (int i = 0; i < reps; i++)
+                sink += fns[f](logits, N_VOCAB);
+            double t = (now() - t0) / reps;
+            best = t < best ? t : best;
+        }
+        if (f == 0)
+            base = best;
+        printf("  %-7s %8.2f  x%.1f\n", names[f], best * 1e6, base / best);
+    }
+}
+
 /* The attention of one token: N_HEAD_KV groups of N_HEAD / N_HEAD_KV query heads, KV cache rows of
    N_HEAD_KV * HEAD_DIM */
 static double attention_once(int impl, const float *q, const void *k, const void *v, int kv_f16, int n_pos,
@@ -193,6 +222,7 @@ int main(void)
 {
     bench_rmsnorm();
     bench_rope();
+    bench_argmax();
     bench_attention();
     return 0;
 }
