@@ -6,12 +6,12 @@
    CPU's page tables exactly as boot.S does, and jumps to ap_long_entry in the kernel image, which sets up SSE/AVX,
    the shared IDT and this CPU's TSS (selector in smp_ap_args) and IRETQs to smp_ap_main(cpu) at CPL 3.
    Under kvm-pvm everything before the IRETQ is run by the instruction emulator (slow but short). */
+#include "arch/x86/long_mode.h"
 #include "arch/x86/smp.h"
 #include "arch/x86/monitor.h"
 
 #define SEL_CODE32 0x08
 #define SEL_DATA0  0x10
-#define SEL_CODE64 0x18
 #define SEL_DATA3  0x33
 #define SEL_CODE3  0x3b
 #define TR(x) (SMP_TRAMPOLINE + ((x) - ap_trampoline_start))
@@ -39,19 +39,7 @@ ap_pm32:
     movw %ax, %fs
     movw %ax, %gs
     movw %ax, %ss
-    movl %cr4, %eax                 /* long mode as in boot.S: CR4.PAE, CR3, EFER.LME, CR0.PG */
-    orl $(1 << 5), %eax
-    movl %eax, %cr4
-    movl $pml4, %eax
-    movl %eax, %cr3
-    movl $0xC0000080, %ecx
-    rdmsr
-    orl $(1 << 8), %eax
-    wrmsr
-    movl %cr0, %eax
-    orl $0x80000000, %eax
-    movl %eax, %cr0
-    ljmp $SEL_CODE64, $ap_long_entry
+    LONG_MODE_ENTER ap_long_entry   /* as boot.S does (arch/x86/long_mode.h) */
 
     .align 4
 ap_gdt_ptr:                         /* limit and base of boot.S's gdt, patched by smp.c */
@@ -71,29 +59,7 @@ ap_long_entry:
     movw %ax, %gs
     movq smp_ap_args + SMP_ARG_MONITOR_STACK(%rip), %rsp
 
-    /* SSE and AVX as boot.S does them for the boot CPU */
-    movq %cr0, %rax
-    andq $~(1 << 2), %rax
-    orq $(1 << 1), %rax
-    movq %rax, %cr0
-    movq %cr4, %rax
-    orq $((1 << 9) | (1 << 10)), %rax
-    movq %rax, %cr4
-    fninit
-    movl $1, %eax
-    cpuid
-    movl %ecx, %eax
-    andl $((1 << 26) | (1 << 28)), %eax
-    cmpl $((1 << 26) | (1 << 28)), %eax
-    jne 1f
-    movq %cr4, %rax
-    orq $(1 << 18), %rax
-    movq %rax, %cr4
-    xorl %ecx, %ecx
-    movl $7, %eax
-    xorl %edx, %edx
-    xsetbv
-1:
+    CPU_ENABLE_SIMD                 /* SSE and AVX as boot.S does them for the boot CPU */
     lidt idt_ptr(%rip)              /* the one IDT (monitor.S) */
     movq smp_ap_args + SMP_ARG_TSS_SEL(%rip), %rax
     ltr %ax                         /* this CPU's TSS: RSP0 = its monitor stack */

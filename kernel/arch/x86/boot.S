@@ -7,12 +7,13 @@
    emulates everything at CPL 0 (slowly, ~1.4 M instructions/s, and without most SSE instructions). So the CPL-0
    part does no loops: the page tables are built by the assembler (.data), and clearing the 1 MiB of .bss with
    `rep stosb` at CPL 0, which took ~100 ms, happens at CPL 3 in microseconds. */
+#include "arch/x86/long_mode.h"
 #include "arch/x86/monitor.h"
 #include "arch/x86/smp.h"
 
 #define SEL_CODE32 0x08
 #define SEL_DATA0  0x10
-#define SEL_CODE64 0x18
+#define SEL_CODE64 LM_SEL_CODE64 /* 0x18 */
 #define SEL_DATA3  0x33 /* 0x30 | RPL 3 */
 #define SEL_CODE3  0x3b /* 0x38 | RPL 3 */
 
@@ -50,20 +51,7 @@ _start:
     movzwl 0x40e, %eax              /* SMP: the BIOS data area's EBDA segment (ACPI RSDP search, arch/x86/acpi.c); */
     movl %eax, bda_ebda_seg         /* page 0 is unmapped once paging is on, so read it now */
 
-    /* long mode: CR4.PAE, CR3, EFER.LME, CR0.PG (Intel SDM vol. 3A, 10.8.5) */
-    movl %cr4, %eax
-    orl $(1 << 5), %eax
-    movl %eax, %cr4
-    movl $pml4, %eax
-    movl %eax, %cr3
-    movl $0xC0000080, %ecx
-    rdmsr
-    orl $(1 << 8), %eax
-    wrmsr
-    movl %cr0, %eax
-    orl $0x80000000, %eax
-    movl %eax, %cr0
-    ljmp $SEL_CODE64, $long_entry
+    LONG_MODE_ENTER long_entry      /* PAE, CR3, EFER.LME, paging; far jump (arch/x86/long_mode.h) */
 
     .code64
 long_entry:
@@ -76,30 +64,7 @@ long_entry:
     movw %ax, %gs
     movq $monitor_stack_top, %rsp
 
-    /* SSE: CR0.EM=0, CR0.MP=1, CR4.OSFXSR|OSXMMEXCPT (SDM vol. 3A, 14.1.3) */
-    movq %cr0, %rax
-    andq $~(1 << 2), %rax
-    orq $(1 << 1), %rax
-    movq %rax, %cr0
-    movq %cr4, %rax
-    orq $((1 << 9) | (1 << 10)), %rax
-    movq %rax, %cr4
-    fninit
-    /* AVX when CPUID.1:ECX has XSAVE (26) and AVX (28): CR4.OSXSAVE, XCR0 = x87|SSE|AVX (SDM vol. 1, 13.3) */
-    movl $1, %eax
-    cpuid
-    movl %ecx, %eax
-    andl $((1 << 26) | (1 << 28)), %eax
-    cmpl $((1 << 26) | (1 << 28)), %eax
-    jne 5f
-    movq %cr4, %rax
-    orq $(1 << 18), %rax
-    movq %rax, %cr4
-    xorl %ecx, %ecx
-    movl $7, %eax
-    xorl %edx, %edx
-    xsetbv
-5:
+    CPU_ENABLE_SIMD                 /* SSE, and AVX when the CPU has it (arch/x86/long_mode.h) */
     pushq %rsi                      /* monitor_init uses RDI/RSI: keep magic and info */
     pushq %rdi
     call monitor_init               /* IDT, TSS, PICs, PIT (monitor.S) */
