@@ -31,17 +31,17 @@ static inline uint32_t load_u32(const void *p)
 
 static inline __m128i load128(const void *p) { return _mm_loadu_si128((const __m128i *)p); }
 
-/* Four fp16 values (the low 16 bits of each 32-bit lane) to floats, bit for bit as fp16_to_fp32 (llm/fp16.h):
-   sign, exponent and mantissa shifted into f32 position and rebiased by a multiply by 2^112 (exact: subnormal
-   halves become normal floats); an inf/NaN half (exponent 31) comes out of the multiply with exponent 143 and
-   its mantissa, so or-ing in the all-ones exponent gives the reference's inf/NaN with its payload. */
-static inline __m128 halves_to_float_x4(__m128i h32)
+/* Four fp16 values (the high 16 bits of each 32-bit lane; the low 16 bits are ignored) to floats, bit for bit
+   as fp16_to_fp32 (llm/fp16.h): an arithmetic shift by 3 and a mask put sign, exponent and mantissa in f32
+   position, a multiply by 2^112 rebiases them exactly (subnormal halves become normal floats); an inf/NaN half
+   (exponent 31) comes out of the multiply with exponent 143 and its mantissa, so or-ing in the all-ones
+   exponent gives the reference's inf/NaN with its payload. */
+static inline __m128 halves_to_float_x4(__m128i h_hi)
 {
-    const __m128i e = _mm_set1_epi32(0x7c00);
-    __m128i sign = _mm_and_si128(_mm_slli_epi32(h32, 16), _mm_set1_epi32((int)0x80000000u));
-    __m128i bits = _mm_or_si128(sign, _mm_slli_epi32(_mm_and_si128(h32, _mm_set1_epi32(0x7fff)), 13));
+    const __m128i e = _mm_set1_epi32(0x0f800000);   /* the half's exponent field after the shift */
+    __m128i bits = _mm_and_si128(_mm_srai_epi32(h_hi, 3), _mm_set1_epi32((int)0x8fffe000u));
     __m128 fin = _mm_mul_ps(_mm_castsi128_ps(bits), _mm_set1_ps(0x1p112f));
-    __m128i special = _mm_cmpeq_epi32(_mm_and_si128(h32, e), e);
+    __m128i special = _mm_cmpeq_epi32(_mm_and_si128(bits, e), e);
     return _mm_or_ps(fin, _mm_castsi128_ps(_mm_and_si128(special, _mm_set1_epi32(0x7f800000))));
 }
 
@@ -50,8 +50,8 @@ static inline __m128 halves_to_float_x4(__m128i h32)
 static inline void pairs_x4(const void *p0, const void *p1, const void *p2, const void *p3, __m128 *lo, __m128 *hi)
 {
     __m128i v = _mm_setr_epi32((int)load_u32(p0), (int)load_u32(p1), (int)load_u32(p2), (int)load_u32(p3));
-    *lo = halves_to_float_x4(_mm_and_si128(v, _mm_set1_epi32(0xffff)));
-    *hi = halves_to_float_x4(_mm_srli_epi32(v, 16));
+    *lo = halves_to_float_x4(_mm_slli_epi32(v, 16));
+    *hi = halves_to_float_x4(v);
 }
 
 /* Sign-extends 16 int8 to two vectors of 8 int16. */
@@ -800,8 +800,8 @@ void dequantize_row_f16_sse2(const void *vx, float *y, int64_t n)
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i h = load128(x + i);
-        _mm_storeu_ps(y + i, halves_to_float_x4(_mm_unpacklo_epi16(h, _mm_setzero_si128())));
-        _mm_storeu_ps(y + i + 4, halves_to_float_x4(_mm_unpackhi_epi16(h, _mm_setzero_si128())));
+        _mm_storeu_ps(y + i, halves_to_float_x4(_mm_unpacklo_epi16(_mm_setzero_si128(), h)));
+        _mm_storeu_ps(y + i + 4, halves_to_float_x4(_mm_unpackhi_epi16(_mm_setzero_si128(), h)));
     }
     if (i < n)
         dequantize_row_f16_ref(x + i, y + i, n - i);
@@ -839,10 +839,10 @@ void vec_dot_f16_f16_sse2(int64_t n, float *s, const void *vx, const void *vy)
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i hx = load128(x + i), hy = load128(y + i);
-        a0 = _mm_add_ps(a0, _mm_mul_ps(halves_to_float_x4(_mm_unpacklo_epi16(hx, zero)),
-                                       halves_to_float_x4(_mm_unpacklo_epi16(hy, zero))));
-        a1 = _mm_add_ps(a1, _mm_mul_ps(halves_to_float_x4(_mm_unpackhi_epi16(hx, zero)),
-                                       halves_to_float_x4(_mm_unpackhi_epi16(hy, zero))));
+        a0 = _mm_add_ps(a0, _mm_mul_ps(halves_to_float_x4(_mm_unpacklo_epi16(zero, hx)),
+                                       halves_to_float_x4(_mm_unpacklo_epi16(zero, hy))));
+        a1 = _mm_add_ps(a1, _mm_mul_ps(halves_to_float_x4(_mm_unpackhi_epi16(zero, hx)),
+                                       halves_to_float_x4(_mm_unpackhi_epi16(zero, hy))));
     }
     float tail = 0.0f;
     if (i < n)
