@@ -208,6 +208,43 @@ static inline __m128i idot32(const __m128i q[4], const __m128i y[4])
                          _mm_add_epi32(_mm_madd_epi16(q[2], y[2]), _mm_madd_epi16(q[3], y[3])));
 }
 
+/* The 4-row kernels' layout for Q4_0/Q4_1 ("even/odd"): 16-bit lane k of the 4 vectors holds element 2k, 2k+1,
+   2k+16, 2k+17, which masks and shifts of the 8 words of qs give without unpacking (lo nibble of byte 2k, of
+   byte 2k+1, hi nibble of byte 2k, of byte 2k+1); the activations are laid out the same way once per call.
+   Q4_0's -8 is taken out of the sum instead: isum = sum q y - 8 sum y (exact). Other types: element order. */
+SSE2_INLINE int q32_rows_eo(int k) { return k == Q32_Q4_0 || k == Q32_Q4_1; }
+
+SSE2_INLINE void q32_decode_rows(int k, const uint8_t *xb, __m128i q[4])
+{
+    if (!q32_rows_eo(k)) {
+        q32_decode(k, xb, q);
+        return;
+    }
+    const __m128i m = _mm_set1_epi16(0x000f);
+    __m128i v = load128(k == Q32_Q4_0 ? ((const block_q4_0 *)xb)->qs : ((const block_q4_1 *)xb)->qs);
+    q[0] = _mm_and_si128(v, m);                      /* elements 0, 2, .. 14 */
+    q[1] = _mm_and_si128(_mm_srli_epi16(v, 8), m);   /* 1, 3, .. 15 */
+    q[2] = _mm_and_si128(_mm_srli_epi16(v, 4), m);   /* 16, 18, .. 30 */
+    q[3] = _mm_srli_epi16(v, 12);                    /* 17, 19, .. 31 */
+}
+
+/* the activations of one block in q32_decode_rows' layout; returns their sum (for Q4_0) */
+SSE2_INLINE int q32_widen_y_rows(int k, const uint8_t *qs, __m128i y[4])
+{
+    if (!q32_rows_eo(k)) {
+        widen_y32(qs, y);
+        return 0;
+    }
+    __m128i w0 = load128(qs), w1 = load128(qs + 16);
+    y[0] = _mm_srai_epi16(_mm_slli_epi16(w0, 8), 8);
+    y[1] = _mm_srai_epi16(w0, 8);
+    y[2] = _mm_srai_epi16(_mm_slli_epi16(w1, 8), 8);
+    y[3] = _mm_srai_epi16(w1, 8);
+    const __m128i ones = _mm_set1_epi16(1);
+    return hsum_epi32(_mm_add_epi32(_mm_add_epi32(_mm_madd_epi16(y[0], ones), _mm_madd_epi16(y[1], ones)),
+                                    _mm_add_epi32(_mm_madd_epi16(y[2], ones), _mm_madd_epi16(y[3], ones))));
+}
+
 /* the reference's term per lane: (float)isum * (dx * dy) (+ mx * sy) */
 SSE2_INLINE __m128 q32_term(int k, __m128i isum, __m128 dx, __m128 mx, __m128 dy, __m128 sy)
 {
@@ -249,7 +286,7 @@ SSE2_INLINE void q32_vec_dot(int k, int64_t n, float *s, const void *vx, const v
    takes several passes, each adding its blocks to the partial sums in s: the reference's order); the leftover
    1..3 rows repeat the last one in the unused lanes. Each block step prefetches the 4 rows ROWS_PREFETCH ahead
    at the same columns (the weights come from memory; prefetches never fault). */
-#define ROWS_Y_CHUNK 64   /* blocks: 4 KB of int16 activations and 512 bytes of scales on the stack */
+#define ROWS_Y_CHUNK 64   /* blocks: 4 KB of int16 activations and 768 bytes of scales and sums on the stack */
 
 SSE2_INLINE void q32_vec_dot_rows(int k, int64_t n, int64_t nr, float *s, const void *vx, size_t bx, const void *vy)
 {
@@ -258,6 +295,7 @@ SSE2_INLINE void q32_vec_dot_rows(int k, int64_t n, int64_t nr, float *s, const 
     const int64_t nb = n / 32;
     __m128i yw[4 * ROWS_Y_CHUNK];
     float dys[ROWS_Y_CHUNK], sys[ROWS_Y_CHUNK];
+    int ysum8[ROWS_Y_CHUNK];   /* Q4_0: 8 * sum of the block's activations */
     for (int64_t b0 = 0; b0 < nb; b0 += ROWS_Y_CHUNK) {
         const int nc = nb - b0 < ROWS_Y_CHUNK ? (int)(nb - b0) : ROWS_Y_CHUNK;
         for (int j = 0; j < nc; j += 4) {
@@ -270,7 +308,7 @@ SSE2_INLINE void q32_vec_dot_rows(int k, int64_t n, int64_t nr, float *s, const 
             _mm_storeu_ps(td, dy);
             _mm_storeu_ps(ts, sy);
             for (int i = 0; i < 4 && j + i < nc; i++) {
-                widen_y32(yb[i] + yo, &yw[4 * (j + i)]);
+                ysum8[j + i] = 8 * q32_widen_y_rows(k, yb[i] + yo, &yw[4 * (j + i)]);
                 dys[j + i] = td[i];
                 sys[j + i] = ts[i];
             }
@@ -293,13 +331,15 @@ SSE2_INLINE void q32_vec_dot_rows(int k, int64_t n, int64_t nr, float *s, const 
                 __m128i q[4], is[4];
 #pragma GCC unroll 4
                 for (int i = 0; i < 4; i++) {
-                    q32_decode(k, x[i] + xo, q);
+                    q32_decode_rows(k, x[i] + xo, q);
                     is[i] = idot32(q, &yw[4 * j]);
                 }
+                __m128i isum = hsum4_epi32(is[0], is[1], is[2], is[3]);
+                if (k == Q32_Q4_0)
+                    isum = _mm_sub_epi32(isum, _mm_set1_epi32(ysum8[j]));
                 __m128 dx, mx;
                 pairs_x4(x[0] + xo, x[1] + xo, x[2] + xo, x[3] + xo, &dx, &mx);
-                acc = _mm_add_ps(acc, q32_term(k, hsum4_epi32(is[0], is[1], is[2], is[3]), dx, mx,
-                                               _mm_set1_ps(dys[j]), _mm_set1_ps(sys[j])));
+                acc = _mm_add_ps(acc, q32_term(k, isum, dx, mx, _mm_set1_ps(dys[j]), _mm_set1_ps(sys[j])));
             }
             store_lanes(s + r, acc, cnt);
         }
