@@ -208,7 +208,7 @@ static inline __m128i idot32(const __m128i q[4], const __m128i y[4])
                          _mm_add_epi32(_mm_madd_epi16(q[2], y[2]), _mm_madd_epi16(q[3], y[3])));
 }
 
-/* The 4-row kernels' layout for Q4_0/Q4_1 ("even/odd"): 16-bit lane k of the 4 vectors holds element 2k, 2k+1,
+/* The 4-row and tile kernels' layout for Q4_0/Q4_1 ("even/odd"): 16-bit lane k of the 4 vectors holds element 2k, 2k+1,
    2k+16, 2k+17, which masks and shifts of the 8 words of qs give without unpacking (lo nibble of byte 2k, of
    byte 2k+1, hi nibble of byte 2k, of byte 2k+1); the activations are laid out the same way once per call.
    Q4_0's -8 is taken out of the sum instead: isum = sum q y - 8 sum y (exact). Other types: element order. */
@@ -360,8 +360,9 @@ SSE2_INLINE void q32_vec_dot_tile(int k, int64_t n, float *s, size_t ls, const v
     for (int64_t b = 0; b < n / 32; b++) {
         const size_t xo = (size_t)b * xs, yb = (size_t)b * ys;
         __m128i w[4][4];
+        int ys8[4];   /* Q4_0: 8 * sum of each activation block */
         for (int t = 0; t < 4; t++)
-            widen_y32(y[t] + yb + yo, w[t]);
+            ys8[t] = 8 * q32_widen_y_rows(k, y[t] + yb + yo, w[t]);
         __m128 dy, sy, dx, mx;
         pairs_x4(y[0] + yb, y[1] + yb, y[2] + yb, y[3] + yb, &dy, &sy);
         pairs_x4(x[0] + xo, x[1] + xo, x[2] + xo, x[3] + xo, &dx, &mx);
@@ -371,8 +372,10 @@ SSE2_INLINE void q32_vec_dot_tile(int k, int64_t n, float *s, size_t ls, const v
 #pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
             __m128i q[4];
-            q32_decode(k, x[r] + xo, q);
+            q32_decode_rows(k, x[r] + xo, q);
             __m128i is = hsum4_epi32(idot32(q, w[0]), idot32(q, w[1]), idot32(q, w[2]), idot32(q, w[3]));
+            if (k == Q32_Q4_0)
+                is = _mm_sub_epi32(is, _mm_setr_epi32(ys8[0], ys8[1], ys8[2], ys8[3]));
             acc[r] = _mm_add_ps(acc[r], q32_term(k, is, _mm_set1_ps(dxs[r]), _mm_set1_ps(mxs[r]), dy, sy));
         }
     }
