@@ -297,7 +297,7 @@ static size_t llama_scratch_layout(const struct llama_model *m, int n_batch, int
 size_t llama_scratch_bytes(const struct llama_model *m, int n_batch, int n_ctx)
 {
     size_t off[12];
-    return llama_scratch_layout(m, n_batch, n_ctx, workers_count(), off);
+    return llama_scratch_layout(m, n_batch, n_ctx, workers_max(), off);
 }
 
 int llama_scratch_init(struct llama_scratch *s, const struct llama_model *m, int n_batch, int n_ctx)
@@ -306,7 +306,7 @@ int llama_scratch_init(struct llama_scratch *s, const struct llama_model *m, int
     if (n_batch < 1 || n_ctx < 1)
         return -1;
     size_t off[12];
-    int n_cpu = workers_count();
+    int n_cpu = workers_max();           /* the APs may come up after this (smp_poll) */
     size_t total = llama_scratch_layout(m, n_batch, n_ctx, n_cpu, off);
     uint8_t *base = kmalloc_aligned(total, 64);
     if (!base)

@@ -58,7 +58,7 @@ struct llama_model {
 struct llama_scratch {
     int n_batch;
     int n_ctx;
-    int n_cpu;       /* workers_count() when allocated: CPUs with their own attention scores */
+    int n_cpu;       /* workers_max(): CPUs with their own attention scores */
     float *x;        /* (n_batch, n_embd) residual stream */
     float *xb;       /* (n_batch, max(n_embd, n_head * head_dim)) normed input / attention output */
     float *q;        /* (n_batch, n_head * head_dim) */

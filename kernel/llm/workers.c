@@ -47,17 +47,19 @@ static struct {
 } pool __attribute__((aligned(64)));
 _Static_assert(sizeof pool <= 64, "the published job fits one cache line");
 static struct worker_slot slot[SMP_MAX_CPUS];
-static int n_workers = 1;        /* CPUs taking part in workers_run */
+static int n_workers = 1;        /* CPUs taking part in workers_run: grows while smp_poll brings APs up */
+static int n_max = 1;            /* fixed by workers_init: n_workers never exceeds it */
 
 void workers_init(int max_cpus)
 {
-    (void)max_cpus;
+    n_max = max_cpus < 1 ? 1 : max_cpus > SMP_MAX_CPUS ? SMP_MAX_CPUS : max_cpus;
     n_workers = 1;
     pool.cursor = CURSOR_CLOSED;
 }
 
-void workers_set_count(int n) { n_workers = n < 1 ? 1 : n > SMP_MAX_CPUS ? SMP_MAX_CPUS : n; }
+void workers_set_count(int n) { n_workers = n < 1 ? 1 : n > n_max ? n_max : n; }
 int workers_count(void) { return n_workers; }
+int workers_max(void) { return n_max; }
 
 /* Grab and run chunks of generation g until none are left (or the job is closed); returns the rows done. */
 static int64_t work(uint32_t g, int cpu)

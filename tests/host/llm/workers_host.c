@@ -8,6 +8,7 @@ static int split;
 
 void workers_host_set_split(int k) { split = k > 0 ? k : 0; }
 int workers_count(void) { return 2; }
+int workers_max(void) { return 2; }
 uint64_t workers_busy_cycles(int cpu) { (void)cpu; return 0; }
 
 void workers_run(workers_fn fn, void *ctx, int64_t n, int64_t align)
