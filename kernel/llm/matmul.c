@@ -5,8 +5,8 @@
    a multiple of 4), fewer than 4 tokens and types without a tile kernel use the 4-row vec_dot_rows per activation
    row over groups of MATMUL_ROW_BLOCK weight rows. Row groups start at multiples of 4 from w, so a caller that
    splits rows at multiples of 4 gets the same bits for any split; each activation row's result does not depend
-   on the batch with the AVX2 / AVX-512 kernels (bit-identical to the references) nor with the rows kernels
-   alone. While a weight-row group is in use, the next group is prefetched (it comes from memory). */
+   on the batch with the SSE2 / AVX2 / AVX-512 kernels (bit-identical to the references) nor with the rows
+   kernels alone. While a weight-row group is in use, the next group is prefetched (it comes from memory). */
 #include "llm/matmul.h"
 
 #define MATMUL_TOK_BLOCK 64   /* activation rows per block: 64 x 1.7 KB (1536 Q8_1 columns) = 110 KB */
