@@ -62,6 +62,11 @@ def L():
     L.attention_heads_avx2.argtypes = [_FP, _FP, _I, _P, _P, ctypes.c_size_t, _I, _I, _I, _F, _FP]
     L.attention_kv_prepare_avx2.argtypes = [_FP, _P, _P, _P, ctypes.c_size_t, _I, _I, _I, _I, _I]
     L.attention_heads_kt_avx2.argtypes = [_FP, _FP, _I, _FP, _P, ctypes.c_size_t, _I, _I, _F, _FP]
+    L.attention_kv_prepare_sse2.argtypes = [_FP, _P, _P, _P, ctypes.c_size_t, _I, _I, _I, _I, _I]
+    L.attention_heads_kt_sse2.argtypes = [_FP, _FP, _I, _FP, _P, ctypes.c_size_t, _I, _I, _F, _FP]
+    L.ops_attention_kt_ok.argtypes = [_I]
+    L.ops_attention_kv_prepare.argtypes = [_FP, _P, _P, _P, ctypes.c_size_t, _I, _I, _I, _I, _I]
+    L.ops_attention_heads_kt.argtypes = [_FP, _FP, _I, _FP, _P, ctypes.c_size_t, _I, _I, _F, _FP]
     L.ops_rope.argtypes = [_FP, _I, _I, _I, _FP]
     L.ops_rope_range.argtypes = [_FP, _I, _I, _FP, ctypes.c_int64, ctypes.c_int64]
     L.workers_host_set_split.argtypes = [_I]
@@ -567,6 +572,70 @@ def test_attention_heads_sse2_bit_identical(L, head_dim, kv_f16):
                 got2 = np.zeros(nq * head_dim, np.float32)     # the dispatch under the SSE2 set
                 L.ops_attention_heads(got2, q, nq, kp, vp, stride, kv_f16, n_pos, head_dim, scale, sc2)
                 assert np.array_equal(bits(got2), bits(ref))
+    finally:
+        L.h_init_simd(0)
+
+
+@pytest.mark.parametrize("head_dim", [4, 12, 64, 72])
+@pytest.mark.parametrize("kv_f16", [0, 1])
+def test_attention_prepared_kv_sse2_bit_identical(L, head_dim, kv_f16):
+    """The SSE2 prefill form (llm/attn_sse2.c): keys transposed to f32 blocks of 8 positions and values converted
+    once, in pieces of blocks as the workers do, the blocks' unused positions zero; then every (position count,
+    head group) equals the reference on the cache itself, bit for bit (f16 caches with subnormal halves), directly
+    and through ops.c's dispatch under the SSE2 set. head_dim 4 and 12: 8-position blocks of 4-dimension steps."""
+    L.h_init_simd(GGML_CPU_SSE2)
+    try:
+        assert L.ops_attention_kt_ok(head_dim) == 1 and L.ops_attention_kt_ok(head_dim + 2) == 0
+        rng = np.random.default_rng(900 + head_dim * 2 + kv_f16)
+        n_kv_heads, n_pos = 3, 61
+        stride = n_kv_heads * head_dim + 4
+        kf, vf = special_halves(rng, (n_pos, stride)), special_halves(rng, (n_pos, stride))
+        kbuf, vbuf = (f16_bits(kf), f16_bits(vf)) if kv_f16 else (kf, vf)
+        n_blk = (n_pos + 7) // 8
+        g = 2
+        off = g * head_dim * kbuf.itemsize
+        kp, vp = kbuf.ctypes.data + off, vbuf.ctypes.data + off
+        kt = np.full(n_blk * head_dim * 8, np.nan, np.float32)
+        v32 = np.full(n_pos * stride, np.nan, np.float32)
+        v32p = v32.ctypes.data + g * head_dim * 4 if kv_f16 else None
+        for b0, b1 in [(5, 8), (0, 2), (2, 5)]:          # pieces in any order
+            L.attention_kv_prepare_sse2(kt, v32p, kp, vp, stride, kv_f16, head_dim, n_pos, b0, b1)
+        # the layout: kt[(b * head_dim + i) * 8 + j] = key of position 8b + j, dim i; zero past n_pos
+        keys = (kbuf.view(np.float16).astype(np.float32) if kv_f16 else kf)[:, g * head_dim:(g + 1) * head_dim]
+        want_kt = np.zeros((n_blk * 8, head_dim), np.float32)
+        want_kt[:n_pos] = keys
+        want_kt = want_kt.reshape(n_blk, 8, head_dim).transpose(0, 2, 1).reshape(-1)
+        assert np.array_equal(bits(kt), bits(want_kt))
+        if kv_f16:      # the values of the head, exactly converted; the rest of the rows untouched
+            vrows = v32.reshape(n_pos, stride)
+            want_v = vbuf.view(np.float16).astype(np.float32)[:, g * head_dim:(g + 1) * head_dim]
+            assert np.array_equal(bits(vrows[:, g * head_dim:(g + 1) * head_dim]), bits(want_v))
+            assert np.isnan(vrows[:, :g * head_dim]).all() and np.isnan(vrows[:, (g + 1) * head_dim:]).all()
+        if head_dim % 8 == 0 and host_has_avx2():   # the AVX2 kernel writes the same blocks (a shared layout)
+            kt2 = np.full_like(kt, np.nan)
+            L.attention_kv_prepare_avx2(kt2, None, kp, vp, stride, kv_f16, head_dim, n_pos, 0, n_blk)
+            assert np.array_equal(bits(kt2), bits(kt))
+        vsrc = v32.ctypes.data + g * head_dim * 4 if kv_f16 else vp
+        scale = np.float32(1 / np.sqrt(head_dim))
+        for nq in [1, 2, 3, 4, 5, 8, 9]:
+            q = rng.normal(0, 1, nq * head_dim).astype(np.float32)
+            for n in [1, 3, 4, 5, 7, 8, 9, 12, 40, n_pos]:
+                ref, sc = np.zeros(nq * head_dim, np.float32), np.zeros(n_pos, np.float32)
+                for h in range(nq):
+                    o = np.zeros(head_dim, np.float32)
+                    L.ops_attention_head(o, np.ascontiguousarray(q[h * head_dim:(h + 1) * head_dim]), kp, vp,
+                                         stride, kv_f16, n, head_dim, scale, sc)
+                    ref[h * head_dim:(h + 1) * head_dim] = o
+                got, sc2 = np.full(nq * head_dim, np.nan, np.float32), np.zeros(nq * n_pos, np.float32)
+                L.attention_heads_kt_sse2(got, q, nq, kt, vsrc, stride, n, head_dim, scale, sc2)
+                assert np.array_equal(bits(got), bits(ref)), (nq, n)
+                got2 = np.full(nq * head_dim, np.nan, np.float32)     # the dispatch under the SSE2 set
+                L.ops_attention_heads_kt(got2, q, nq, kt, vsrc, stride, n, head_dim, scale, sc2)
+                assert np.array_equal(bits(got2), bits(ref)), (nq, n)
+        # ops.c's prepare under the SSE2 set is this one
+        kt3 = np.full_like(kt, np.nan)
+        L.ops_attention_kv_prepare(kt3, None, kp, vp, stride, kv_f16, head_dim, n_pos, 0, n_blk)
+        assert np.array_equal(bits(kt3), bits(kt))
     finally:
         L.h_init_simd(0)
 

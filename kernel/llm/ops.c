@@ -293,16 +293,25 @@ void ops_attention_heads(float *out, const float *q, int nq, const void *k, cons
                            head_dim, scale, scores + (size_t)h * n_pos);
 }
 
-int ops_attention_kt_ok(int head_dim) { return head_dim % 8 == 0 && ggml_types_simd_avx2(); }
+/* The prefill kernels ops_attention_heads would pick: AVX2 (llm/attn_avx2.c) for head_dim a multiple of 8,
+   SSE2 (llm/attn_sse2.c) for a multiple of 4; the same blocks of 8 positions either way */
+static int ops_attention_kt_avx2(int head_dim) { return head_dim % 8 == 0 && ggml_types_simd_avx2(); }
+
+int ops_attention_kt_ok(int head_dim)
+{
+    return ops_attention_kt_avx2(head_dim) || (head_dim % 4 == 0 && ops_simd_sse2());
+}
 
 void ops_attention_kv_prepare(float *kt, float *v32, const void *k, const void *v, size_t stride, int kv_f16,
                               int head_dim, int n_pos, int b0, int b1)
 {
-    attention_kv_prepare_avx2(kt, v32, k, v, stride, kv_f16, head_dim, n_pos, b0, b1);
+    (ops_attention_kt_avx2(head_dim) ? attention_kv_prepare_avx2 : attention_kv_prepare_sse2)(
+        kt, v32, k, v, stride, kv_f16, head_dim, n_pos, b0, b1);
 }
 
 void ops_attention_heads_kt(float *out, const float *q, int nq, const float *kt, const float *v, size_t stride,
                             int n_pos, int head_dim, float scale, float *scores)
 {
-    attention_heads_kt_avx2(out, q, nq, kt, v, stride, n_pos, head_dim, scale, scores);
+    (ops_attention_kt_avx2(head_dim) ? attention_heads_kt_avx2 : attention_heads_kt_sse2)(
+        out, q, nq, kt, v, stride, n_pos, head_dim, scale, scores);
 }

@@ -93,11 +93,12 @@ void ops_attention_head(float *out, const float *q, const void *k, const void *v
 void ops_attention_heads(float *out, const float *q, int nq, const void *k, const void *v, size_t stride,
                          int kv_f16, int n_pos, int head_dim, float scale, float *scores);
 
-/* Prefill form of ops_attention_heads, when ops_attention_kt_ok(head_dim) (the AVX2 set is installed): once per
-   layer, ops_attention_kv_prepare converts a KV head's keys of positions [8 * b0, 8 * b1) (n_pos written) into
-   f32 blocks of 8 positions transposed ((head_dim, 8) each, kt) and, unless v32 is NULL, its values into f32 rows
-   `stride` apart; then ops_attention_heads_kt computes what ops_attention_heads computes, bit for bit, from them
-   (v: the f32 values, v32 or an f32 cache). llm/attn_avx2.c. */
+/* Prefill form of ops_attention_heads, when ops_attention_kt_ok(head_dim) (the AVX2 set with head_dim a multiple
+   of 8, or the SSE2 set with a multiple of 4): once per layer, ops_attention_kv_prepare converts a KV head's keys
+   of positions [8 * b0, 8 * b1) (n_pos written) into f32 blocks of 8 positions transposed ((head_dim, 8) each, kt)
+   and, unless v32 is NULL, its values into f32 rows `stride` apart; then ops_attention_heads_kt computes what
+   ops_attention_heads computes, bit for bit, from them (v: the f32 values, v32 or an f32 cache).
+   llm/attn_avx2.c, llm/attn_sse2.c (the same layout). */
 int ops_attention_kt_ok(int head_dim);
 void ops_attention_kv_prepare(float *kt, float *v32, const void *k, const void *v, size_t stride, int kv_f16,
                               int head_dim, int n_pos, int b0, int b1);

@@ -50,6 +50,12 @@ int ops_simd_avx512(void);   /* llm/ggml_types.c installed the AVX-512 set (llm/
    caches converted with integer operations (no F16C); head_dim a multiple of 4 */
 void attention_heads_sse2(float *out, const float *q, int nq, const void *k, const void *v, size_t stride,
                           int kv_f16, int n_pos, int head_dim, float scale, float *scores);
+/* Prefill form (llm/attn_sse2.c): attention_kv_prepare_avx2's layout and contract below, each 8-position row of a
+   block read as two vectors of 4; head_dim a multiple of 4 */
+void attention_kv_prepare_sse2(float *kt, float *v32, const void *k, const void *v, size_t stride, int kv_f16,
+                               int head_dim, int n_pos, int b0, int b1);
+void attention_heads_kt_sse2(float *out, const float *q, int nq, const float *kt, const float *v, size_t stride,
+                             int n_pos, int head_dim, float scale, float *scores);
 
 /* AVX2 + F16C (llm/attn_avx2.c): ops_attention_heads / ops_attention_head; head_dim a multiple of 8 */
 void attention_heads_avx2(float *out, const float *q, int nq, const void *k, const void *v, size_t stride,
