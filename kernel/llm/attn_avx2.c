@@ -20,6 +20,8 @@
 #define ATTN_HEADS 4   /* heads per pass over the keys: 8 transposed rows + 4 accumulators stay in 16 registers */
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
+/* The loops over a pass's heads, positions and accumulators are unrolled (#pragma GCC unroll 8): otherwise GCC -O2
+   keeps the accumulator arrays on the stack, a load and a store per add */
 
 AVX2 static inline __m256 load8(const void *base, int kv_f16, size_t idx)
 {
@@ -59,19 +61,24 @@ AVX2 static inline __attribute__((always_inline)) void scores_nq(const float *q,
     for (int t = 0; t < n_pos; t += 8) {
         int nt = n_pos - t < 8 ? n_pos - t : 8;
         __m256 s[ATTN_HEADS];
+        #pragma GCC unroll 8
         for (int h = 0; h < ATTN_HEADS; h++)
             s[h] = _mm256_setzero_ps();
         for (int i0 = 0; i0 < head_dim; i0 += 8) {
             __m256 r[8];
+            #pragma GCC unroll 8
             for (int j = 0; j < 8; j++)
                 r[j] = j < nt ? load8(k, kv_f16, (size_t)(t + j) * stride + (size_t)i0) : _mm256_setzero_ps();
             transpose8(r);
+            #pragma GCC unroll 8
             for (int h = 0; h < nq; h++) {
                 const float *qh = q + (size_t)h * head_dim + i0;
+                #pragma GCC unroll 8
                 for (int m = 0; m < 8; m++)
                     s[h] = _mm256_add_ps(s[h], _mm256_mul_ps(_mm256_set1_ps(qh[m]), r[m]));
             }
         }
+        #pragma GCC unroll 8
         for (int h = 0; h < nq; h++) {
             __m256 v = _mm256_mul_ps(s[h], _mm256_set1_ps(scale));
             if (nt == 8) {
@@ -79,6 +86,7 @@ AVX2 static inline __attribute__((always_inline)) void scores_nq(const float *q,
             } else {
                 float tmp[8];
                 _mm256_storeu_ps(tmp, v);
+                #pragma GCC unroll 8
                 for (int j = 0; j < nt; j++)
                     scores[(size_t)h * ld + t + j] = tmp[j];
             }
@@ -112,14 +120,17 @@ AVX2 static inline __attribute__((always_inline)) void values_nd(float *out, con
                                                                  size_t stride, int kv_f16, int n_pos, int nd)
 {
     __m256 o[8];
+    #pragma GCC unroll 8
     for (int m = 0; m < 8; m++)
         o[m] = _mm256_setzero_ps();
     for (int tt = 0; tt < n_pos; tt++) {
         __m256 pt = _mm256_set1_ps(p[tt]);
         size_t base = (size_t)tt * stride;
+        #pragma GCC unroll 8
         for (int m = 0; m < nd; m++)
             o[m] = _mm256_add_ps(o[m], _mm256_mul_ps(pt, load8(v, kv_f16, base + 8 * (size_t)m)));
     }
+    #pragma GCC unroll 8
     for (int m = 0; m < nd; m++)
         _mm256_storeu_ps(out + 8 * m, o[m]);
 }
@@ -148,6 +159,7 @@ void AVX2 attention_heads_avx2(float *out, const float *q, int nq, const void *k
                     head_dim, scale, scores + (size_t)h0 * n_pos, n_pos);
     ops_softmax_rows(scores, nq, n_pos);
     int wide = head_dim % 16 == 0 && ops_simd_avx512();   /* llm/attn_avx512.c: the same sums, 16 lanes */
+    #pragma GCC unroll 8
     for (int h = 0; h < nq; h++)
         (wide ? attention_values_avx512 : values_avx2)(out + (size_t)h * head_dim, scores + (size_t)h * n_pos, v,
                                                         stride, kv_f16, n_pos, head_dim);
@@ -164,6 +176,7 @@ AVX2 static inline void store_lanes(float *dst, __m256 v, int nt)
     }
     float tmp[8];
     _mm256_storeu_ps(tmp, v);
+    #pragma GCC unroll 8
     for (int j = 0; j < nt; j++)
         dst[j] = tmp[j];
 }
@@ -179,16 +192,19 @@ AVX2 static inline __attribute__((always_inline)) void scores_kt_nq(const float 
         int nt1 = n_pos - t - 8 < 8 ? n_pos - t - 8 : 8;
         const float *b0 = kt + (size_t)(t / 8) * head_dim * 8, *b1 = b0 + (size_t)head_dim * 8;
         __m256 s0[ATTN_HEADS], s1[ATTN_HEADS];
+        #pragma GCC unroll 8
         for (int h = 0; h < ATTN_HEADS; h++)
             s0[h] = s1[h] = _mm256_setzero_ps();
         for (int i = 0; i < head_dim; i++) {
             __m256 k0 = _mm256_loadu_ps(b0 + (size_t)i * 8), k1 = _mm256_loadu_ps(b1 + (size_t)i * 8);
+            #pragma GCC unroll 8
             for (int h = 0; h < nq; h++) {
                 __m256 qh = _mm256_set1_ps(q[(size_t)h * head_dim + i]);
                 s0[h] = _mm256_add_ps(s0[h], _mm256_mul_ps(qh, k0));
                 s1[h] = _mm256_add_ps(s1[h], _mm256_mul_ps(qh, k1));
             }
         }
+        #pragma GCC unroll 8
         for (int h = 0; h < nq; h++) {
             _mm256_storeu_ps(scores + (size_t)h * ld + t, _mm256_mul_ps(s0[h], vs));
             store_lanes(scores + (size_t)h * ld + t + 8, _mm256_mul_ps(s1[h], vs), nt1);
@@ -198,13 +214,16 @@ AVX2 static inline __attribute__((always_inline)) void scores_kt_nq(const float 
         int nt = n_pos - t;
         const float *b0 = kt + (size_t)(t / 8) * head_dim * 8;
         __m256 s0[ATTN_HEADS];
+        #pragma GCC unroll 8
         for (int h = 0; h < ATTN_HEADS; h++)
             s0[h] = _mm256_setzero_ps();
         for (int i = 0; i < head_dim; i++) {
             __m256 k0 = _mm256_loadu_ps(b0 + (size_t)i * 8);
+            #pragma GCC unroll 8
             for (int h = 0; h < nq; h++)
                 s0[h] = _mm256_add_ps(s0[h], _mm256_mul_ps(_mm256_set1_ps(q[(size_t)h * head_dim + i]), k0));
         }
+        #pragma GCC unroll 8
         for (int h = 0; h < nq; h++)
             store_lanes(scores + (size_t)h * ld + t, _mm256_mul_ps(s0[h], vs), nt);
     }
@@ -229,6 +248,7 @@ void AVX2 attention_heads_kt_avx2(float *out, const float *q, int nq, const floa
                        scale, scores + (size_t)h0 * n_pos, n_pos);
     ops_softmax_rows(scores, nq, n_pos);
     int wide = head_dim % 16 == 0 && ops_simd_avx512();
+    #pragma GCC unroll 8
     for (int h = 0; h < nq; h++)
         (wide ? attention_values_avx512 : values_avx2)(out + (size_t)h * head_dim, scores + (size_t)h * n_pos, v,
                                                         stride, 0, n_pos, head_dim);
@@ -242,13 +262,16 @@ void AVX2 attention_kv_prepare_avx2(float *kt, float *v32, const void *k, const 
         int nt = n_pos - 8 * b < 8 ? n_pos - 8 * b : 8;
         for (int i0 = 0; i0 < head_dim; i0 += 8) {
             __m256 r[8];
+            #pragma GCC unroll 8
             for (int j = 0; j < 8; j++)
                 r[j] = j < nt ? load8(k, kv_f16, (size_t)(8 * b + j) * stride + (size_t)i0) : _mm256_setzero_ps();
             transpose8(r);
+            #pragma GCC unroll 8
             for (int m = 0; m < 8; m++)
                 _mm256_storeu_ps(blk + (size_t)(i0 + m) * 8, r[m]);
         }
         if (v32)
+            #pragma GCC unroll 8
             for (int j = 0; j < nt; j++)
                 for (int i0 = 0; i0 < head_dim; i0 += 8)
                     _mm256_storeu_ps(v32 + (size_t)(8 * b + j) * stride + (size_t)i0,

@@ -18,14 +18,17 @@ AVX512 static inline __attribute__((always_inline)) void values_nd(float *out, c
                                                                    size_t stride, int kv_f16, int n_pos, int nd)
 {
     __m512 o[8];
+    #pragma GCC unroll 8
     for (int m = 0; m < 8; m++)
         o[m] = _mm512_setzero_ps();
     for (int t = 0; t < n_pos; t++) {
         __m512 pt = _mm512_set1_ps(p[t]);
         size_t base = (size_t)t * stride;
+        #pragma GCC unroll 8
         for (int m = 0; m < nd; m++)
             o[m] = _mm512_add_ps(o[m], _mm512_mul_ps(pt, load16(v, kv_f16, base + 16 * (size_t)m)));
     }
+    #pragma GCC unroll 8
     for (int m = 0; m < nd; m++)
         _mm512_storeu_ps(out + 16 * m, o[m]);
 }
