@@ -26,8 +26,9 @@ FEATURES = [pytest.param(ALL512, id="avx512",
                           marks=pytest.mark.skipif(not host_has_avx512(), reason="no AVX-512 F/BW/VL/VNNI")),
             pytest.param(ALL, id="avx2", marks=pytest.mark.skipif(not host_has_avx2(), reason="no AVX2/FMA/F16C")),
             pytest.param(GGML_CPU_SSE2, id="sse2"), pytest.param(0, id="ref")]
-TYPES = [Q.Q4_1, Q.Q8_0, Q.Q4_0, Q.Q5_1, Q.Q4_K, Q.Q5_K, Q.Q6_K]
-SHAPES = [(7, 64, 1), (13, 576, 5), (4, 32, 4), (9, 96, 67), (16, 256, 3), (21, 512, 9), (8, 576, 16), (12, 64, 12)]
+TYPES = [Q.Q4_1, Q.Q8_0, Q.Q4_0, Q.Q5_0, Q.Q5_1, Q.Q4_K, Q.Q5_K, Q.Q6_K]
+SHAPES = [(7, 64, 1), (13, 576, 5), (4, 32, 4), (9, 96, 67), (16, 256, 3), (21, 512, 9), (8, 576, 16), (12, 64, 12),
+          (5, 1536, 8)]
 
 
 @pytest.fixture(scope="module")

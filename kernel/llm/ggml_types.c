@@ -135,6 +135,16 @@ void ggml_types_init_simd(uint32_t features)
         type_traits[GGML_TYPE_Q4_K].vec_dot_tile = vec_dot_tile_q4_K_q8_K_sse2;
         type_traits[GGML_TYPE_Q5_K].vec_dot_tile = vec_dot_tile_q5_K_q8_K_sse2;
         type_traits[GGML_TYPE_Q6_K].vec_dot_tile = vec_dot_tile_q6_K_q8_K_sse2;
+        type_traits[GGML_TYPE_Q4_0].tile_act = tile_act_q4_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q4_1].tile_act = tile_act_q4_1_q8_1_sse2;
+        type_traits[GGML_TYPE_Q5_0].tile_act = tile_act_q5_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q5_1].tile_act = tile_act_q5_1_q8_1_sse2;
+        type_traits[GGML_TYPE_Q8_0].tile_act = tile_act_q8_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q4_0].vec_dot_tile_act = vec_dot_tile_act_q4_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q4_1].vec_dot_tile_act = vec_dot_tile_act_q4_1_q8_1_sse2;
+        type_traits[GGML_TYPE_Q5_0].vec_dot_tile_act = vec_dot_tile_act_q5_0_q8_0_sse2;
+        type_traits[GGML_TYPE_Q5_1].vec_dot_tile_act = vec_dot_tile_act_q5_1_q8_1_sse2;
+        type_traits[GGML_TYPE_Q8_0].vec_dot_tile_act = vec_dot_tile_act_q8_0_q8_0_sse2;
     }
     if ((features & (GGML_CPU_AVX2 | GGML_CPU_FMA)) == (GGML_CPU_AVX2 | GGML_CPU_FMA) && quant_avx2_cpu_ok()) {
         /* llm/quant_avx2.c (the caller checked that XCR0 enables AVX state) */
@@ -170,6 +180,10 @@ void ggml_types_init_simd(uint32_t features)
         type_traits[GGML_TYPE_Q4_0].vec_dot_tile = 0;
         type_traits[GGML_TYPE_Q5_0].vec_dot_tile = 0;
         type_traits[GGML_TYPE_Q5_1].vec_dot_tile = 0;
+        for (int t = 0; t < GGML_TYPE_COUNT; t++) {   /* the SSE2 tiles on prepared activations: not over AVX2 */
+            type_traits[t].tile_act = 0;
+            type_traits[t].vec_dot_tile_act = 0;
+        }
         if (features & GGML_CPU_AVX512) {
             /* llm/quant_avx512.c over the AVX2 set (the caller checked F+BW+VL+VNNI and the XCR0 state) */
             simd_name = "avx512";

@@ -164,6 +164,18 @@ typedef void (*ggml_vec_dot_rows_fn)(int64_t n, int64_t nr, float *s, const void
 typedef void (*ggml_vec_dot_tile_fn)(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y,
                                      size_t by);
 
+/* The 4x4 tiles on prepared activations (SSE2 only: llm/quant_sse2.c; llm/matmul.c prefers them when installed).
+   tile_act lays out nb blocks of 4 activation rows (y + t * by bytes, t < 4) as nb GGML_TILE_ACT_SIZE-byte
+   records (int16 activations, float scales), once per token block instead of once per group of 4 weight rows;
+   vec_dot_tile_act runs 4 weight rows (x + r * bx bytes, nb blocks) against ng groups of nb records, back to back:
+   s[(4 * g + t) * ls + r] = the dot over the nb blocks, continuing the partial sums in s when acc (the earlier
+   blocks of a longer row: the reference's order), else from 0. nb <= GGML_TILE_ACT_BLOCKS. */
+#define GGML_TILE_ACT_SIZE 304    /* bytes per prepared block of 4 activation rows (16-byte aligned records) */
+#define GGML_TILE_ACT_BLOCKS 16   /* the most blocks per vec_dot_tile_act call */
+typedef void (*ggml_tile_act_fn)(int64_t nb, void *act, const void *y, size_t by);
+typedef void (*ggml_vec_dot_tile_act_fn)(int64_t nb, float *s, size_t ls, const void *x, size_t bx, const void *act,
+                                         int ng, int acc);
+
 /* One row of the dispatch table. n is always in elements and a multiple of blck_size. */
 struct ggml_type_traits {
     const char *name;
@@ -175,6 +187,8 @@ struct ggml_type_traits {
     ggml_vec_dot_fn vec_dot;           /* *s = dot(x, y); x: row of this type, y: row of vec_dot_type */
     ggml_vec_dot_rows_fn vec_dot_rows; /* several rows at once (SIMD twins only); NULL: vec_dot row by row */
     ggml_vec_dot_tile_fn vec_dot_tile; /* 4 rows x 4 activation rows (SIMD twins only); NULL: none */
+    ggml_tile_act_fn tile_act;                 /* both or neither (SSE2 twins only) */
+    ggml_vec_dot_tile_act_fn vec_dot_tile_act;
 };
 
 /* Matrix-vector step: s[r] = dot(row r of x, y) for r < nr, rows bx bytes apart, with the table's multi-row

@@ -40,6 +40,23 @@ void vec_dot_tile_q4_K_q8_K_sse2(int64_t n, float *s, size_t ls, const void *x, 
 void vec_dot_tile_q5_K_q8_K_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
 void vec_dot_tile_q6_K_q8_K_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
 
+/* the tiles on prepared activations (ggml_tile_act_fn, ggml_vec_dot_tile_act_fn; llm/matmul.c) */
+void tile_act_q4_0_q8_0_sse2(int64_t nb, void *act, const void *y, size_t by);
+void tile_act_q4_1_q8_1_sse2(int64_t nb, void *act, const void *y, size_t by);
+void tile_act_q5_0_q8_0_sse2(int64_t nb, void *act, const void *y, size_t by);
+void tile_act_q5_1_q8_1_sse2(int64_t nb, void *act, const void *y, size_t by);
+void tile_act_q8_0_q8_0_sse2(int64_t nb, void *act, const void *y, size_t by);
+void vec_dot_tile_act_q4_0_q8_0_sse2(int64_t nb, float *s, size_t ls, const void *x, size_t bx, const void *act, int ng,
+                                     int acc);
+void vec_dot_tile_act_q4_1_q8_1_sse2(int64_t nb, float *s, size_t ls, const void *x, size_t bx, const void *act, int ng,
+                                     int acc);
+void vec_dot_tile_act_q5_0_q8_0_sse2(int64_t nb, float *s, size_t ls, const void *x, size_t bx, const void *act, int ng,
+                                     int acc);
+void vec_dot_tile_act_q5_1_q8_1_sse2(int64_t nb, float *s, size_t ls, const void *x, size_t bx, const void *act, int ng,
+                                     int acc);
+void vec_dot_tile_act_q8_0_q8_0_sse2(int64_t nb, float *s, size_t ls, const void *x, size_t bx, const void *act, int ng,
+                                     int acc);
+
 /* AVX2 + FMA + F16C (llm/quant_avx2.c) */
 int quant_avx2_cpu_ok(void);   /* CPUID has F16C (the caller checked AVX2, FMA and XCR0) */
 void dequantize_row_f16_avx2(const void *x, float *y, int64_t n);

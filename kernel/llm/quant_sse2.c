@@ -382,6 +382,119 @@ SSE2_INLINE void q32_vec_dot_tile(int k, int64_t n, float *s, size_t ls, const v
     tile_store(s, ls, acc[0], acc[1], acc[2], acc[3]);
 }
 
+/* The same tiles on prepared activations (ggml_tile_act_fn / ggml_vec_dot_tile_act_fn, used by llm/matmul.c):
+   q32_vec_dot_tile widens 4 activation rows and converts their scales again for every group of 4 weight rows;
+   here matmul.c has each block of 4 activation rows laid out once per token block (struct q32_act4), and one
+   call runs 4 weight rows against several such groups, converting the weight scales once. Same integer sums,
+   same float operations in the same order. */
+struct q32_act4 {
+    __m128i y[4][4];   /* [activation row]: the block's 32 int8 as int16 in q32_decode_rows' layout */
+    __m128 d, s;       /* the 4 rows' dy and sy (sy: Q8_1 only) */
+    __m128i ysum8;     /* Q4_0: 8 * sum of each row's block */
+};
+_Static_assert(sizeof(struct q32_act4) == GGML_TILE_ACT_SIZE, "q32_act4 is one GGML_TILE_ACT_SIZE record");
+
+SSE2_INLINE void q32_tile_act(int k, int64_t nb, void *act, const void *vy, size_t by)
+{
+    struct q32_act4 *a = act;
+    const size_t ys = q32_ysize(k), yo = q32_yqs(k);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *y[4];
+        int s8[4];
+        for (int t = 0; t < 4; t++) {
+            y[t] = (const uint8_t *)vy + (size_t)t * by + (size_t)b * ys;
+            s8[t] = 8 * q32_widen_y_rows(k, y[t] + yo, a[b].y[t]);
+        }
+        pairs_x4(y[0], y[1], y[2], y[3], &a[b].d, &a[b].s);
+        a[b].ysum8 = _mm_setr_epi32(s8[0], s8[1], s8[2], s8[3]);
+    }
+}
+
+#define TILE_ACT_GROUPS 4   /* groups of 4 activation rows per weight-row pass (each weight block decoded once) */
+
+/* One weight row (nb blocks at x; its scales broadcast in dxr[b], mxr[b]) against G groups of prepared
+   activations (nb records apart): each weight block is decoded once for 4 * G activation rows; acc[gi] lanes =
+   the activation rows of group gi. */
+SSE2_INLINE void q32_row_vs_groups(int k, int G, int64_t nb, const uint8_t *x, const __m128 *dxr, const __m128 *mxr,
+                                   const struct q32_act4 *a, __m128 *acc)
+{
+    const size_t xs = q32_xsize(k);
+    __m128 sum[TILE_ACT_GROUPS];
+    for (int gi = 0; gi < G; gi++)
+        sum[gi] = acc[gi];
+    for (int64_t b = 0; b < nb; b++) {
+        __m128i q[4];
+        q32_decode_rows(k, x + (size_t)b * xs, q);
+#pragma GCC unroll 4
+        for (int gi = 0; gi < G; gi++) {
+            const struct q32_act4 *ab = a + (size_t)gi * (size_t)nb + b;
+            __m128i is = hsum4_epi32(idot32(q, ab->y[0]), idot32(q, ab->y[1]), idot32(q, ab->y[2]),
+                                     idot32(q, ab->y[3]));
+            if (k == Q32_Q4_0)
+                is = _mm_sub_epi32(is, ab->ysum8);
+            sum[gi] = _mm_add_ps(sum[gi], q32_term(k, is, dxr[4 * b], mxr[4 * b], ab->d, ab->s));
+        }
+    }
+    for (int gi = 0; gi < G; gi++)
+        acc[gi] = sum[gi];
+}
+
+/* 4 weight rows (nb blocks each) against ng groups of prepared activations (nb records per group, back to
+   back): s[(4g + t) * ls + r], continuing the partial sums in s when acc; up to TILE_ACT_GROUPS groups per pass */
+SSE2_INLINE void q32_vec_dot_tile_act(int k, int64_t nb, float *s, size_t ls, const void *vx, size_t bx,
+                                      const void *act, int ng, int acc_in)
+{
+    const size_t xs = q32_xsize(k);
+    const uint8_t *x[4];
+    for (int r = 0; r < 4; r++)
+        x[r] = (const uint8_t *)vx + (size_t)r * bx;
+    __m128 dxr[GGML_TILE_ACT_BLOCKS][4], mxr[GGML_TILE_ACT_BLOCKS][4];   /* the weight scales, broadcast */
+    for (int64_t b = 0; b < nb; b++) {
+        const size_t xo = (size_t)b * xs;
+        __m128 dx, mx;
+        pairs_x4(x[0] + xo, x[1] + xo, x[2] + xo, x[3] + xo, &dx, &mx);
+        dxr[b][0] = _mm_shuffle_ps(dx, dx, 0x00);
+        dxr[b][1] = _mm_shuffle_ps(dx, dx, 0x55);
+        dxr[b][2] = _mm_shuffle_ps(dx, dx, 0xaa);
+        dxr[b][3] = _mm_shuffle_ps(dx, dx, 0xff);
+        mxr[b][0] = _mm_shuffle_ps(mx, mx, 0x00);
+        mxr[b][1] = _mm_shuffle_ps(mx, mx, 0x55);
+        mxr[b][2] = _mm_shuffle_ps(mx, mx, 0xaa);
+        mxr[b][3] = _mm_shuffle_ps(mx, mx, 0xff);
+    }
+    for (int g0 = 0; g0 < ng; g0 += TILE_ACT_GROUPS) {
+        const int cnt = ng - g0 < TILE_ACT_GROUPS ? ng - g0 : TILE_ACT_GROUPS;
+        const struct q32_act4 *a = (const struct q32_act4 *)act + (size_t)g0 * (size_t)nb;
+        __m128 acc[TILE_ACT_GROUPS][4];   /* [group][weight row]: lanes = the group's activation rows */
+        for (int gi = 0; gi < cnt; gi++) {
+            const float *sg = s + (size_t)(4 * (g0 + gi)) * ls;
+            if (acc_in) {   /* tile_store's transpose undone */
+                acc[gi][0] = _mm_loadu_ps(sg);
+                acc[gi][1] = _mm_loadu_ps(sg + ls);
+                acc[gi][2] = _mm_loadu_ps(sg + 2 * ls);
+                acc[gi][3] = _mm_loadu_ps(sg + 3 * ls);
+                _MM_TRANSPOSE4_PS(acc[gi][0], acc[gi][1], acc[gi][2], acc[gi][3]);
+            } else {
+                acc[gi][0] = acc[gi][1] = acc[gi][2] = acc[gi][3] = _mm_setzero_ps();
+            }
+        }
+        for (int r = 0; r < 4; r++) {
+            __m128 row[TILE_ACT_GROUPS];
+            for (int gi = 0; gi < cnt; gi++)
+                row[gi] = acc[gi][r];
+            if (cnt == TILE_ACT_GROUPS)
+                q32_row_vs_groups(k, TILE_ACT_GROUPS, nb, x[r], &dxr[0][r], &mxr[0][r], a, row);
+            else
+                for (int gi = 0; gi < cnt; gi++)
+                    q32_row_vs_groups(k, 1, nb, x[r], &dxr[0][r], &mxr[0][r], a + (size_t)gi * (size_t)nb, &row[gi]);
+            for (int gi = 0; gi < cnt; gi++)
+                acc[gi][r] = row[gi];
+        }
+        for (int gi = 0; gi < cnt; gi++)
+            tile_store(s + (size_t)(4 * (g0 + gi)) * ls, ls, acc[gi][0], acc[gi][1], acc[gi][2], acc[gi][3]);
+    }
+}
+
 void vec_dot_q4_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y) { q32_vec_dot(Q32_Q4_0, n, s, x, y); }
 void vec_dot_q4_1_q8_1_sse2(int64_t n, float *s, const void *x, const void *y) { q32_vec_dot(Q32_Q4_1, n, s, x, y); }
 void vec_dot_q5_0_q8_0_sse2(int64_t n, float *s, const void *x, const void *y) { q32_vec_dot(Q32_Q5_0, n, s, x, y); }
@@ -436,6 +549,61 @@ void vec_dot_tile_q5_1_q8_1_sse2(int64_t n, float *s, size_t ls, const void *x, 
 void vec_dot_tile_q8_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
 {
     q32_vec_dot_tile(Q32_Q8_0, n, s, ls, x, bx, y, by);
+}
+
+void tile_act_q4_0_q8_0_sse2(int64_t nb, void *act, const void *y, size_t by)
+{
+    q32_tile_act(Q32_Q4_0, nb, act, y, by);
+}
+
+void vec_dot_tile_act_q4_0_q8_0_sse2(int64_t nb, float *s, size_t ls, const void *x, size_t bx, const void *act, int ng,
+                                     int acc)
+{
+    q32_vec_dot_tile_act(Q32_Q4_0, nb, s, ls, x, bx, act, ng, acc);
+}
+
+void tile_act_q4_1_q8_1_sse2(int64_t nb, void *act, const void *y, size_t by)
+{
+    q32_tile_act(Q32_Q4_1, nb, act, y, by);
+}
+
+void vec_dot_tile_act_q4_1_q8_1_sse2(int64_t nb, float *s, size_t ls, const void *x, size_t bx, const void *act, int ng,
+                                     int acc)
+{
+    q32_vec_dot_tile_act(Q32_Q4_1, nb, s, ls, x, bx, act, ng, acc);
+}
+
+void tile_act_q5_0_q8_0_sse2(int64_t nb, void *act, const void *y, size_t by)
+{
+    q32_tile_act(Q32_Q5_0, nb, act, y, by);
+}
+
+void vec_dot_tile_act_q5_0_q8_0_sse2(int64_t nb, float *s, size_t ls, const void *x, size_t bx, const void *act, int ng,
+                                     int acc)
+{
+    q32_vec_dot_tile_act(Q32_Q5_0, nb, s, ls, x, bx, act, ng, acc);
+}
+
+void tile_act_q5_1_q8_1_sse2(int64_t nb, void *act, const void *y, size_t by)
+{
+    q32_tile_act(Q32_Q5_1, nb, act, y, by);
+}
+
+void vec_dot_tile_act_q5_1_q8_1_sse2(int64_t nb, float *s, size_t ls, const void *x, size_t bx, const void *act, int ng,
+                                     int acc)
+{
+    q32_vec_dot_tile_act(Q32_Q5_1, nb, s, ls, x, bx, act, ng, acc);
+}
+
+void tile_act_q8_0_q8_0_sse2(int64_t nb, void *act, const void *y, size_t by)
+{
+    q32_tile_act(Q32_Q8_0, nb, act, y, by);
+}
+
+void vec_dot_tile_act_q8_0_q8_0_sse2(int64_t nb, float *s, size_t ls, const void *x, size_t bx, const void *act, int ng,
+                                     int acc)
+{
+    q32_vec_dot_tile_act(Q32_Q8_0, nb, s, ls, x, bx, act, ng, acc);
 }
 
 /* ---- K-quants against Q8_K. A super-block is handled in 8 units of 32 elements: the quants of unit c times
