@@ -3,6 +3,8 @@
 PY      ?= python3
 OUT     ?= build
 PORT    ?= 8080
+# make run: one vCPU per host core (at most 16, the kernel's MADT limit)
+SMP     ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 16 ] && n=16; echo $$n)
 CLLM    := $(PY) -m cllm_build
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PKGS := qemu-system-x86 gcc-multilib gdb clang
@@ -30,7 +32,7 @@ setup:
 run: setup
 	@model=$$($(PY) models/fetch.py smollm2) && \
 	$(CLLM) build --model "$$model" --out $(OUT) && \
-	$(CLLM) run $(OUT)/cllm.elf --port $(PORT)
+	$(CLLM) run $(OUT)/cllm.elf --port $(PORT) --smp $(SMP)
 
 test: setup
 	$(PY) -m pytest -q -rs --durations=15 tests/
