@@ -3,17 +3,19 @@
 - the worker pool's own code on the host with pthreads as CPUs: every row of random jobs exactly once;
 - the booted kernel with 2 vCPUs brings up the AP (serial log) and its greedy tokens equal both the 1-vCPU run's
   and the numpy reference's (tiny model under TCG and KVM; SmolLM2-135M under KVM);
-- with 2 vCPUs the HTTP API answers /health and a greedy /completion with the same tokens as 1 vCPU, and /metrics
-  shows the forward pass's phase counters.
+- with 2 vCPUs the HTTP API answers /health and a greedy /completion with the same tokens as 1 vCPU, /metrics
+  shows the forward pass's phase counters, and /health and /tokenize answer during a long generation.
 How the jobs are split does not change any result: tests/test_llm_ops_simd.py runs every job split into small
 chunks in reverse order on the host and compares bit for bit.
 Speed is measured by `cllm bench` (docs/BENCHMARKS.md), never asserted here."""
+import concurrent.futures
 import ctypes
 import json
 import re
 import struct
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -200,6 +202,14 @@ def test_smp2_tokens_equal_smp1_smollm2_kvm(smollm2_build):
     assert one == reference_greedy(path, p1, n)
 
 
+def _metric(url, name):
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as m:
+        for line in m.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
 def _post(url, body, timeout=300):
     req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -222,7 +232,6 @@ def test_smp2_api_serves_health_and_completion_kvm(smollm2_build):
                         break
             except OSError:
                 pass
-            import time
             time.sleep(0.05)
         assert deadline_ok, g.serial_text()[-3000:]
         # the APs are started by the event loop once the kernel listens (arch/x86/smp.h): /health may say 200 just
@@ -247,3 +256,24 @@ def test_smp2_api_serves_health_and_completion_kvm(smollm2_build):
         assert vals['cllm_forward_seconds_total{phase="product"}'] > 0
         assert vals['cllm_forward_seconds_total{phase="attn"}'] > 0
         assert 'cllm_worker_busy_seconds_total{cpu="1"}' in vals
+        # the network is served while both CPUs compute: /health and /tokenize answer in the middle of a long
+        # generation (about 3 s of it at the speed just measured), which then completes in full
+        n_long = int(min(1500, max(64, 3 * r["timings"]["predicted_per_second"])))
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            long_gen = ex.submit(_post, g.url + "/completion", {"prompt": "Tell me a long story.", "n_predict": n_long,
+                                                                "temperature": 0, "ignore_eos": True})
+            for _ in range(400):
+                if _metric(g.url, "llamacpp:requests_processing") == 1 or long_gen.done():
+                    break
+                time.sleep(0.005)
+            answered = 0
+            while not long_gen.done() and answered < 5:
+                with urllib.request.urlopen(g.url + "/health", timeout=5) as h:
+                    assert h.status == 200
+                status, tk = _post(g.url + "/tokenize", {"content": "hello"}, timeout=5)
+                assert status == 200 and len(tk["tokens"]) >= 1
+                answered += not long_gen.done()     # counted only if the generation was still running after it
+            print(f"\nn_long {n_long}: {answered} answers during the generation")
+            assert answered >= 1, "the generation ended before the server answered anything else"
+            status, lr = long_gen.result()
+        assert status == 200 and lr["tokens_predicted"] == n_long
