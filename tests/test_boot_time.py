@@ -55,6 +55,7 @@ def test_connection_during_boot_answered_at_listen(main_build, accel):
         th.join(60)
         done_at = time.monotonic()
         g.wait_for_serial(BOOT_STEPS.pattern + r"\n", timeout=30)  # logged right after 'listening'
+        g.wait_for_serial(BOOT_MARKS["model_ready_ms"][0], timeout=30)  # the model opens after listening
         log = g.serial_text()
     assert got.get("status") in (200, 503), (got, log[-2000:])  # 503: answered before the model was open
     # the answer came right after the guest listened, not a TCP retransmission later (the log line is written out
