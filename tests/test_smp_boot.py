@@ -202,12 +202,11 @@ def test_smp2_tokens_equal_smp1_smollm2_kvm(smollm2_build):
     assert one == reference_greedy(path, p1, n)
 
 
-def _metric(url, name):
+def _metrics(url):
+    """/metrics as {series: value} (Prometheus text: 'name{labels} value' per line, '#' comments)"""
     with urllib.request.urlopen(url + "/metrics", timeout=10) as m:
-        for line in m.read().decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-    return None
+        return {k: float(v) for k, v in (line.rsplit(" ", 1) for line in m.read().decode().splitlines()
+                                         if line and not line.startswith("#"))}
 
 
 def _post(url, body, timeout=300):
@@ -246,12 +245,7 @@ def test_smp2_api_serves_health_and_completion_kvm(smollm2_build):
         with urllib.request.urlopen(g.url + "/health", timeout=5) as h:
             assert h.status == 200
         # the forward pass's phase counters (llm/prof.h) and both CPUs' busy time are exported
-        with urllib.request.urlopen(g.url + "/metrics", timeout=10) as m:
-            vals = {}
-            for line in m.read().decode().splitlines():
-                if line and not line.startswith("#"):
-                    k, v = line.rsplit(" ", 1)
-                    vals[k] = float(v)
+        vals = _metrics(g.url)
         assert vals["cllm_forward_tokens_total"] >= len(p_ids) + n - 1
         assert vals['cllm_forward_seconds_total{phase="product"}'] > 0
         assert vals['cllm_forward_seconds_total{phase="attn"}'] > 0
@@ -263,7 +257,7 @@ def test_smp2_api_serves_health_and_completion_kvm(smollm2_build):
             long_gen = ex.submit(_post, g.url + "/completion", {"prompt": "Tell me a long story.", "n_predict": n_long,
                                                                 "temperature": 0, "ignore_eos": True})
             for _ in range(400):
-                if _metric(g.url, "llamacpp:requests_processing") == 1 or long_gen.done():
+                if _metrics(g.url).get("llamacpp:requests_processing") == 1 or long_gen.done():
                     break
                 time.sleep(0.005)
             answered = 0

@@ -127,11 +127,6 @@ void ggml_types_init_simd(uint32_t features)
         type_traits[GGML_TYPE_Q4_K].vec_dot_rows = vec_dot_rows_q4_K_q8_K_sse2;
         type_traits[GGML_TYPE_Q5_K].vec_dot_rows = vec_dot_rows_q5_K_q8_K_sse2;
         type_traits[GGML_TYPE_Q6_K].vec_dot_rows = vec_dot_rows_q6_K_q8_K_sse2;
-        type_traits[GGML_TYPE_Q4_0].vec_dot_tile = vec_dot_tile_q4_0_q8_0_sse2;
-        type_traits[GGML_TYPE_Q4_1].vec_dot_tile = vec_dot_tile_q4_1_q8_1_sse2;
-        type_traits[GGML_TYPE_Q5_0].vec_dot_tile = vec_dot_tile_q5_0_q8_0_sse2;
-        type_traits[GGML_TYPE_Q5_1].vec_dot_tile = vec_dot_tile_q5_1_q8_1_sse2;
-        type_traits[GGML_TYPE_Q8_0].vec_dot_tile = vec_dot_tile_q8_0_q8_0_sse2;
         type_traits[GGML_TYPE_Q4_K].vec_dot_tile = vec_dot_tile_q4_K_q8_K_sse2;
         type_traits[GGML_TYPE_Q5_K].vec_dot_tile = vec_dot_tile_q5_K_q8_K_sse2;
         type_traits[GGML_TYPE_Q6_K].vec_dot_tile = vec_dot_tile_q6_K_q8_K_sse2;
@@ -177,10 +172,7 @@ void ggml_types_init_simd(uint32_t features)
         type_traits[GGML_TYPE_Q4_0].vec_dot_rows = 0;
         type_traits[GGML_TYPE_Q5_0].vec_dot_rows = 0;
         type_traits[GGML_TYPE_Q5_1].vec_dot_rows = 0;
-        type_traits[GGML_TYPE_Q4_0].vec_dot_tile = 0;
-        type_traits[GGML_TYPE_Q5_0].vec_dot_tile = 0;
-        type_traits[GGML_TYPE_Q5_1].vec_dot_tile = 0;
-        for (int t = 0; t < GGML_TYPE_COUNT; t++) {   /* the SSE2 tiles on prepared activations: not over AVX2 */
+        for (int t = 0; t < GGML_TYPE_COUNT; t++) {
             type_traits[t].tile_act = 0;
             type_traits[t].vec_dot_tile_act = 0;
         }

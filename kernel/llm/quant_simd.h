@@ -31,11 +31,6 @@ void vec_dot_rows_q4_K_q8_K_sse2(int64_t n, int64_t nr, float *s, const void *x,
 void vec_dot_rows_q5_K_q8_K_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
 void vec_dot_rows_q6_K_q8_K_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y);
 /* 4x4 tiles (ggml_vec_dot_tile_fn) */
-void vec_dot_tile_q4_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
-void vec_dot_tile_q4_1_q8_1_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
-void vec_dot_tile_q5_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
-void vec_dot_tile_q5_1_q8_1_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
-void vec_dot_tile_q8_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
 void vec_dot_tile_q4_K_q8_K_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
 void vec_dot_tile_q5_K_q8_K_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);
 void vec_dot_tile_q6_K_q8_K_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by);

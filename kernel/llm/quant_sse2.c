@@ -1,7 +1,8 @@
 /* SSE2 twins of the scalar references in llm/quant_ref.c, for CPUs with SSE2 only (the x86-64 baseline: no SSSE3
    pmaddubsw/pshufb, no SSE4.1; this file builds with -msse2 and nothing more): vec_dot Q4_0 Q4_1 Q5_0 Q5_1 Q8_0
    (against Q8_0/Q8_1) and Q4_K Q5_K Q6_K (against Q8_K), 4-row kernels (vec_dot_rows, with the weight-row
-   prefetch) and 4x4 tiles (vec_dot_tile, for llm/matmul.c) of all eight, the activation quantizers Q8_0 Q8_1 Q8_K
+   prefetch) and 4x4 tiles for llm/matmul.c (vec_dot_tile for the K-quants; for the 32-element types, tiles on
+   activations laid out once per token block: tile_act + vec_dot_tile_act), the activation quantizers Q8_0 Q8_1 Q8_K
    and F16 dequantization - all bit-identical to the references. Each block's integer dot is summed exactly in
    int32 lanes (int8 and 4/5/6-bit quants widened to int16, pmaddwd), then the reference's float expression is
    evaluated in 4 float lanes (4 blocks of one row, 4 rows, or 4 activation rows: each operation rounds as the
@@ -346,47 +347,12 @@ SSE2_INLINE void q32_vec_dot_rows(int k, int64_t n, int64_t nr, float *s, const 
     }
 }
 
-/* 4x4 tile: each weight block decoded once for 4 activation rows (lanes = activation rows) */
-SSE2_INLINE void q32_vec_dot_tile(int k, int64_t n, float *s, size_t ls, const void *vx, size_t bx, const void *vy,
-                                  size_t by)
-{
-    const size_t xs = q32_xsize(k), ys = q32_ysize(k), yo = q32_yqs(k);
-    const uint8_t *x[4], *y[4];
-    for (int i = 0; i < 4; i++) {
-        x[i] = (const uint8_t *)vx + (size_t)i * bx;
-        y[i] = (const uint8_t *)vy + (size_t)i * by;
-    }
-    __m128 acc[4] = { _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps() };
-    for (int64_t b = 0; b < n / 32; b++) {
-        const size_t xo = (size_t)b * xs, yb = (size_t)b * ys;
-        __m128i w[4][4];
-        int ys8[4];   /* Q4_0: 8 * sum of each activation block */
-        for (int t = 0; t < 4; t++)
-            ys8[t] = 8 * q32_widen_y_rows(k, y[t] + yb + yo, w[t]);
-        __m128 dy, sy, dx, mx;
-        pairs_x4(y[0] + yb, y[1] + yb, y[2] + yb, y[3] + yb, &dy, &sy);
-        pairs_x4(x[0] + xo, x[1] + xo, x[2] + xo, x[3] + xo, &dx, &mx);
-        float dxs[4], mxs[4];
-        _mm_storeu_ps(dxs, dx);
-        _mm_storeu_ps(mxs, mx);
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
-            __m128i q[4];
-            q32_decode_rows(k, x[r] + xo, q);
-            __m128i is = hsum4_epi32(idot32(q, w[0]), idot32(q, w[1]), idot32(q, w[2]), idot32(q, w[3]));
-            if (k == Q32_Q4_0)
-                is = _mm_sub_epi32(is, _mm_setr_epi32(ys8[0], ys8[1], ys8[2], ys8[3]));
-            acc[r] = _mm_add_ps(acc[r], q32_term(k, is, _mm_set1_ps(dxs[r]), _mm_set1_ps(mxs[r]), dy, sy));
-        }
-    }
-    tile_store(s, ls, acc[0], acc[1], acc[2], acc[3]);
-}
-
-/* The same tiles on prepared activations (ggml_tile_act_fn / ggml_vec_dot_tile_act_fn, used by llm/matmul.c):
-   q32_vec_dot_tile widens 4 activation rows and converts their scales again for every group of 4 weight rows;
-   here matmul.c has each block of 4 activation rows laid out once per token block (struct q32_act4), and one
-   call runs 4 weight rows against several such groups, converting the weight scales once. Same integer sums,
-   same float operations in the same order. */
+/* 4x4 tiles on prepared activations (ggml_tile_act_fn / ggml_vec_dot_tile_act_fn, used by llm/matmul.c):
+   instead of widening 4 activation rows and converting their scales again for every group of 4 weight rows,
+   matmul.c has each block of 4 activation rows laid out once per token block (struct q32_act4), and one call
+   runs 4 weight rows against several such groups, decoding each weight block and converting the weight scales
+   once. Lanes = the activation rows of a group; the reference's integer sums and float operations, in its
+   order. */
 struct q32_act4 {
     __m128i y[4][4];   /* [activation row]: the block's 32 int8 as int16 in q32_decode_rows' layout */
     __m128 d, s;       /* the 4 rows' dy and sy (sy: Q8_1 only) */
@@ -524,31 +490,6 @@ void vec_dot_rows_q5_1_q8_1_sse2(int64_t n, int64_t nr, float *s, const void *x,
 void vec_dot_rows_q8_0_q8_0_sse2(int64_t n, int64_t nr, float *s, const void *x, size_t bx, const void *y)
 {
     q32_vec_dot_rows(Q32_Q8_0, n, nr, s, x, bx, y);
-}
-
-void vec_dot_tile_q4_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
-{
-    q32_vec_dot_tile(Q32_Q4_0, n, s, ls, x, bx, y, by);
-}
-
-void vec_dot_tile_q4_1_q8_1_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
-{
-    q32_vec_dot_tile(Q32_Q4_1, n, s, ls, x, bx, y, by);
-}
-
-void vec_dot_tile_q5_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
-{
-    q32_vec_dot_tile(Q32_Q5_0, n, s, ls, x, bx, y, by);
-}
-
-void vec_dot_tile_q5_1_q8_1_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
-{
-    q32_vec_dot_tile(Q32_Q5_1, n, s, ls, x, bx, y, by);
-}
-
-void vec_dot_tile_q8_0_q8_0_sse2(int64_t n, float *s, size_t ls, const void *x, size_t bx, const void *y, size_t by)
-{
-    q32_vec_dot_tile(Q32_Q8_0, n, s, ls, x, bx, y, by);
 }
 
 void tile_act_q4_0_q8_0_sse2(int64_t nb, void *act, const void *y, size_t by)

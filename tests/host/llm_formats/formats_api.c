@@ -110,13 +110,14 @@ int fmt_matmul(int type, int64_t n_rows, int64_t n_cols, const void *w, const vo
     return 0;
 }
 
-/* 1 when the live table has a 4x4 tile kernel for type, 2 a multi-row kernel only, 0 neither. */
+/* 1 when the live table has a 4x4 tile kernel for type (vec_dot_tile, or vec_dot_tile_act on prepared
+   activations), 2 a multi-row kernel only, 0 neither. */
 int fmt_kernel_kind(int type)
 {
     const struct ggml_type_traits *t = traits(type, 0);
     if (!t)
         return -1;
-    return t->vec_dot_tile ? 1 : t->vec_dot_rows ? 2 : 0;
+    return t->vec_dot_tile || t->vec_dot_tile_act ? 1 : t->vec_dot_rows ? 2 : 0;
 }
 
 /* 1 when the live table's from_float for type is the scalar reference */

@@ -192,7 +192,7 @@ static void kquants(void)
                    "%6.2f GB/s x tokens (tile %s)\n", ggml_type_name(types[k]), ggml_types_simd_name(), ROWS, COLS,
                    best / N_MAT * 1e3, N_MAT * bytes / best * 1e-9, t->vec_dot_rows ? "yes" : "no", N_TOK,
                    best_pp / N_MAT_PP * 1e3, N_MAT_PP * bytes * (double)N_TOK / best_pp * 1e-9,
-                   t->vec_dot_tile ? "yes" : "no");
+                   t->vec_dot_tile || t->vec_dot_tile_act ? "yes" : "no");
         }
         free(w);
     }
